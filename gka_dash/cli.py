@@ -1,0 +1,140 @@
+"""``python -m gka_dash``: the command line (design §4), a thin shell over the core.
+
+Every command exits non-zero with a one-line reason on bad input; every import is one
+transaction, so a failed import leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from pathlib import Path
+
+from . import db, demo, info, users
+from .errors import GkaError
+from .importers.cbs_areas import DEFAULT_SIMPLIFY_M, import_areas
+from .importers.duo_schools import import_schools
+from .importers.indicators_csv import import_indicators
+from .importers.open_data import KINDS, import_open_data
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m gka_dash", description=
+                                     "GKA Dashboard Gelijke Kansen: database, imports and users. "
+                                     "The database is GKA_DATABASE_URL (default: data/gka.sqlite).")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("init-db", help="create or upgrade the schema")
+    sub.add_parser("demo", help="(re)build the synthetic demo data set and the demo users")
+
+    p = sub.add_parser("import-areas", help="a CBS wijk- en buurtkaart file (shp, gpkg, GeoJSON, zip)")
+    p.add_argument("path", type=Path)
+    p.add_argument("--level", required=True, choices=["gemeente", "wijk", "buurt"])
+    p.add_argument("--year", required=True, type=int, help="the year of the indeling, e.g. 2015")
+    p.add_argument("--crs", help="CRS to assume when the file declares none, e.g. EPSG:28992")
+    p.add_argument("--simplify", type=float, default=DEFAULT_SIMPLIFY_M,
+                   help=f"simplification tolerance in metres (default {DEFAULT_SIMPLIFY_M:g}; 0 = none)")
+
+    p = sub.add_parser("import-schools", help="a DUO vestigingen list (CSV) or a school point file")
+    p.add_argument("path", type=Path)
+    p.add_argument("--sector", choices=["PO", "VO"], help="default: VO when the file says so, else PO")
+    p.add_argument("--wijk-year", type=int, help="wijk indeling for the point-in-polygon join (default: latest)")
+
+    p = sub.add_parser("import-indicators", help="the long-format CSV indicator,subject,period,group,value,n")
+    p.add_argument("path", type=Path)
+
+    p = sub.add_parser("import-open-data", help="DUO/CBS open data: eindtoets, achterstandsscores, "
+                                                "schooladviezen, APCG postcodes")
+    p.add_argument("path", type=Path)
+    p.add_argument("--kind", choices=KINDS, help="default: recognised from the columns")
+
+    p = sub.add_parser("users", help="user administration")
+    usub = p.add_subparsers(dest="action", required=True)
+    a = usub.add_parser("add", help="add a user")
+    a.add_argument("username")
+    a.add_argument("--role", required=True, choices=["beheerder", "regio", "gemeente"])
+    a.add_argument("--gemeente", action="append", default=[], help="GMxxxx; repeat for a regio user")
+    a.add_argument("--name", default="")
+    a.add_argument("--email", default="")
+    a.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    usub.add_parser("list", help="list users")
+    for action in ("remove", "unlock", "reset-password"):
+        r = usub.add_parser(action, help=f"{action.replace('-', ' ')} a user")
+        r.add_argument("username")
+        if action == "reset-password":
+            r.add_argument("--password-stdin", action="store_true")
+    r = usub.add_parser("set-role", help="change role and scope")
+    r.add_argument("username")
+    r.add_argument("--role", required=True, choices=["beheerder", "regio", "gemeente"])
+    r.add_argument("--gemeente", action="append", default=[])
+
+    p = sub.add_parser("info", help="what the database holds")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def _password(args) -> str:
+    if getattr(args, "password_stdin", False):
+        return sys.stdin.readline().rstrip("\n")
+    return getpass.getpass("Wachtwoord: ")
+
+
+def _print_report(report) -> None:
+    print("\n".join(report.lines()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    engine = db.get_engine()
+    try:
+        db.init_db(engine)
+        if args.command == "demo":
+            counts = demo.build_demo(engine)
+            print("synthetic demo built: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+        elif args.command == "import-areas":
+            _print_report(import_areas(engine, args.path, level=args.level, year=args.year,
+                                       crs=args.crs, simplify_m=args.simplify))
+        elif args.command == "import-schools":
+            _print_report(import_schools(engine, args.path, sector=args.sector, wijk_year=args.wijk_year))
+        elif args.command == "import-indicators":
+            _print_report(import_indicators(engine, args.path))
+        elif args.command == "import-open-data":
+            _print_report(import_open_data(engine, args.path, kind=args.kind))
+        elif args.command == "users":
+            _users(engine, args)
+        elif args.command == "info":
+            summary = info.summary(engine)
+            print(json.dumps(summary, indent=2, ensure_ascii=False) if args.json else info.as_text(summary))
+        elif args.command == "init-db":
+            print(f"schema ready at {info.summary(engine)['database']}")
+    except (GkaError, demo.RealDataPresent) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _users(engine, args) -> None:
+    with engine.begin() as conn:
+        if args.action == "add":
+            created = users.add_user(conn, args.username, role=args.role, gemeenten=args.gemeente,
+                                     password=_password(args), name=args.name, email=args.email)
+            print(f"user {created.username} added ({created.role} {' '.join(created.gemeenten)})")
+        elif args.action == "list":
+            for u in users.list_users(conn):
+                state = "locked" if u.locked() else "active"
+                fields = [u.username, u.role, ",".join(u.gemeenten) or "*", state] + (["demo"] if u.demo else [])
+                print("\t".join(fields))
+        elif args.action == "remove":
+            users.remove_user(conn, args.username)
+            print(f"user {args.username} removed")
+        elif args.action == "unlock":
+            users.unlock(conn, args.username)
+            print(f"user {args.username} unlocked")
+        elif args.action == "reset-password":
+            users.reset_password(conn, args.username, _password(args))
+            print(f"password of {args.username} reset")
+        elif args.action == "set-role":
+            users.set_role(conn, args.username, role=args.role, gemeenten=args.gemeente)
+            print(f"user {args.username} is now {args.role}")

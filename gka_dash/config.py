@@ -1,0 +1,24 @@
+"""Settings read from the environment, with defaults that make a fresh clone work offline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'gka.sqlite'}"
+
+# DUO publishes nothing below 5 pupils; 10 is the dashboard default. A deployment may raise it,
+# never lower it below 5 (design §7).
+DEFAULT_SUPPRESSION_THRESHOLD = 10
+MIN_SUPPRESSION_THRESHOLD = 5
+
+
+def database_url() -> str:
+    return os.environ.get("GKA_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def suppression_threshold() -> int:
+    raw = os.environ.get("GKA_SUPPRESSION_THRESHOLD")
+    value = int(raw) if raw else DEFAULT_SUPPRESSION_THRESHOLD
+    return max(value, MIN_SUPPRESSION_THRESHOLD)

@@ -1,0 +1,84 @@
+"""Engine and transactions for the one database behind the dashboard.
+
+SQLite (the default file under ``data/``) and PostgreSQL (``GKA_DATABASE_URL``) go through the
+same code; the only dialect-specific line switches SQLite's foreign keys on so that deleting a
+dataset cascades to its rows on both.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy.engine import make_url
+
+from . import config, registry
+from .schema import metadata, setting
+
+SCHEMA_VERSION = "1"
+
+
+@functools.lru_cache(maxsize=8)
+def get_engine(url: str | None = None) -> Engine:
+    """One engine per URL per process: Streamlit reruns and CLI calls share its pool."""
+    url = url or config.database_url()
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers (the app) do not block an import
+    cursor.close()
+
+
+def init_db(engine: Engine) -> None:
+    """Create missing tables and bring the indicator registry up to date; safe to repeat."""
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        registry.sync(conn)
+        _set(conn, "schema_version", SCHEMA_VERSION)
+        if _get(conn, "data_version") is None:
+            _set(conn, "data_version", "0")
+
+
+def data_version(engine: Engine) -> int:
+    """A counter bumped by every write of indicator data; caches key on it."""
+    with engine.connect() as conn:
+        return int(_get(conn, "data_version") or 0)
+
+
+def bump_data_version(conn) -> None:
+    _set(conn, "data_version", str(int(_get(conn, "data_version") or 0) + 1))
+
+
+def is_demo(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return _get(conn, "demo") == "1"
+
+
+def set_demo(conn, demo: bool) -> None:
+    _set(conn, "demo", "1" if demo else "0")
+
+
+def _get(conn, key: str) -> str | None:
+    return conn.execute(select(setting.c.value).where(setting.c.key == key)).scalar_one_or_none()
+
+
+def _set(conn, key: str, value: str) -> None:
+    if conn.execute(update(setting).where(setting.c.key == key).values(value=value)).rowcount == 0:
+        conn.execute(setting.insert().values(key=key, value=value))
+
+
+def drop_all(engine: Engine) -> None:
+    """For tests and ``demo --reset``: leave an empty schema behind."""
+    metadata.drop_all(engine)

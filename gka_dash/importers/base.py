@@ -1,0 +1,164 @@
+"""What every importer shares: reading text tables, parsing numbers, replacing a dataset."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import and_, delete, insert, select
+
+from .. import audit, db
+from ..errors import InputError
+from ..periods import parse_period
+from ..schema import dataset, observation
+
+CHUNK = 500
+
+
+@dataclass
+class ImportReport:
+    """What an import did, for the CLI, the beheer page and the audit log."""
+
+    dataset: str
+    stored: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        stored = ", ".join(f"{count} {what}" for what, count in self.stored.items())
+        return [f"{self.dataset}: stored {stored}"] + [f"  warning: {w}" for w in self.warnings]
+
+
+def checksum(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_bytes(path: Path) -> bytes:
+    if not path.exists():
+        raise InputError(str(path), "file not found")
+    data = path.read_bytes()
+    if not data.strip():
+        raise InputError(path.name, "the file is empty")
+    return data
+
+
+def decode(data: bytes, file: str, *, allow_latin1: bool) -> str:
+    """UTF-8 first; DUO's own files are latin-1, so importers of those may fall back to it."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(file, "the file is UTF-16 text; expected UTF-8 (in Excel: 'CSV UTF-8')")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if allow_latin1:
+            return data.decode("latin-1")
+        row = data[: exc.start].count(b"\n") + 1
+        raise InputError(file, f"byte 0x{data[exc.start]:02x} is not UTF-8; expected UTF-8 text "
+                               "(in Excel: save as 'CSV UTF-8')", row=row) from None
+
+
+@dataclass
+class TextTable:
+    """A CSV read as strings, with the file's own row numbers kept for error messages."""
+
+    file: str
+    columns: list[str]
+    rows: list[dict[str, str]]  # row["_row"] is the 1-based line number in the file
+    decimal_comma: bool
+
+    def require(self, *names: str) -> None:
+        missing = [name for name in names if name not in self.columns]
+        if missing:
+            raise InputError(self.file, f"missing; the file has columns: {', '.join(self.columns)}",
+                             column=", ".join(missing))
+
+    def number(self, row: dict, column: str, *, required: bool = True) -> float | None:
+        text = row.get(column, "").strip()
+        if text in ("", ".") or (text.startswith("<") and not required):
+            if required:
+                raise InputError(self.file, "is empty; expected a number", row=row["_row"], column=column)
+            return None
+        candidate = text.replace(".", "").replace(",", ".") if self.decimal_comma and "," in text else text
+        try:
+            value = float(candidate)
+        except ValueError:
+            raise InputError(self.file, f"'{text}' is not a number", row=row["_row"], column=column) from None
+        if math.isnan(value) or math.isinf(value):
+            raise InputError(self.file, f"'{text}' is not a finite number", row=row["_row"], column=column)
+        return value
+
+
+def read_table(path: Path, *, allow_latin1: bool, normalise=lambda name: name.strip()) -> TextTable:
+    """Read a CSV whose separator (',' or ';') is told by its header line.
+
+    ';' files are the Dutch Excel/DUO variant and use a decimal comma.
+    """
+    data = read_bytes(path)
+    text = decode(data, path.name, allow_latin1=allow_latin1)
+    header = text.splitlines()[0]
+    sep = ";" if header.count(";") > header.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    try:
+        raw_columns = next(reader)
+        columns = [normalise(name) for name in raw_columns]
+        rows = []
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            line = reader.line_num
+            if len(values) != len(columns):
+                raise InputError(path.name, f"has {len(values)} fields, the header has {len(columns)}",
+                                 row=line)
+            row = dict(zip(columns, values))
+            row["_row"] = line
+            rows.append(row)
+    except csv.Error as exc:
+        raise InputError(path.name, f"is not valid CSV: {exc}", row=reader.line_num) from None
+    if not rows:
+        raise InputError(path.name, "has a header but no data rows")
+    return TextTable(path.name, columns, rows, decimal_comma=(sep == ";"))
+
+
+def start_dataset(conn, *, kind: str, name: str, file_name: str, digest: str, rows: int,
+                  user: str, synthetic: bool = False) -> int:
+    """Replace an earlier import of the same source: re-importing a file is idempotent."""
+    old = conn.execute(select(dataset.c.id).where(and_(dataset.c.kind == kind, dataset.c.name == name))).scalar_one_or_none()
+    if old is not None:
+        _delete_dataset_rows(conn, old)
+    new_id = conn.execute(insert(dataset).values(
+        kind=kind, name=name, file_name=file_name, checksum=digest, rows=rows, synthetic=synthetic,
+        imported_at=audit.now(), imported_by=user)).inserted_primary_key[0]
+    db.bump_data_version(conn)
+    audit.log(conn, user, "import", f"{kind}: {name} ({rows} rows, sha256 {digest[:12]})")
+    return new_id
+
+
+def _delete_dataset_rows(conn, dataset_id: int) -> None:
+    # Explicit rather than relying on ON DELETE CASCADE, which SQLite only honours per connection.
+    from ..schema import area, school
+    for table in (observation, area, school):
+        conn.execute(delete(table).where(table.c.dataset_id == dataset_id))
+    conn.execute(delete(dataset).where(dataset.c.id == dataset_id))
+
+
+def write_observations(conn, rows: list[dict], dataset_id: int) -> int:
+    """Insert observations; a newer value for the same (indicator, subject, period, group) wins."""
+    keys: dict[tuple, list[str]] = {}
+    for row in rows:
+        keys.setdefault((row["indicator_key"], row["period"], row.get("group", "")), []).append(row["subject"])
+    for (key, period, group), subjects in keys.items():
+        for i in range(0, len(subjects), CHUNK):
+            conn.execute(delete(observation).where(
+                observation.c.indicator_key == key, observation.c.period == period,
+                observation.c.group == group, observation.c.subject.in_(subjects[i:i + CHUNK])))
+    prepared = []
+    for row in rows:
+        period = parse_period(row["period"])
+        prepared.append({**row, "group": row.get("group", ""), "period": period.label,
+                         "period_start": period.start, "period_end": period.end,
+                         "dataset_id": dataset_id})
+    for i in range(0, len(prepared), 5000):
+        conn.execute(insert(observation), prepared[i:i + 5000])
+    return len(prepared)

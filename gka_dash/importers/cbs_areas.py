@@ -1,0 +1,192 @@
+"""CBS wijk- en buurtkaart files (shapefile, GeoPackage, GeoJSON, zip; any CRS) → ``area`` rows
+plus kerncijfers as context observations.
+
+Geometry is repaired and simplified in RD New (metres) and stored in WGS84, rounded to 1e-5°
+(about 1 m): small enough for a browser map of a whole gemeente.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from sqlalchemy import delete
+
+from .. import codes, registry
+from ..errors import InputError
+from ..schema import area
+from .base import CHUNK, ImportReport, checksum, read_bytes, start_dataset, write_observations
+
+RD_NEW = "EPSG:28992"
+# RD New bounds of the Netherlands with a margin; anything outside means a wrong CRS.
+NL_BOUNDS_RD = (-20_000, 280_000, 320_000, 640_000)
+DEFAULT_SIMPLIFY_M = 10.0
+# CBS writes -99999999, -99999998, -99999997 (geheim, ontbreekt, …) in numeric columns.
+CBS_SENTINEL_BELOW = -99_999_000
+
+CODE_COLUMNS = {"gemeente": ("gm_code", "gemeentecode", "statcode"),
+                "wijk": ("wk_code", "wijkcode", "statcode"),
+                "buurt": ("bu_code", "buurtcode", "statcode")}
+NAME_COLUMNS = {"gemeente": ("gm_naam", "gemeentenaam", "statnaam"),
+                "wijk": ("wk_naam", "wijknaam", "statnaam"),
+                "buurt": ("bu_naam", "buurtnaam", "statnaam")}
+WATER_COLUMNS = ("h2o", "water")
+LAYER_HINTS = {"gemeente": ("gemeente", "gem_"), "wijk": ("wijk",), "buurt": ("buurt",)}
+
+
+def import_areas(engine, path: Path, *, level: str, year: int, crs: str | None = None,
+                 simplify_m: float = DEFAULT_SIMPLIFY_M, user: str = "cli") -> ImportReport:
+    path = Path(path)
+    if level not in CODE_COLUMNS:
+        raise InputError(path.name, f"level '{level}' is unknown; expected gemeente, wijk or buurt")
+    digest = checksum(read_bytes(path))
+    frame = _read(path, level, crs)
+    frame, dropped_water = _drop_water(frame)
+    records = _area_records(frame, path.name, level, year, simplify_m)
+    context = _context_observations(frame, records, year)
+
+    report = ImportReport(dataset=f"{level} {year} ({path.name})")
+    with engine.begin() as conn:
+        dataset_id = start_dataset(conn, kind="areas", name=f"{level} {year} {path.name}",
+                                   file_name=path.name, digest=digest, rows=len(records), user=user)
+        area_codes = [r["code"] for r in records]
+        for i in range(0, len(area_codes), CHUNK):
+            conn.execute(delete(area).where(area.c.year == year, area.c.code.in_(area_codes[i:i + CHUNK])))
+        conn.execute(area.insert(), [{**r, "dataset_id": dataset_id} for r in records])
+        stored_obs = write_observations(conn, context, dataset_id)
+    report.stored = {f"{level} areas": len(records), "context observations": stored_obs}
+    if dropped_water:
+        report.warnings.append(f"{dropped_water} water-only areas dropped")
+    return report
+
+
+def _read(path: Path, level: str, crs: str | None) -> gpd.GeoDataFrame:
+    layer = _choose_layer(path, level)
+    try:
+        frame = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+    except Exception as exc:  # pyogrio/GDAL raise many types for unreadable files
+        raise InputError(path.name, "cannot be read as a shapefile, GeoPackage or GeoJSON "
+                                    f"({str(exc).splitlines()[0][:200]})") from None
+    if frame.empty:
+        raise InputError(path.name, "contains no features")
+    if frame.crs is None:
+        if not crs:
+            raise InputError(path.name, "has no coordinate reference system (for a shapefile: the "
+                                        ".prj file is missing); expected one, or pass --crs "
+                                        "EPSG:28992 for CBS RD New coordinates")
+        frame = frame.set_crs(crs)
+    frame.columns = [c if c == "geometry" else str(c).lower() for c in frame.columns]
+    return frame.set_geometry("geometry")
+
+
+def _choose_layer(path: Path, level: str) -> str | None:
+    """A CBS GeoPackage holds gemeenten, wijken and buurten as layers: take the one for level."""
+    try:
+        layers = [name for name, _ in pyogrio.list_layers(path)]
+    except Exception:
+        return None  # _read reports the unreadable file
+    if len(layers) <= 1:
+        return None
+    matches = [name for name in layers if any(h in name.lower() for h in LAYER_HINTS[level])]
+    if len(matches) != 1:
+        raise InputError(path.name, f"has layers {', '.join(layers)}; expected exactly one for "
+                                    f"level {level}")
+    return matches[0]
+
+
+def _drop_water(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
+    for column in WATER_COLUMNS:
+        if column in frame.columns:
+            water = frame[column].astype(str).str.upper().eq("JA")
+            return frame[~water], int(water.sum())
+    return frame, 0
+
+
+def _column(frame, file: str, candidates: tuple[str, ...]) -> str:
+    for name in candidates:
+        if name in frame.columns:
+            return name
+    found = ", ".join(c for c in frame.columns if c != "geometry")
+    raise InputError(file, f"missing; expected one of them, the file has: {found}",
+                     column=" or ".join(c.upper() for c in candidates))
+
+
+def _area_records(frame, file: str, level: str, year: int, simplify_m: float) -> list[dict]:
+    code_col = _column(frame, file, CODE_COLUMNS[level])
+    name_col = _column(frame, file, NAME_COLUMNS[level])
+    area_codes = frame[code_col].astype(str).str.strip().str.upper()
+    pattern = codes.LEVEL_PATTERNS[level]
+    seen: dict[str, int] = {}
+    for feature, code in enumerate(area_codes, start=1):
+        if not pattern.match(code):
+            raise InputError(file, f"'{code}' is not a {level} code ({pattern.pattern[1:-1]})",
+                             row=feature, column=code_col.upper())
+        if code in seen:
+            raise InputError(file, f"{code} occurs twice (also feature {seen[code]})",
+                             row=feature, column=code_col.upper())
+        seen[code] = feature
+    geometries = _clean_geometries(frame, file, simplify_m)
+    names = frame[name_col].fillna("").astype(str).str.strip()
+    return [{"code": code, "year": year, "level": level, "name": name or code,
+             "gemeente_code": codes.gemeente_of(code), "geometry": geojson}
+            for code, name, geojson in zip(area_codes, names, geometries)]
+
+
+def _clean_geometries(frame, file: str, simplify_m: float) -> list[str]:
+    missing = frame.geometry.isna() | frame.geometry.is_empty
+    if missing.any():
+        raise InputError(file, "has no geometry", row=int(np.argmax(missing.to_numpy())) + 1)
+    try:
+        rd = frame.geometry.to_crs(RD_NEW)
+    except Exception as exc:
+        raise InputError(file, f"cannot be reprojected from {frame.crs} to RD New: {exc}") from None
+    minx, miny, maxx, maxy = rd.total_bounds
+    lo_x, lo_y, hi_x, hi_y = NL_BOUNDS_RD
+    if not (lo_x <= minx and maxx <= hi_x and lo_y <= miny and maxy <= hi_y):
+        raise InputError(file, f"coordinates fall outside the Netherlands when read as {frame.crs}; "
+                               "expected the CRS the file declares (check the .prj or pass --crs)")
+    geoms = shapely.make_valid(rd.to_numpy())
+    geoms = np.array([_polygonal(g) for g in geoms], dtype=object)
+    if simplify_m > 0:
+        geoms = shapely.simplify(geoms, simplify_m, preserve_topology=True)
+    wgs = gpd.GeoSeries(geoms, crs=RD_NEW).to_crs("EPSG:4326").to_numpy()
+    rounded = shapely.set_precision(wgs, 1e-5)
+    # Rounding can collapse a sliver polygon; keep such an area unrounded rather than lose it.
+    rounded = np.where(shapely.is_empty(rounded), wgs, rounded)
+    return list(shapely.to_geojson(rounded))
+
+
+def _polygonal(geom):
+    """make_valid may return a collection with stray lines; a map area keeps only its polygons."""
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    polygons = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(polygons) if polygons else geom
+
+
+def _numeric(frame, column: str) -> pd.Series:
+    values = pd.to_numeric(frame[column], errors="coerce")
+    return values.where(values > CBS_SENTINEL_BELOW)
+
+
+def _context_observations(frame, records: list[dict], year: int) -> list[dict]:
+    inhabitants = _numeric(frame, "aant_inw") if "aant_inw" in frame.columns else None
+    n = inhabitants.to_numpy() if inhabitants is not None else [None] * len(records)
+    rows = []
+    for ind in registry.CONTEXT_INDICATORS:
+        if ind.cbs_column and ind.cbs_column in frame.columns:
+            values = _numeric(frame, ind.cbs_column)
+        elif ind.per_1000_of and ind.per_1000_of in frame.columns and inhabitants is not None:
+            values = _numeric(frame, ind.per_1000_of) / inhabitants.where(inhabitants > 0) * 1000
+        else:
+            continue
+        for record, value, count in zip(records, values.to_numpy(), n):
+            rows.append({"indicator_key": ind.key, "subject": record["code"],
+                         "gemeente_code": record["gemeente_code"], "period": str(year),
+                         "value": None if pd.isna(value) else round(float(value), 3),
+                         "n": None if count is None or pd.isna(count) else int(count)})
+    return rows

@@ -1,0 +1,190 @@
+"""The indicator registry: what each figure means, where it comes from, what values are valid.
+
+The code is the source of truth; :func:`sync` mirrors it into the ``indicator`` table so that
+the database explains itself to anyone who opens it without this code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, insert
+
+from .schema import indicator as indicator_table
+
+OUDEROPLEIDING_GROUPS = ("laag", "midden", "hoog")
+
+# One numeric scale for advices (glossary: combinations sit halfway between their two types).
+ADVIES_SCALE = {
+    "pro": 1.0, "vmbo_b": 2.0, "vmbo_b_k": 2.5, "vmbo_k": 3.0, "vmbo_k_gt": 3.5, "vmbo_gt": 4.0,
+    "vmbo_gt_havo": 4.5, "havo": 5.0, "havo_vwo": 5.5, "vwo": 6.0,
+}
+ADVIES_SCALE_TEXT = ("1 = praktijkonderwijs, 2 = vmbo-b, 3 = vmbo-k, 4 = vmbo-gt, 5 = havo, 6 = vwo; "
+                     "een gecombineerd advies (bijv. havo/vwo = 5,5) ligt halverwege")
+
+UNITS = {  # unit → (lowest valid, highest valid, Dutch suffix shown after a value)
+    "pct": (0.0, 100.0, "%"),
+    "advies": (1.0, 6.0, ""),
+    "count": (0.0, None, ""),
+    "per_1000": (0.0, 1000.0, "per 1.000 inw."),
+    "per_km2": (0.0, None, "per km²"),
+    "sted": (1.0, 5.0, ""),
+    "persons": (0.0, 20.0, "personen"),
+    "z": (-10.0, 10.0, "sd"),
+    "score": (0.0, None, ""),
+    "flag": (0.0, 1.0, ""),
+}
+
+CBS_KWB = "CBS, Wijk- en buurtkaart / Kerncijfers wijken en buurten"
+DUO_OPEN = "DUO open onderwijsdata"
+MICRODATA = "CBS/DUO maatwerktabel voor de gemeente (microdata), ingelezen via het lange CSV-formaat"
+
+
+@dataclass(frozen=True)
+class Indicator:
+    key: str
+    label: str
+    unit: str
+    level: str  # area (gemeente/wijk/buurt kerncijfers), wijk, school, gemeente
+    source: str
+    description: str
+    higher_is_better: bool | None = None
+    restricted: bool = False
+    caveat: str = ""
+    groups: tuple[str, ...] = ("",)
+    cbs_column: str | None = None  # kerncijfers column this context figure comes from
+    per_1000_of: str | None = None  # a count column divided by AANT_INW × 1000
+
+    @property
+    def bounds(self) -> tuple[float, float | None]:
+        low, high, _ = UNITS[self.unit]
+        return low, high
+
+
+def _context(key, label, unit, column, description, *, per_1000=False, hib=None):
+    return Indicator(
+        key=key, label=label, unit=unit, level="area", source=CBS_KWB, description=description,
+        higher_is_better=hib, cbs_column=None if per_1000 else column,
+        per_1000_of=column if per_1000 else None,
+        caveat="CBS houdt kleine aantallen geheim; die wijken staan als 'onbekend'.",
+    )
+
+
+_INDICATORS = [
+    Indicator("afstroom_pct", "Afstroom in het vo", "pct", "wijk", MICRODATA,
+              "Aandeel leerlingen uit de wijk dat in het vo een leerjaar opging naar een lager "
+              "schooltype (bijv. havo 3 → vmbo-gt 4), over een periode van twee schooljaren.",
+              higher_is_better=False, restricted=True,
+              caveat="Woonwijk van de leerling, niet de wijk van de school. Kleine wijken worden "
+                     "onderdrukt."),
+    Indicator("opstroom_pct", "Opstroom in het vo", "pct", "wijk", MICRODATA,
+              "Aandeel leerlingen uit de wijk dat een leerjaar opging naar een hoger schooltype.",
+              higher_is_better=True, restricted=True),
+    Indicator("toetsadvies_gem", "Gemiddeld toetsadvies", "advies", "school", MICRODATA,
+              "Gemiddeld advies dat volgt uit de eindtoets, op de schaal " + ADVIES_SCALE_TEXT + ".",
+              higher_is_better=True, restricted=True),
+    Indicator("schooladvies_gem", "Gemiddeld schooladvies", "advies", "school",
+              DUO_OPEN + " (Schooladviezen; per BRIN, <5-cellen als middenschatting)",
+              "Gemiddeld schooladvies van groep 8, op de schaal " + ADVIES_SCALE_TEXT + ".",
+              higher_is_better=True,
+              caveat="DUO publiceert per BRIN (alle vestigingen samen); getoond bij de "
+                     "hoofdvestiging. Kleine aantallen zijn door de bron geschat."),
+    Indicator("schooladvies_havo_vwo_pct", "Schooladvies havo/vwo", "pct", "school",
+              DUO_OPEN + " (Schooladviezen; per BRIN)",
+              "Aandeel leerlingen van groep 8 met een schooladvies havo, havo/vwo of vwo.",
+              higher_is_better=True,
+              caveat="Per BRIN (alle vestigingen samen), getoond bij de hoofdvestiging."),
+    Indicator("apcg_pct", "Leerlingen uit APCG", "pct", "school", MICRODATA,
+              "Aandeel leerlingen van de school dat woont in een armoedeprobleemcumulatiegebied "
+              "(APCG): een maat voor de sociaal-economische positie van de leerlingen.",
+              restricted=True),
+    Indicator("apcg_postcode", "School ligt in APCG-postcode", "flag", "school",
+              "Regeling Leerplusarrangement VO, bijlage 5 (lijsten L+A 2011-2012 en 2014)",
+              "1 als de school zelf in een APCG-postcodegebied (PC4) staat.",
+              caveat="Dit is NIET het percentage leerlingen uit een APCG: alleen de ligging van "
+                     "het schoolgebouw. Het echte % APCG-leerlingen komt uit microdata."),
+    Indicator("eindtoets_gem", "Eindtoets (gestandaardiseerd)", "z", "school",
+              DUO_OPEN + " (Gemiddelde eindscores)",
+              "Gemiddelde eindtoetsscore, per toetsaanbieder omgerekend naar standaardscores "
+              "(0 = gemiddelde van alle scholen met die toets, 1 = één standaardafwijking) en "
+              "gewogen naar het aantal leerlingen per toets, zodat scholen met verschillende "
+              "toetsen vergelijkbaar zijn.",
+              higher_is_better=True,
+              caveat="Vergelijkt de positie binnen de eigen toets; toetsen met een andere "
+                     "leerlingpopulatie kunnen iets verschuiven."),
+    Indicator("achterstandsscore", "Achterstandsscore (CBS)", "score", "school",
+              "CBS voor OCW, Achterstandsscores basisscholen (peildatum 1 oktober 2019)",
+              "Onderwijsachterstandsscore van de school met drempel: de grondslag voor de "
+              "achterstandsmiddelen. Hoger = meer verwachte achterstand.",
+              higher_is_better=False,
+              caveat="Totaal voor de school, groeit dus met het aantal leerlingen. Voetnoot a: "
+                     "scholen met ≤ 40 leerlingen, onbetrouwbaar."),
+    Indicator("achterstandsscore_per_100", "Achterstandsscore per 100 leerlingen", "score",
+              "school", "CBS voor OCW, Achterstandsscores basisscholen (peildatum 1 oktober 2019)",
+              "Score zonder drempel per 100 bekostigde leerlingen: vergelijkbaar tussen grote en "
+              "kleine scholen.", higher_is_better=False),
+    Indicator("havo_vwo_17_pct", "17-jarigen in havo/vwo of hoger", "pct", "gemeente", MICRODATA,
+              "Aandeel 17-jarigen dat havo/vwo volgt of in het hoger onderwijs zit, naar de "
+              "hoogst behaalde opleiding van de ouders (laag, midden, hoog).",
+              higher_is_better=True, restricted=True, groups=OUDEROPLEIDING_GROUPS),
+    _context("inwoners", "Inwoners", "count", "aant_inw", "Aantal inwoners op 1 januari."),
+    _context("pct_0_14_jr", "Inwoners 0-14 jaar", "pct", "p_00_14_jr",
+             "Aandeel inwoners van 0 tot 15 jaar."),
+    _context("pct_niet_westers", "Niet-westerse migratieachtergrond", "pct", "p_n_w_al",
+             "Aandeel inwoners met een niet-westerse migratieachtergrond."),
+    _context("bevolkingsdichtheid", "Bevolkingsdichtheid", "per_km2", "bev_dichth",
+             "Inwoners per km² land."),
+    _context("stedelijkheid", "Stedelijkheid", "sted", "sted",
+             "1 = zeer sterk stedelijk … 5 = niet stedelijk (omgevingsadressendichtheid)."),
+    _context("pct_hh_met_kinderen", "Huishoudens met kinderen", "pct", "p_hh_m_k",
+             "Aandeel huishoudens met kinderen."),
+    _context("gem_huishoudgrootte", "Gemiddelde huishoudgrootte", "persons", "gem_hh_gr",
+             "Gemiddeld aantal personen per huishouden."),
+    _context("bijstand_per_1000", "Bijstandsuitkeringen", "per_1000", "wwb_uittot",
+             "Bijstandsuitkeringen (WWB) per 1.000 inwoners.", per_1000=True),
+    _context("ww_per_1000", "WW-uitkeringen", "per_1000", "ww_uit_tot",
+             "Werkloosheidsuitkeringen per 1.000 inwoners.", per_1000=True),
+    _context("ao_per_1000", "Arbeidsongeschiktheidsuitkeringen", "per_1000", "ao_uit_tot",
+             "Arbeidsongeschiktheidsuitkeringen per 1.000 inwoners.", per_1000=True),
+]
+
+EINDTOETS_PROVIDERS = {  # DUO column prefix → (name, lowest, highest score of the test)
+    "CET": ("Centrale Eindtoets", 501, 550),
+    "IEP": ("IEP Eindtoets", 50, 100),
+    "ROUTE8": ("Route 8", 100, 300),
+    "DIA": ("Dia-eindtoets", 100, 600),
+    "AMN": ("AMN Eindtoets", 100, 600),
+}
+for _prefix, (_name, _low, _high) in EINDTOETS_PROVIDERS.items():
+    _INDICATORS.append(Indicator(
+        f"eindtoets_{_prefix.lower()}", f"Eindtoets: {_name}", "score", "school",
+        DUO_OPEN + " (Gemiddelde eindscores)",
+        f"Gemiddelde score op de {_name} (schaal {_low}-{_high}), alleen scholen die deze toets "
+        "afnamen.", higher_is_better=True))
+
+INDICATORS: dict[str, Indicator] = {ind.key: ind for ind in _INDICATORS}
+CONTEXT_INDICATORS = [ind for ind in _INDICATORS if ind.level == "area"]
+
+
+def get(key: str) -> Indicator:
+    try:
+        return INDICATORS[key]
+    except KeyError:
+        raise KeyError(f"unknown indicator '{key}'; known: {', '.join(sorted(INDICATORS))}") from None
+
+
+def for_level(level: str) -> list[Indicator]:
+    """Indicators that describe subjects of ``level``; area kerncijfers serve every area level."""
+    area_levels = {"gemeente", "wijk", "buurt"}
+    return [ind for ind in _INDICATORS
+            if ind.level == level or (ind.level == "area" and level in area_levels)]
+
+
+def sync(conn) -> None:
+    conn.execute(delete(indicator_table))
+    conn.execute(insert(indicator_table), [
+        {"key": ind.key, "label": ind.label, "unit": ind.unit, "level": ind.level,
+         "source": ind.source, "description": ind.description,
+         "higher_is_better": ind.higher_is_better, "restricted": ind.restricted}
+        for ind in _INDICATORS
+    ])

@@ -1,0 +1,129 @@
+"""The tables (design §2), in SQLAlchemy Core so SQLite and PostgreSQL share one definition.
+
+Geometry is stored as GeoJSON text in WGS84: portable across both databases, and exactly what
+pydeck sends to the browser, so a map needs no conversion at request time.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+dataset = Table(
+    "dataset", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # kind + name identify an import: re-importing the same source replaces it whole.
+    Column("kind", String(40), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("file_name", String(300), nullable=False),
+    Column("checksum", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("synthetic", Boolean, nullable=False, default=False),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+    Column("imported_by", String(100), nullable=False),
+    UniqueConstraint("kind", "name", name="uq_dataset_kind_name"),
+)
+
+area = Table(
+    "area", metadata,
+    Column("code", String(12), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("level", String(10), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("gemeente_code", String(6), nullable=False),
+    Column("geometry", Text, nullable=False),
+    Column("dataset_id", Integer, ForeignKey("dataset.id", ondelete="CASCADE"), nullable=False),
+    Index("ix_area_level_year_gemeente", "level", "year", "gemeente_code"),
+)
+
+school = Table(
+    "school", metadata,
+    Column("id", String(8), primary_key=True),  # BRIN (4) + vestiging (2)
+    Column("brin", String(4), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("sector", String(2), nullable=False),  # PO / VO
+    Column("gemeente_code", String(6), nullable=False),
+    Column("postcode", String(6)),
+    Column("plaats", String(100)),
+    Column("lon", Float),
+    Column("lat", Float),
+    Column("wijk_code", String(8)),
+    Column("dataset_id", Integer, ForeignKey("dataset.id", ondelete="CASCADE"), nullable=False),
+    Index("ix_school_gemeente", "gemeente_code"),
+)
+
+indicator = Table(
+    "indicator", metadata,
+    Column("key", String(60), primary_key=True),
+    Column("label", String(200), nullable=False),
+    Column("unit", String(20), nullable=False),
+    Column("level", String(10), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("higher_is_better", Boolean),
+    Column("restricted", Boolean, nullable=False),
+)
+
+observation = Table(
+    "observation", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("indicator_key", String(60), nullable=False),
+    Column("subject", String(12), nullable=False),
+    # Denormalised so that the scope filter is one indexed WHERE on every read.
+    Column("gemeente_code", String(6), nullable=False),
+    Column("period", String(9), nullable=False),
+    Column("period_start", Integer, nullable=False),
+    Column("period_end", Integer, nullable=False),
+    Column("group", String(20), nullable=False, default=""),
+    Column("value", Float),  # NULL = missing at the source (CBS sentinel, DUO blank)
+    Column("n", Integer),
+    Column("dataset_id", Integer, ForeignKey("dataset.id", ondelete="CASCADE"), nullable=False),
+    UniqueConstraint("indicator_key", "subject", "period", "group", name="uq_observation"),
+    Index("ix_observation_lookup", "indicator_key", "gemeente_code", "period"),
+    Index("ix_observation_dataset", "dataset_id"),
+)
+
+user = Table(
+    "app_user", metadata,  # "user" is reserved in PostgreSQL
+    Column("username", String(60), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(200), nullable=False, default=""),
+    Column("password_hash", String(100), nullable=False),
+    Column("role", String(12), nullable=False),
+    Column("gemeenten", Text, nullable=False, default=""),  # comma-separated GM codes
+    Column("demo", Boolean, nullable=False, default=False),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("username", String(60), nullable=False),
+    Column("action", String(30), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Index("ix_audit_at", "at"),
+)
+
+note = Table(
+    "note", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("gemeente_code", String(6), nullable=False),
+    Column("question", Integer, nullable=False),  # 1..4, the four questions of the gesprek
+    Column("text", Text, nullable=False),
+    Column("author", String(60), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_note_gemeente", "gemeente_code", "question", "at"),
+)
+
+setting = Table(
+    "setting", metadata,
+    Column("key", String(60), primary_key=True),
+    Column("value", Text, nullable=False),
+)

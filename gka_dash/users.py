@@ -1,0 +1,166 @@
+"""Users in the database: bcrypt hashes, role and scope, failed logins and lockout.
+
+streamlit-authenticator gets its credentials from here (see :mod:`gka_dash.auth`); nothing about
+users lives in a committed file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import bcrypt
+from sqlalchemy import delete, insert, select, update
+
+from . import audit, codes
+from .errors import AuthError
+from .schema import user as user_table
+from .scope import ROLES, Scope
+
+MIN_PASSWORD_LENGTH = 12
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    name: str
+    email: str
+    role: str
+    gemeenten: tuple[str, ...]
+    demo: bool
+    failed_logins: int
+    locked_until: datetime | None
+
+    @property
+    def scope(self) -> Scope:
+        return Scope.for_user(self.role, self.gemeenten)
+
+    def locked(self, at: datetime | None = None) -> bool:
+        at = at or datetime.now(timezone.utc)
+        return self.locked_until is not None and _aware(self.locked_until) > at
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def hash_password(password: str) -> str:
+    check_password_rules(password)
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    return bcrypt.checkpw(password.encode(), password_hash.encode())
+
+
+def _validate(role: str, gemeenten) -> tuple[str, ...]:
+    if role not in ROLES:
+        raise AuthError(f"role '{role}' is unknown; expected {', '.join(ROLES)}")
+    try:
+        normalised = tuple(sorted({codes.gemeente_code(g) for g in gemeenten}))
+    except ValueError as exc:
+        raise AuthError(str(exc)) from None
+    if role == "gemeente" and len(normalised) != 1:
+        raise AuthError("a gemeente user needs exactly one --gemeente")
+    if role == "regio" and not normalised:
+        raise AuthError("a regio user needs at least one --gemeente")
+    if role == "beheerder" and normalised:
+        raise AuthError("a beheerder sees every gemeente; give no --gemeente")
+    return normalised
+
+
+def _row_to_user(row) -> User:
+    return User(row.username, row.name, row.email, row.role,
+                tuple(g for g in row.gemeenten.split(",") if g), bool(row.demo),
+                row.failed_logins, row.locked_until and _aware(row.locked_until))
+
+
+def add_user(conn, username: str, *, role: str, gemeenten=(), password: str, name: str = "",
+             email: str = "", demo: bool = False, by: str = "cli") -> User:
+    gemeenten = _validate(role, gemeenten)
+    username = username.strip().lower()
+    if not username:
+        raise AuthError("a username is required")
+    if get_user(conn, username) is not None:
+        raise AuthError(f"user '{username}' already exists")
+    conn.execute(insert(user_table).values(
+        username=username, name=name or username, email=email, password_hash=hash_password(password),
+        role=role, gemeenten=",".join(gemeenten), demo=demo, failed_logins=0,
+        created_at=audit.now()))
+    audit.log(conn, by, "user_add", f"{username} ({role} {','.join(gemeenten)})")
+    return get_user(conn, username)
+
+
+def get_user(conn, username: str) -> User | None:
+    row = conn.execute(select(user_table).where(user_table.c.username == username.strip().lower())).first()
+    return _row_to_user(row) if row else None
+
+
+def password_hash(conn, username: str) -> str | None:
+    return conn.execute(select(user_table.c.password_hash).where(user_table.c.username == username)).scalar_one_or_none()
+
+
+def list_users(conn) -> list[User]:
+    return [_row_to_user(r) for r in conn.execute(select(user_table).order_by(user_table.c.username))]
+
+
+def _require(conn, username: str) -> User:
+    found = get_user(conn, username)
+    if found is None:
+        raise AuthError(f"user '{username}' does not exist")
+    return found
+
+
+def remove_user(conn, username: str, *, by: str = "cli") -> None:
+    _require(conn, username)
+    conn.execute(delete(user_table).where(user_table.c.username == username))
+    audit.log(conn, by, "user_remove", username)
+
+
+def set_role(conn, username: str, *, role: str, gemeenten=(), by: str = "cli") -> None:
+    _require(conn, username)
+    gemeenten = _validate(role, gemeenten)
+    conn.execute(update(user_table).where(user_table.c.username == username)
+                 .values(role=role, gemeenten=",".join(gemeenten)))
+    audit.log(conn, by, "user_change", f"{username}: {role} {','.join(gemeenten)}")
+
+
+def reset_password(conn, username: str, password: str, *, by: str = "cli") -> None:
+    _require(conn, username)
+    conn.execute(update(user_table).where(user_table.c.username == username)
+                 .values(password_hash=hash_password(password), failed_logins=0, locked_until=None))
+    audit.log(conn, by, "password_reset", username)
+
+
+def unlock(conn, username: str, *, by: str = "cli") -> None:
+    _require(conn, username)
+    conn.execute(update(user_table).where(user_table.c.username == username)
+                 .values(failed_logins=0, locked_until=None))
+    audit.log(conn, by, "unlock", username)
+
+
+def record_login(conn, username: str, success: bool, *, max_failures: int, lockout: timedelta) -> User | None:
+    """Count failures per account and lock it after ``max_failures``; a success resets the count."""
+    found = get_user(conn, username)
+    if found is None:
+        audit.log(conn, username, "login_failed", "unknown user")
+        return None
+    if success:
+        conn.execute(update(user_table).where(user_table.c.username == found.username)
+                     .values(failed_logins=0, locked_until=None))
+        audit.log(conn, found.username, "login")
+        return get_user(conn, found.username)
+    failures = found.failed_logins + 1
+    values = {"failed_logins": failures}
+    audit.log(conn, found.username, "login_failed", f"attempt {failures}")
+    if failures >= max_failures:
+        values["locked_until"] = audit.now() + lockout
+        audit.log(conn, found.username, "lockout", f"locked until {values['locked_until']:%Y-%m-%d %H:%M} UTC")
+    conn.execute(update(user_table).where(user_table.c.username == found.username).values(**values))
+    return get_user(conn, found.username)
