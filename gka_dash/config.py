@@ -22,3 +22,8 @@ def suppression_threshold() -> int:
     raw = os.environ.get("GKA_SUPPRESSION_THRESHOLD")
     value = int(raw) if raw else DEFAULT_SUPPRESSION_THRESHOLD
     return max(value, MIN_SUPPRESSION_THRESHOLD)
+
+
+def bcrypt_rounds() -> int:
+    """12 in production; tests lower it (never below bcrypt's minimum of 4) to stay fast."""
+    return max(4, int(os.environ.get("GKA_BCRYPT_ROUNDS", "12")))

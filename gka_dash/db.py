@@ -19,10 +19,13 @@ from .schema import metadata, setting
 SCHEMA_VERSION = "1"
 
 
-@functools.lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
     """One engine per URL per process: Streamlit reruns and CLI calls share its pool."""
-    url = url or config.database_url()
+    return _engine(url or config.database_url())
+
+
+@functools.lru_cache(maxsize=8)
+def _engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

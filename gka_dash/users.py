@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import bcrypt
 from sqlalchemy import delete, insert, select, update
 
-from . import audit, codes
+from . import audit, codes, config
 from .errors import AuthError
 from .schema import user as user_table
 from .scope import ROLES, Scope
@@ -47,7 +47,7 @@ def _aware(moment: datetime) -> datetime:
 
 def hash_password(password: str) -> str:
     check_password_rules(password)
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(config.bcrypt_rounds())).decode()
 
 
 def check_password_rules(password: str) -> None:
