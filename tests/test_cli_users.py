@@ -1,0 +1,57 @@
+import io
+import json
+
+import pytest
+
+from gka_dash import users
+from gka_dash.cli import main
+
+
+def _run(argv, capsys, monkeypatch, stdin=""):
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_user_lifecycle_through_the_cli(engine, capsys, monkeypatch):
+    code, out, _ = _run(["users", "add", "Anna", "--role", "regio", "--gemeente", "GM0363",
+                         "--gemeente", "599", "--password-stdin"], capsys, monkeypatch, "een-lang-wachtwoord\n")
+    assert code == 0 and "GM0363 GM0599" in out
+    with engine.connect() as conn:
+        anna = users.get_user(conn, "anna")
+        assert users.verify_password("een-lang-wachtwoord", users.password_hash(conn, "anna"))
+    assert anna.scope.allows("GM0599") and not anna.scope.allows("GM0344")
+    code, out, _ = _run(["users", "list"], capsys, monkeypatch)
+    assert out.split("\t")[:3] == ["anna", "regio", "GM0363,GM0599"]
+    code, out, _ = _run(["info", "--json"], capsys, monkeypatch)
+    assert json.loads(out)["users"] == {"regio": 1}
+    assert _run(["users", "remove", "anna"], capsys, monkeypatch)[0] == 0
+    code, _, err = _run(["users", "remove", "anna"], capsys, monkeypatch)
+    assert code != 0 and "does not exist" in err
+
+
+@pytest.mark.parametrize("argv, stdin, message", [
+    (["users", "add", "bob", "--role", "gemeente", "--gemeente", "GM0363", "--password-stdin"], "kort\n",
+     "at least 12 characters"),
+    (["users", "add", "bob", "--role", "gemeente", "--password-stdin"], "een-lang-wachtwoord\n",
+     "exactly one --gemeente"),
+    (["users", "add", "bob", "--role", "gemeente", "--gemeente", "Amsterdam", "--password-stdin"],
+     "een-lang-wachtwoord\n", "not a CBS gemeente code"),
+])
+def test_bad_user_input_is_refused(engine, capsys, monkeypatch, argv, stdin, message):
+    code, _, err = _run(argv, capsys, monkeypatch, stdin)
+    assert code != 0 and message in err
+    with engine.connect() as conn:
+        assert users.list_users(conn) == []
+
+
+def test_lockout_after_repeated_failures_and_unlock(engine):
+    from datetime import timedelta
+    with engine.begin() as conn:
+        users.add_user(conn, "cor", role="gemeente", gemeenten=["GM0344"], password="een-lang-wachtwoord")
+        for _ in range(3):
+            state = users.record_login(conn, "cor", False, max_failures=3, lockout=timedelta(minutes=15))
+        assert state.locked()
+        users.unlock(conn, "cor")
+        assert not users.get_user(conn, "cor").locked()
