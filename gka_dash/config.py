@@ -27,3 +27,11 @@ def suppression_threshold() -> int:
 def bcrypt_rounds() -> int:
     """12 in production; tests lower it (never below bcrypt's minimum of 4) to stay fast."""
     return max(4, int(os.environ.get("GKA_BCRYPT_ROUNDS", "12")))
+
+
+def max_failed_logins() -> int:
+    return int(os.environ.get("GKA_MAX_FAILED_LOGINS", "5"))
+
+
+def lockout_minutes() -> int:
+    return int(os.environ.get("GKA_LOCKOUT_MINUTES", "15"))

@@ -1,0 +1,34 @@
+"""Dutch number formatting: decimal comma, thousands dot, '12,3 %'."""
+
+from __future__ import annotations
+
+from . import registry
+
+DECIMALS = {"pct": 1, "advies": 2, "count": 0, "per_1000": 1, "per_km2": 0, "sted": 0,
+            "persons": 1, "z": 2, "score": 1, "flag": 0}
+
+
+def number(value: float | None, decimals: int = 1) -> str:
+    if value is None:
+        return "–"
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", "\u2009").replace(".", ",").replace("\u2009", ".")
+
+
+def value(value: float | None, unit: str, *, with_unit: bool = True) -> str:
+    if value is None:
+        return "geen gegevens"
+    text = number(value, DECIMALS.get(unit, 1))
+    suffix = registry.UNITS[unit][2] if with_unit else ""
+    if not suffix:
+        return text
+    return f"{text} {suffix}" if suffix != "%" else f"{text} %"
+
+
+def difference(delta: float | None, unit: str) -> str:
+    if delta is None:
+        return ""
+    text = number(abs(delta), DECIMALS.get(unit, 1))
+    # ASCII '-' on purpose: st.metric reads the sign to choose the arrow direction.
+    sign = "+" if delta > 0 else ("-" if delta < 0 else "±")
+    return f"{sign}{text}{' procentpunt' if unit == 'pct' else ''}"
