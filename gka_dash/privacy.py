@@ -1,4 +1,4 @@
-"""Small-number suppression and pseudonyms for presentation mode.
+"""Small-number suppression.
 
 A value computed on fewer than ``threshold`` pupils is never shown, charted, mapped, exported or
 used to colour a map (design §7). Suppression happens in the query layer, before any DataFrame
@@ -29,16 +29,3 @@ def suppress(frame: pd.DataFrame, threshold: int | None = None) -> tuple[pd.Data
 def reason(threshold: int | None = None) -> str:
     return SUPPRESSED_REASON.format(threshold=threshold or config.suppression_threshold())
 
-
-def pseudonyms(school_ids) -> dict[str, str]:
-    """School A, B, … Z, AA, …: stable for a given set, so a room sees the same letter all along."""
-    names = {}
-    for i, sid in enumerate(sorted(set(school_ids))):
-        label, k = "", i
-        while True:
-            label = chr(ord("A") + k % 26) + label
-            k = k // 26 - 1
-            if k < 0:
-                break
-        names[sid] = f"School {label}"
-    return names

@@ -6,7 +6,7 @@ the database explains itself to anyone who opens it without this code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import delete, insert
 
@@ -171,13 +171,6 @@ def get(key: str) -> Indicator:
         return INDICATORS[key]
     except KeyError:
         raise KeyError(f"unknown indicator '{key}'; known: {', '.join(sorted(INDICATORS))}") from None
-
-
-def for_level(level: str) -> list[Indicator]:
-    """Indicators that describe subjects of ``level``; area kerncijfers serve every area level."""
-    area_levels = {"gemeente", "wijk", "buurt"}
-    return [ind for ind in _INDICATORS
-            if ind.level == level or (ind.level == "area" and level in area_levels)]
 
 
 def sync(conn) -> None:

@@ -41,6 +41,3 @@ class Scope:
             raise ScopeError(f"Gemeente {gemeente_code} valt buiten uw bevoegdheid.")
         return gemeente_code
 
-    def key(self) -> str:
-        """Stable text for cache keys, so a cached result never crosses scopes."""
-        return "*" if self.gemeenten is None else ",".join(sorted(self.gemeenten))

@@ -8,7 +8,6 @@ from datetime import timedelta
 import streamlit as st
 
 from . import config, db, demo, queries, users
-from .errors import ScopeError
 from .users import User
 
 SYNTHETIC_NOTE = ("**Synthetisch (demo)** — alle gemeenten, wijken, scholen en cijfers in deze "
@@ -114,8 +113,8 @@ def gemeente_select(user: User) -> str:
         st.stop()
     requested = st.query_params.get("gemeente")
     if requested and not user.scope.allows(requested):
-        st.error(str(ScopeError(f"Gemeente {requested} valt buiten uw bevoegdheid.")) +
-                 " Kies hieronder een gemeente waarvoor u bent gemachtigd.")
+        st.error(f"Gemeente {requested} valt buiten uw bevoegdheid; er wordt niets van getoond. "
+                 "Kies in de zijbalk een gemeente waarvoor u bent gemachtigd.")
         requested = None
     codes = options["code"].tolist()
     names = dict(zip(options["code"], options["name"]))

@@ -7,7 +7,6 @@ carry indicators, they just cannot be drawn on the map or given a wijk.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
