@@ -14,7 +14,7 @@ from sqlalchemy import and_, delete, insert, select
 from .. import audit, db
 from ..errors import InputError
 from ..periods import parse_period
-from ..schema import dataset, observation
+from ..schema import area, dataset, observation, school
 
 CHUNK = 500
 
@@ -137,7 +137,6 @@ def start_dataset(conn, *, kind: str, name: str, file_name: str, digest: str, ro
 
 def _delete_dataset_rows(conn, dataset_id: int) -> None:
     # Explicit rather than relying on ON DELETE CASCADE, which SQLite only honours per connection.
-    from ..schema import area, school
     for table in (observation, area, school):
         conn.execute(delete(table).where(table.c.dataset_id == dataset_id))
     conn.execute(delete(dataset).where(dataset.c.id == dataset_id))
