@@ -15,6 +15,10 @@ if user is None:
     st.navigation([st.Page(ui.login_page, title="Inloggen", url_path="inloggen")], position="hidden").run()
 else:
     ui.sidebar(user)
-    st.navigation([
+    ui.run_page(st.navigation([
         st.Page("pages/overzicht.py", title="Overzicht", icon=":material/dashboard:", default=True),
-    ]).run()
+        st.Page("pages/kaart.py", title="Kaart", icon=":material/map:"),
+        st.Page("pages/afstroom.py", title="Afstroom", icon=":material/trending_down:"),
+        st.Page("pages/scholen.py", title="Scholen", icon=":material/school:"),
+        st.Page("pages/ouderopleiding.py", title="Ouderopleiding", icon=":material/family_restroom:"),
+    ]))

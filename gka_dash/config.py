@@ -35,3 +35,12 @@ def max_failed_logins() -> int:
 
 def lockout_minutes() -> int:
     return int(os.environ.get("GKA_LOCKOUT_MINUTES", "15"))
+
+
+def basemap() -> bool:
+    """Whether maps ask the browser for Carto's street tiles under the wijken.
+
+    On by default; GKA_BASEMAP=none keeps every request inside the closed environment (a
+    municipal network that blocks third parties). The wijken are drawn either way.
+    """
+    return os.environ.get("GKA_BASEMAP", "carto").lower() not in ("none", "off", "0", "")

@@ -25,10 +25,10 @@ def value(value: float | None, unit: str, *, with_unit: bool = True) -> str:
     return f"{text} {suffix}" if suffix != "%" else f"{text} %"
 
 
-def difference(delta: float | None, unit: str) -> str:
+def difference(delta: float | None, unit: str, *, with_unit: bool = True) -> str:
     if delta is None:
         return ""
     text = number(abs(delta), DECIMALS.get(unit, 1))
     # ASCII '-' on purpose: st.metric reads the sign to choose the arrow direction.
     sign = "+" if delta > 0 else ("-" if delta < 0 else "±")
-    return f"{sign}{text}{' procentpunt' if unit == 'pct' else ''}"
+    return f"{sign}{text}{' procentpunt' if unit == 'pct' and with_unit else ''}"

@@ -7,25 +7,42 @@ reaches a chart builder, so a builder cannot leak what it never receives.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import pandas as pd
 
 from . import config
 
 SUPPRESSED_REASON = "onderdrukt: minder dan {threshold} leerlingen"
+IDENTITY = ["subject", "gemeente_code", "period", "group"]
 
 
-def suppress(frame: pd.DataFrame, threshold: int | None = None) -> tuple[pd.DataFrame, int]:
-    """Drop rows whose n is below the threshold; return the kept rows and how many were withheld.
+class Suppressed(NamedTuple):
+    rows: pd.DataFrame  # rows that may be shown
+    withheld: pd.DataFrame  # which cells were withheld: identity columns only, never value or n
 
+
+def suppress(frame: pd.DataFrame, threshold: int | None = None) -> Suppressed:
+    """Split off rows whose n is below the threshold.
+
+    The withheld part keeps only the identity of each cell, so a view can say *that* a wijk's
+    figure is withheld (grey on the map, a line in the table) without the figure travelling on.
     Rows without n (public CBS kerncijfers, flags) are kept: their source already suppressed.
     """
     threshold = threshold or config.suppression_threshold()
-    if frame.empty or "n" not in frame.columns:
-        return frame, 0
     small = frame["n"].notna() & (frame["n"] < threshold)
-    return frame.loc[~small].reset_index(drop=True), int(small.sum())
+    identity = [c for c in IDENTITY if c in frame.columns]
+    return Suppressed(frame.loc[~small].reset_index(drop=True),
+                      frame.loc[small, identity].reset_index(drop=True))
 
 
 def reason(threshold: int | None = None) -> str:
     return SUPPRESSED_REASON.format(threshold=threshold or config.suppression_threshold())
 
+
+def withheld_text(count: int) -> str:
+    """The sentence every view shows under a figure that lost cells to suppression."""
+    if not count:
+        return ""
+    noun = "waarde" if count == 1 else "waarden"
+    return f"{count} {noun} niet getoond ({reason()}), ter bescherming van de privacy."

@@ -32,8 +32,8 @@ def gemeenten(engine, scope: Scope) -> pd.DataFrame:
 
 
 def observations(engine, scope: Scope, key: str, *, gemeente: str | None = None,
-                 period: str | None = None) -> tuple[pd.DataFrame, int]:
-    """Observations of one indicator, suppressed; returns (rows, number withheld)."""
+                 period: str | None = None) -> privacy.Suppressed:
+    """Observations of one indicator in the scope, split into what may be shown and what is withheld."""
     if gemeente is not None:
         scope.check(gemeente)
     query = select(observation.c.subject, observation.c.gemeente_code, observation.c.period,
@@ -49,11 +49,37 @@ def observations(engine, scope: Scope, key: str, *, gemeente: str | None = None,
     return privacy.suppress(frame)
 
 
-def periods(engine, scope: Scope, key: str) -> list[str]:
+def all_gemeenten(engine, key: str, *, period: str | None = None) -> pd.DataFrame:
+    """Every gemeente's shown rows, for references only (an average over all gemeenten, the
+    expected-toetsadvies line): callers reduce it to an aggregate that reveals no single area,
+    and it has already lost every suppressed cell."""
+    return observations(engine, Scope.everything(), key, period=period).rows
+
+
+def periods(engine, scope: Scope, key: str, *, gemeente: str | None = None) -> list[str]:
+    query = select(observation.c.period).distinct().where(
+        observation.c.indicator_key == key, _in_scope(observation.c.gemeente_code, scope))
+    if gemeente is not None:
+        query = query.where(observation.c.gemeente_code == scope.check(gemeente))
     with engine.connect() as conn:
-        labels = conn.execute(select(observation.c.period).distinct().where(
-            observation.c.indicator_key == key, _in_scope(observation.c.gemeente_code, scope))).scalars().all()
-    return sort_periods(labels)
+        return sort_periods(conn.execute(query).scalars().all())
+
+
+SUBJECT_PREFIX = {"wijk": "WK", "gemeente": "GM", "buurt": "BU"}
+
+
+def indicators_at(engine, scope: Scope, gemeente: str, level: str) -> list[str]:
+    """The indicators this gemeente has data for at one level (wijk, school, gemeente), in
+    registry order, so a view offers only choices that lead to a figure."""
+    scope.check(gemeente)
+    query = select(observation.c.indicator_key).distinct().where(observation.c.gemeente_code == gemeente)
+    if level == "school":
+        query = query.where(observation.c.subject.in_(select(school.c.id).where(school.c.gemeente_code == gemeente)))
+    else:
+        query = query.where(observation.c.subject.like(SUBJECT_PREFIX[level] + "%"))
+    with engine.connect() as conn:
+        present = set(conn.execute(query).scalars())
+    return [key for key in registry.INDICATORS if key in present]
 
 
 def weighted_mean(frame: pd.DataFrame) -> float | None:
@@ -81,15 +107,15 @@ def key_figures(engine, scope: Scope, gemeente: str) -> list[dict]:
             continue
         latest, previous = labels[-1], (labels[-2] if len(labels) > 1 else None)
         here, withheld = observations(engine, scope, key, gemeente=gemeente, period=latest)
-        everywhere, _ = observations(engine, Scope.everything(), key, period=latest)
-        before, _ = observations(engine, scope, key, gemeente=gemeente, period=previous) if previous else (here.iloc[0:0], 0)
+        everywhere = all_gemeenten(engine, key, period=latest)
+        before = observations(engine, scope, key, gemeente=gemeente, period=previous).rows if previous else here.iloc[0:0]
         if group:
-            here, everywhere, before = (f[f["group"] == group] for f in (here, everywhere, before))
+            here, everywhere, before, withheld = (f[f["group"] == group] for f in (here, everywhere, before, withheld))
         ind = registry.get(key)
         figures.append({
             "key": key, "label": f"Havo/vwo 17-jarigen, ouders {group}" if group else ind.label, "unit": ind.unit,
             "period": latest, "value": weighted_mean(here), "all_gemeenten": weighted_mean(everywhere),
-            "previous_period": previous, "previous": weighted_mean(before), "withheld": withheld,
+            "previous_period": previous, "previous": weighted_mean(before), "withheld": len(withheld),
             "higher_is_better": ind.higher_is_better,
         })
     return figures
@@ -121,3 +147,37 @@ def loaded_datasets(engine, scope: Scope, gemeente: str) -> pd.DataFrame:
     frame["indicator"] = frame["indicator"].map(lambda k: registry.get(k).label)
     frame["periode"] = [f"{s}" if s == e else f"{s}-{e}" for s, e in zip(frame.start, frame.end)]
     return frame
+
+
+def areas(engine, scope: Scope, gemeente: str, level: str = "wijk") -> pd.DataFrame:
+    """The areas of one gemeente in their newest vintage, with GeoJSON geometry (WGS84).
+
+    CBS renumbers and redraws wijken between years; one vintage per view keeps a map from
+    showing two generations of the same wijk on top of each other.
+    """
+    scope.check(gemeente)
+    with engine.connect() as conn:
+        year = conn.execute(select(func.max(area.c.year)).where(
+            area.c.level == level, area.c.gemeente_code == gemeente)).scalar()
+        rows = conn.execute(select(area.c.code, area.c.name, area.c.geometry).where(
+            area.c.level == level, area.c.gemeente_code == gemeente, area.c.year == year)
+            .order_by(area.c.code)).all()
+    return pd.DataFrame(rows, columns=["code", "name", "geometry"])
+
+
+def schools(engine, scope: Scope, gemeente: str, sector: str = "PO") -> pd.DataFrame:
+    scope.check(gemeente)
+    query = (select(school.c.id, school.c.name, school.c.plaats, school.c.lon, school.c.lat,
+                    school.c.wijk_code)
+             .where(school.c.gemeente_code == gemeente, school.c.sector == sector)
+             .order_by(school.c.name, school.c.id))
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(query).all(),
+                            columns=["id", "name", "plaats", "lon", "lat", "wijk_code"])
+
+
+def school_gemeente(engine, school_id: str) -> str | None:
+    """Which gemeente a school belongs to, so a link to it can be checked against the scope
+    before anything of the school is read."""
+    with engine.connect() as conn:
+        return conn.execute(select(school.c.gemeente_code).where(school.c.id == school_id)).scalar()

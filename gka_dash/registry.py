@@ -181,3 +181,7 @@ def sync(conn) -> None:
          "higher_is_better": ind.higher_is_better, "restricted": ind.restricted}
         for ind in _INDICATORS
     ])
+
+# The Scholen view: a school's pupil population on the x-axis, what its pupils reach on the y-axis.
+SCHOOL_POPULATION = ("apcg_pct", "achterstandsscore_per_100", "achterstandsscore")
+SCHOOL_OUTCOMES = ("toetsadvies_gem", "schooladvies_gem", "eindtoets_gem", "schooladvies_havo_vwo_pct")

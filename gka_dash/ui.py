@@ -3,11 +3,13 @@ bound to the URL, so pages stay a screenful of "what the user sees"."""
 
 from __future__ import annotations
 
+import html
 from datetime import timedelta
+from typing import NamedTuple
 
 import streamlit as st
 
-from . import config, db, demo, queries, users
+from . import audit, charts, config, db, demo, privacy, queries, registry, tables, users
 from .users import User
 
 SYNTHETIC_NOTE = ("**Synthetisch (demo)** — alle gemeenten, wijken, scholen en cijfers in deze "
@@ -101,11 +103,16 @@ def page_header(title: str, subtitle: str = "") -> None:
         st.info(SYNTHETIC_NOTE, icon=":material/science:")
 
 
-def gemeente_select(user: User) -> str:
+class Gemeente(NamedTuple):
+    code: str
+    name: str
+
+
+def gemeente_select(user: User) -> Gemeente:
     """The gemeente filter, kept in the URL (?gemeente=GM…) so a view can be shared as a link.
 
-    A link to a gemeente outside the user's scope stops the page with a message and shows
-    nothing of that gemeente.
+    A link to a gemeente outside the user's scope shows a message and nothing of that gemeente;
+    the page goes on with one the user may see.
     """
     options = queries.gemeenten(engine(), user.scope)
     if options.empty:
@@ -115,10 +122,174 @@ def gemeente_select(user: User) -> str:
     if requested and not user.scope.allows(requested):
         st.error(f"Gemeente {requested} valt buiten uw bevoegdheid; er wordt niets van getoond. "
                  "Kies in de zijbalk een gemeente waarvoor u bent gemachtigd.")
-        requested = None
-    codes = options["code"].tolist()
+        st.query_params.pop("gemeente")
     names = dict(zip(options["code"], options["name"]))
-    index = codes.index(requested) if requested in codes else 0
-    chosen = st.sidebar.selectbox("Gemeente", codes, index=index, format_func=lambda c: f"{names[c]} ({c})")
-    st.query_params["gemeente"] = chosen
-    return user.scope.check(chosen)
+    code = url_choice("Gemeente", list(names), "gemeente", format_func=lambda c: f"{names[c]} ({c})",
+                      where=st.sidebar)
+    return Gemeente(user.scope.check(code), names[code])
+
+
+def _resolve(param: str, parse, valid, default) -> str:
+    """Set the starting value of a URL-bound widget for this run and return its key.
+
+    A URL value we did not write ourselves (an opened link, browser back/forward) wins over the
+    widget's state; otherwise the widget keeps its state; a value no longer valid falls back to
+    the user's last choice of that filter on any page, then to the default.
+    """
+    widget = f"filter_{param}"
+    raw = st.query_params.get(param)
+    if raw is not None and raw != st.session_state.get(f"_last_{param}") and valid(parse(raw)):
+        st.session_state[widget] = parse(raw)
+    if not valid(st.session_state.get(widget)):
+        previous = st.session_state.get(f"_value_{param}")
+        st.session_state[widget] = previous if valid(previous) else default
+    return widget
+
+
+def run_page(page) -> None:
+    """Run a page and then drop URL parameters it did not use, so a shared link carries only
+    the filters of the view it opens (a page left early keeps only what it got to)."""
+    st.session_state["_params_used"] = {"gemeente"}
+    try:
+        page.run()
+    finally:
+        for param in [p for p in st.query_params if p not in st.session_state.get("_params_used", ())]:
+            st.query_params.pop(param)
+
+
+def _remember(param: str, value, text: str) -> None:
+    st.session_state.setdefault("_params_used", set()).add(param)
+    st.session_state[f"_value_{param}"] = value
+    st.session_state[f"_last_{param}"] = text
+    st.query_params[param] = text
+
+
+def url_choice(label: str, options: list[str], param: str, *, format_func=str, default=None,
+               where=None, radio: bool = False) -> str:
+    """A selectbox (or a row of radio buttons) whose value lives in the URL query string, so the
+    view can be shared as a link."""
+    key = _resolve(param, lambda raw: raw, lambda v: v in options,
+                   default if default in options else options[0])
+    where = where or st
+    chosen = (where.radio(label, options, key=key, format_func=format_func, horizontal=True) if radio
+              else where.selectbox(label, options, key=key, format_func=format_func))
+    _remember(param, chosen, chosen)
+    return chosen
+
+
+def url_choices(label: str, options: list[str], param: str, *, default: list[str] | None = None,
+                where=None) -> list[str]:
+    """A multiselect kept in the URL as a comma-separated list."""
+    key = _resolve(param, lambda raw: [v for v in raw.split(",") if v],
+                   lambda v: isinstance(v, list) and all(x in options for x in v),
+                   list(options if default is None else default))
+    chosen = (where or st).multiselect(label, options, key=key)
+    _remember(param, chosen, ",".join(chosen))
+    return chosen
+
+
+def url_flag(label: str, param: str, *, where=None) -> bool:
+    key = _resolve(param, {"0": False, "1": True}.get, lambda v: isinstance(v, bool), False)
+    on = (where or st).toggle(label, key=key)
+    _remember(param, on, "1" if on else "0")
+    return on
+
+
+def indicator_select(label: str, keys: list[str], param: str = "indicator", *, default=None,
+                     where=None, radio: bool = False) -> registry.Indicator:
+    key = url_choice(label, keys, param, format_func=lambda k: registry.get(k).label, default=default,
+                     where=where, radio=radio)
+    return registry.get(key)
+
+
+def about(ind: registry.Indicator, periods: list[str]) -> None:
+    """'Over deze indicator': what a figure means, from the registry, one click away."""
+    with st.expander(f"Over deze indicator: {ind.label}"):
+        unit = registry.UNITS[ind.unit][2] or {"advies": "adviesschaal 1-6"}.get(ind.unit, "getal")
+        st.markdown(f"{ind.description}\n\n"
+                    f"- **Bron:** {ind.source}\n"
+                    f"- **Perioden:** {', '.join(periods) if periods else 'geen'}\n"
+                    f"- **Eenheid:** {unit}\n"
+                    + (f"- **Let op:** {ind.caveat}\n" if ind.caveat else "")
+                    + (f"- **Privacy:** waarden op minder dan {config.suppression_threshold()} "
+                       "leerlingen worden niet getoond, gekleurd of geëxporteerd.\n" if not ind.level == "area" else ""))
+
+
+def withheld_note(count: int) -> None:
+    if count:
+        st.caption(privacy.withheld_text(count))
+
+
+def empty(message: str = "Geen gegevens voor deze keuze.") -> None:
+    st.info(message, icon=":material/info:")
+
+
+def map_view(view, height: int = 520) -> None:
+    """The map with its legend underneath: pydeck draws none, so this one uses the map's colours."""
+    st.pydeck_chart(view.deck, height=height)
+    entries, title = view.legend, view.title
+    items = "".join(
+        f'<span style="display:inline-flex;align-items:center;margin:0 14px 4px 0">'
+        f'<span style="width:18px;height:14px;background:{e.colour};border:1px solid #777;'
+        f'margin-right:6px;display:inline-block"></span>{html.escape(e.label)}</span>'
+        for e in entries)
+    st.html(f'<div role="list" aria-label="Legenda" style="font-size:0.95rem">'
+            f'<strong>{html.escape(title)}</strong><br>{items}</div>')
+
+
+def _audit_export(eng, user: User, what: str) -> None:
+    with eng.begin() as conn:
+        audit.log(conn, user.username, "export", what)
+
+
+def table(user: User, frame, stem: str) -> None:
+    """Render a table and offer exactly that table as CSV; the download is audited.
+
+    Numbers use the browser's locale, which shows a decimal comma in a Dutch browser.
+    """
+    st.dataframe(frame, hide_index=True, width="stretch", column_config={
+        c: st.column_config.NumberColumn(c, format="localized")
+        for c in frame.columns if frame[c].dtype.kind == "f"})
+    synthetic = db.is_demo(engine())
+    name = f"{stem}{'-synthetisch-demo' if synthetic else ''}.csv"
+    st.download_button("Download tabel (CSV)", tables.to_csv(frame, synthetic=synthetic), file_name=name,
+                       mime="text/csv", icon=":material/download:", on_click=_audit_export,
+                       args=(engine(), user, name), key=f"csv_{stem}")
+
+
+def chart(user: User, chart, stem: str) -> None:
+    """Render an altair chart with PNG and SVG downloads, rendered on the server only when asked."""
+    st.altair_chart(chart, width="stretch")
+    eng = engine()
+    suffix = "-synthetisch-demo" if db.is_demo(eng) else ""
+    columns = st.columns([1, 1, 4])
+    for column, fmt in zip(columns, ("png", "svg")):
+        name = f"{stem}{suffix}.{fmt}"
+
+        def render(fmt=fmt, name=name):
+            _audit_export(eng, user, name)
+            return charts.image(chart, fmt)
+
+        column.download_button(f"Grafiek als {fmt.upper()}", render, file_name=name,
+                               mime="image/png" if fmt == "png" else "image/svg+xml",
+                               icon=":material/image:", key=f"{fmt}_{stem}")
+
+
+def school_select(user: User, schools, ids) -> str | None:
+    """The highlighted school, kept in the URL (?school=BRIN+vestiging).
+
+    A link to a school of a gemeente outside the user's scope gets a message that names only the
+    code from the link itself, never the school's name or figures.
+    """
+    requested = st.query_params.get("school")
+    if requested and requested not in set(ids):
+        owner = queries.school_gemeente(engine(), requested)
+        if owner is not None and not user.scope.allows(owner):
+            st.error(f"School {requested} valt buiten uw bevoegdheid; er wordt niets van getoond.")
+        else:
+            st.warning(f"School {requested} staat niet in deze weergave.")
+        st.query_params.pop("school")
+    names = dict(zip(schools["id"], charts.school_labels(schools)))
+    chosen = url_choice("Markeer een school", ["", *ids], "school",
+                        format_func=lambda i: names.get(i, i) if i else "(geen)")
+    return chosen or None

@@ -7,7 +7,7 @@ from gka_dash import formatting, queries, ui
 user = ui.require_user()
 ui.page_header("Overzicht", "Wat gebeurt er? De belangrijkste cijfers van de gemeente, met de "
                             "vergelijking met alle gemeenten en met de vorige periode.")
-gemeente = ui.gemeente_select(user)
+gemeente = ui.gemeente_select(user).code
 engine = ui.engine()
 
 counts = queries.counts(engine, user.scope, gemeente)

@@ -1,0 +1,170 @@
+"""Altair chart builders: a DataFrame in, a chart out, no Streamlit.
+
+Every builder receives rows that already passed suppression, so it cannot draw what it was never
+given. Labels and tooltips are Dutch and numbers use the decimal comma; the colours are the
+Okabe-Ito set, which stays distinguishable for the common forms of colour blindness.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import vl_convert
+
+from . import formatting, registry
+from .analysis import ALL_GEMEENTEN, Fit
+
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+# 20 categorical colours for one-colour-per-school; a school keeps its colour because the scale's
+# domain is every school of the gemeente, not only those visible in the chosen years.
+SCHOOL_COLOURS = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
+    "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
+]
+GROUP_COLOURS = {"laag": "#D55E00", "midden": "#009E73", "hoog": "#0072B2"}
+FONT = "Source Sans Pro, Arial, sans-serif"
+
+
+def _dutch_axis(title: str, unit: str, **kwargs) -> alt.Axis:
+    decimals = 0 if unit in ("pct", "count", "per_km2", "score") else formatting.DECIMALS.get(unit, 1)
+    return alt.Axis(title=title, labelExpr=f"replace(format(datum.value, ',.{decimals}f'), '.', ',')",
+                    **kwargs)
+
+
+def _axis_title(ind: registry.Indicator) -> str:
+    suffix = registry.UNITS[ind.unit][2]
+    return f"{ind.label} ({suffix})" if suffix else ind.label
+
+
+def _text(values, unit: str) -> list[str]:
+    return [formatting.value(None if pd.isna(v) else float(v), unit) for v in values]
+
+
+def _finish(chart: alt.Chart, height) -> alt.Chart:
+    return (chart.properties(height=height)
+            .configure(font=FONT).configure_axis(labelFontSize=13, titleFontSize=13)
+            .configure_legend(labelFontSize=13, titleFontSize=13, labelLimit=260)
+            .configure_view(stroke=None))
+
+
+def dumbbell(frame: pd.DataFrame, ind: registry.Indicator, before: str, after: str,
+             references: pd.DataFrame, name: str) -> alt.Chart:
+    """Each wijk's value in two periods joined by a line, the largest rise on top, with the
+    gemeente's and all gemeenten's average of the later period as vertical references."""
+    rows = frame[frame["change"].notna()].copy()
+    rows["verandering"] = [formatting.difference(v, ind.unit) for v in rows["change"]]
+    long = pd.concat([
+        rows.assign(periode=before, waarde=rows["before"], n=rows["n_before"]),
+        rows.assign(periode=after, waarde=rows["after"], n=rows["n_after"]),
+    ])[["name", "periode", "waarde", "n", "verandering"]]
+    long["waarde_tekst"] = _text(long["waarde"], ind.unit)
+    order = rows["name"].tolist()
+    y = alt.Y("name:N", sort=order, title=None, axis=alt.Axis(labelLimit=220))
+    x_title = _axis_title(ind)
+    base = alt.Chart(long)
+    lines = base.mark_rule(strokeWidth=2.5, color="#9a9a9a").encode(
+        y=y, x=alt.X("min(waarde):Q", axis=_dutch_axis(x_title, ind.unit), scale=alt.Scale(zero=False)),
+        x2="max(waarde):Q")
+    tooltip = [alt.Tooltip("name:N", title="Wijk"), alt.Tooltip("periode:N", title="Periode"),
+               alt.Tooltip("waarde_tekst:N", title=ind.label), alt.Tooltip("n:Q", title="Leerlingen", format=",.0f"),
+               alt.Tooltip("verandering:N", title="Verandering")]
+    dots = base.mark_circle(size=110, opacity=1).encode(
+        y=y, x="waarde:Q",
+        color=alt.Color("periode:N", title="Periode", sort=[before, after],
+                        scale=alt.Scale(domain=[before, after], range=[OKABE_ITO[1], OKABE_ITO[0]]),
+                        legend=alt.Legend(orient="top")),
+        tooltip=tooltip)
+    layers = [lines, dots]
+    latest = references[references["period"] == after]
+    refs = pd.DataFrame([
+        {"ref": name, "waarde": latest["gemeente"].iloc[0] if len(latest) else None},
+        {"ref": ALL_GEMEENTEN, "waarde": latest["alle"].iloc[0] if len(latest) else None},
+    ]).dropna()
+    if not refs.empty:
+        refs["waarde_tekst"] = _text(refs["waarde"], ind.unit)
+        layers.append(alt.Chart(refs).mark_rule(strokeWidth=1.5).encode(
+            x="waarde:Q",
+            strokeDash=alt.StrokeDash("ref:N", title=f"Gemiddelde {after}",
+                                      scale=alt.Scale(domain=[name, ALL_GEMEENTEN], range=[[1, 0], [6, 4]]),
+                                      legend=alt.Legend(orient="top", symbolType="stroke", symbolSize=500,
+                                                        symbolStrokeWidth=2)),
+            tooltip=[alt.Tooltip("ref:N", title="Referentie"), alt.Tooltip("waarde_tekst:N", title=ind.label)]))
+    return _finish(alt.layer(*layers), height=alt.Step(26))
+
+
+def school_labels(schools: pd.DataFrame) -> pd.Series:
+    """Names as labels, with the id added where two vestigingen share a name."""
+    duplicated = schools["name"].duplicated(keep=False)
+    return schools["name"].where(~duplicated, schools["name"] + " (" + schools["id"] + ")")
+
+
+def school_scatter(pairs: pd.DataFrame, schools: pd.DataFrame, x_ind: registry.Indicator,
+                   y_ind: registry.Indicator, fit: Fit | None, highlight: str | None = None) -> alt.Chart:
+    """Schools as points in one colour each, their path over the chosen years, and the line that
+    all schools of all gemeenten together lead one to expect. Clicking a school (or its legend
+    entry) highlights it; ``highlight`` does the same from the page's school picker."""
+    labels = dict(zip(schools["id"], school_labels(schools)))
+    domain = [labels[i] for i in schools["id"]]
+    rows = pairs.assign(school=pairs["id"].map(labels))
+    rows["x_tekst"], rows["y_tekst"] = _text(rows["x"], x_ind.unit), _text(rows["y"], y_ind.unit)
+    rows["verwacht"] = _text(rows["expected"], y_ind.unit)
+    rows["ten_opzichte"] = [
+        "" if pd.isna(r) else ("boven verwachting" if r > 0 else "onder verwachting") + f" ({formatting.difference(r, y_ind.unit)})"
+        for r in rows["residual"]]
+    colour = alt.Color("school:N", title="School", scale=alt.Scale(
+        domain=domain, range=[SCHOOL_COLOURS[i % len(SCHOOL_COLOURS)] for i in range(len(domain))]),
+        legend=alt.Legend(orient="right", columns=1, symbolLimit=0))
+    pick = alt.selection_point(fields=["school"], bind="legend", on="click", clear="dblclick",
+                               value=[{"school": labels[highlight]}] if highlight in labels else None)
+    x = alt.X("x:Q", axis=_dutch_axis(_axis_title(x_ind), x_ind.unit), scale=alt.Scale(zero=False))
+    y = alt.Y("y:Q", axis=_dutch_axis(_axis_title(y_ind), y_ind.unit), scale=alt.Scale(zero=False))
+    opacity = alt.condition(pick, alt.value(0.95), alt.value(0.15))
+    tooltip = [alt.Tooltip("school:N", title="School"), alt.Tooltip("period:N", title="Schooljaar"),
+               alt.Tooltip("x_tekst:N", title=x_ind.label), alt.Tooltip("y_tekst:N", title=y_ind.label),
+               alt.Tooltip("verwacht:N", title="Verwacht"), alt.Tooltip("ten_opzichte:N", title="Ten opzichte"),
+               alt.Tooltip("n:Q", title="Leerlingen", format=",.0f")]
+    base = alt.Chart(rows)
+    paths = base.mark_line(strokeWidth=1.5).encode(x=x, y=y, color=colour, detail="id:N", order="period:O",
+                                                  opacity=alt.condition(pick, alt.value(0.6), alt.value(0.08)))
+    points = base.mark_circle(size=90).encode(x=x, y=y, color=colour, opacity=opacity, tooltip=tooltip).add_params(pick)
+    layers = [paths, points]
+    if fit is not None and len(rows):
+        lo, hi = float(rows["x"].min()), float(rows["x"].max())
+        line = pd.DataFrame({"x": [lo, hi], "y": fit.predict([lo, hi]),
+                             "label": "Verwacht (alle scholen, alle gemeenten)"})
+        layers.insert(0, alt.Chart(line).mark_line(color="#333333", strokeDash=[6, 4], strokeWidth=2).encode(
+            x="x:Q", y="y:Q", tooltip=alt.Tooltip("label:N", title="Lijn")))
+    return _finish(alt.layer(*layers), height=max(480, 19 * len(domain)))
+
+
+def group_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.Chart:
+    """One line per ouderopleiding group over the years; solid for the gemeente, dashed for all
+    gemeenten, so the gap and its reference sit in one picture."""
+    rows = frame.assign(waarde_tekst=_text(frame["value"], ind.unit))
+    groups = list(registry.OUDEROPLEIDING_GROUPS)
+    encoding = dict(
+        x=alt.X("period:O", title="Jaar", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("value:Q", axis=_dutch_axis(_axis_title(ind), ind.unit), scale=alt.Scale(domain=[0, 100])),
+        color=alt.Color("group:N", title="Opleiding ouders", sort=groups,
+                        scale=alt.Scale(domain=groups, range=[GROUP_COLOURS[g] for g in groups]),
+                        legend=alt.Legend(orient="top")),
+        strokeDash=alt.StrokeDash("where:N", title=None, sort=[name, ALL_GEMEENTEN],
+                                  scale=alt.Scale(domain=[name, ALL_GEMEENTEN], range=[[1, 0], [6, 4]]),
+                                  legend=alt.Legend(orient="top", symbolType="stroke", symbolSize=500,
+                                                    symbolStrokeWidth=2)),
+        detail="where:N",
+        tooltip=[alt.Tooltip("where:N", title="Gebied"), alt.Tooltip("group:N", title="Opleiding ouders"),
+                 alt.Tooltip("period:O", title="Jaar"), alt.Tooltip("waarde_tekst:N", title=ind.label),
+                 alt.Tooltip("n:Q", title="17-jarigen", format=",.0f")],
+    )
+    base = alt.Chart(rows).encode(**encoding)
+    return _finish(alt.layer(base.mark_line(strokeWidth=2.5), base.mark_point(filled=True, size=70)), height=380)
+
+
+def image(chart: alt.Chart, fmt: str) -> bytes:
+    """The chart as an SVG or PNG file, rendered on the server so a saved image needs no browser."""
+    spec = chart.to_json()
+    if fmt == "svg":
+        return vl_convert.vegalite_to_svg(spec).encode()
+    return vl_convert.vegalite_to_png(spec, scale=2)

@@ -1,0 +1,190 @@
+"""pydeck map builders: wijken coloured by a value, schools as points, and the legend pydeck does
+not draw itself. No Streamlit here.
+
+Colours are computed in Python from rows that passed suppression; a withheld wijk is drawn grey
+with the reason in its tooltip, so its value never reaches the browser. Palettes are ColorBrewer
+schemes marked safe for colour blindness: YlGnBu for levels, PuOr for differences.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import pydeck as pdk
+import shapely
+
+from . import config, formatting, privacy, registry
+from .analysis import MISSING, SHOWN, WITHHELD
+
+SEQUENTIAL = ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"]
+# No neutral middle class: a wijk that barely changed still shows its direction, and white stays
+# free for "geen gegevens".
+DIVERGING = ["#b35806", "#f1a340", "#fee0b6", "#d8daeb", "#998ec3", "#542788"]  # orange = worse
+STATUS_COLOURS = {WITHHELD: "#969696", MISSING: "#ffffff"}
+STATUS_TEXT = {MISSING: "geen gegevens voor deze periode"}
+SCHOOL_COLOUR = [20, 20, 20]
+
+
+class LegendEntry(NamedTuple):
+    colour: str
+    label: str
+
+
+class MapView(NamedTuple):
+    deck: pdk.Deck
+    legend: list[LegendEntry]
+    title: str  # the legend's title, with the unit the class labels leave out
+
+
+class Classes(NamedTuple):
+    edges: list[float]  # len(colours) + 1 class edges
+    colours: list[str]
+
+
+def _rgb(hex_colour: str, alpha: int = 220) -> list[int]:
+    return [int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)] + [alpha]
+
+
+def _nice_step(span: float, count: int) -> float:
+    raw = span / count if span > 0 else 1.0
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+
+
+def level_classes(values) -> Classes:
+    """Five equal classes on round numbers over the values given.
+
+    Callers pass every period's values of the gemeente, so switching periods keeps the colours
+    comparable: a darker wijk is a higher value, not a higher rank.
+    """
+    values = pd.Series(values, dtype=float).dropna()
+    if values.empty:
+        return Classes([0.0, 1.0], SEQUENTIAL[:1])
+    count = len(SEQUENTIAL)
+    step = _nice_step(values.max() - values.min(), count)
+    low = math.floor(values.min() / step) * step
+    while low + count * step < values.max():
+        step = _nice_step(step * count * 1.01, count)
+        low = math.floor(values.min() / step) * step
+    return Classes([low + i * step for i in range(count + 1)], SEQUENTIAL)
+
+
+def change_classes(values, higher_is_better: bool | None) -> Classes:
+    """Six classes symmetric around zero; the orange side is the worse direction (a rise in
+    afstroom, a fall in opstroom), or simply a rise when neither direction is better."""
+    values = pd.Series(values, dtype=float).dropna()
+    reach = float(values.abs().max()) if len(values) else 1.0
+    step = _nice_step(reach, 3)
+    edges = [(i - 3) * step for i in range(7)]
+    colours = DIVERGING if higher_is_better else DIVERGING[::-1]
+    return Classes(edges, colours)
+
+
+def colour_of(value: float, classes: Classes) -> str:
+    index = int(np.searchsorted(classes.edges, value, side="right")) - 1
+    return classes.colours[min(max(index, 0), len(classes.colours) - 1)]
+
+
+def legend(classes: Classes, unit: str, *, change: bool = False) -> list[LegendEntry]:
+    """Class labels without repeating the unit; the caller puts the unit in the legend title."""
+    fmt = ((lambda v: formatting.difference(v, unit, with_unit=False)) if change
+           else (lambda v: formatting.value(v, unit, with_unit=False)))
+    entries = [LegendEntry(c, f"{fmt(lo)} tot {fmt(hi)}")
+               for c, lo, hi in zip(classes.colours, classes.edges, classes.edges[1:])]
+    return entries + [LegendEntry(STATUS_COLOURS[WITHHELD], privacy.reason().capitalize()),
+                      LegendEntry(STATUS_COLOURS[MISSING], STATUS_TEXT[MISSING].capitalize())]
+
+
+def _view(geometries: list, width_px: int = 800, height_px: int = 480) -> pdk.ViewState:
+    """Centre and zoom that fit the areas in a map of about this size.
+
+    Web Mercator at zoom z shows 512·2^z pixels for 360°; a degree of latitude is stretched by
+    1/cos(latitude), which is what the second term corrects.
+    """
+    minx, miny, maxx, maxy = shapely.total_bounds(geometries)
+    stretch = 1 / math.cos(math.radians((miny + maxy) / 2))
+    zoom = min(math.log2(360 * width_px / (512 * max(maxx - minx, 1e-4))),
+               math.log2(360 * height_px / (512 * max((maxy - miny) * stretch, 1e-4))))
+    return pdk.ViewState(longitude=(minx + maxx) / 2, latitude=(miny + maxy) / 2, zoom=max(3.0, min(14.0, zoom)))
+
+
+def wijk_features(frame: pd.DataFrame, column: str, classes: Classes, describe) -> list[dict]:
+    """GeoJSON features with the texts of the tooltip at top level (deck.gl's tooltip reads the
+    picked object, and a feature's properties sit one level down)."""
+    features = []
+    for row in frame.itertuples(index=False):
+        value = getattr(row, column)
+        status = row.status
+        fill = colour_of(value, classes) if status == SHOWN else STATUS_COLOURS[status]
+        waarde, detail = describe(row) if status == SHOWN else (
+            privacy.reason() if status == WITHHELD else STATUS_TEXT[MISSING], "")
+        features.append({"type": "Feature", "geometry": json.loads(row.geometry),
+                         "naam": f"{row.name} ({row.code})", "waarde": waarde, "detail": detail,
+                         "fill": _rgb(fill)})
+    return features
+
+
+def school_points(schools: pd.DataFrame) -> pd.DataFrame:
+    rows = schools.dropna(subset=["lon", "lat"])
+    return pd.DataFrame({"lon": rows["lon"], "lat": rows["lat"], "naam": rows["name"],
+                         "waarde": "PO-school " + rows["id"], "detail": rows["plaats"].fillna("")})
+
+
+def wijk_map(features: list[dict], *, schools: pd.DataFrame | None = None) -> pdk.Deck:
+    """The wijken as a choropleth, optionally with the schools on top.
+
+    Without a tile server (offline, or GKA_BASEMAP=none) the map shows the polygons on a plain
+    background, which is all a choropleth needs; with one, streets help to find a wijk.
+    """
+    layers = [pdk.Layer("GeoJsonLayer", features, id="wijken", pickable=True, stroked=True, filled=True,
+                        get_fill_color="fill", get_line_color=[90, 90, 90, 255], line_width_min_pixels=1,
+                        auto_highlight=True, highlight_color=[0, 0, 0, 60])]
+    if schools is not None and not schools.empty:
+        layers.append(pdk.Layer("ScatterplotLayer", school_points(schools), id="scholen", pickable=True,
+                                get_position=["lon", "lat"], get_fill_color=SCHOOL_COLOUR + [230],
+                                get_line_color=[255, 255, 255, 255], stroked=True, line_width_min_pixels=1,
+                                radius_min_pixels=4, radius_max_pixels=8, get_radius=60))
+    geometries = [shapely.from_geojson(json.dumps(f["geometry"])) for f in features]
+    basemap = config.basemap()
+    return pdk.Deck(
+        layers=layers, initial_view_state=_view(geometries) if geometries else pdk.ViewState(
+            longitude=5.3, latitude=52.2, zoom=6),
+        map_provider="carto" if basemap else None, map_style="light" if basemap else None,
+        tooltip={"html": "<b>{naam}</b><br/>{waarde}<br/><small>{detail}</small>",
+                 "style": {"fontSize": "14px", "backgroundColor": "#1f2a36", "color": "white"}})
+
+
+def _unit_text(unit: str, change: bool) -> str:
+    if change and unit == "pct":
+        return " (procentpunt)"
+    suffix = registry.UNITS[unit][2]
+    return f" ({suffix})" if suffix else ""
+
+
+def level_map(values, ind: registry.Indicator, period: str, scale_values, *, schools=None) -> MapView:
+    """One period's values; ``scale_values`` (every period of the gemeente) fixes the classes."""
+    classes = level_classes(scale_values)
+    n_word = "inwoners" if ind.level == "area" else "leerlingen"
+
+    def describe(row):
+        return formatting.value(row.value, ind.unit), ("" if pd.isna(row.n) else f"n = {formatting.number(row.n, 0)} {n_word}")
+
+    return MapView(wijk_map(wijk_features(values.frame, "value", classes, describe), schools=schools),
+                   legend(classes, ind.unit), f"{ind.label}, {period}{_unit_text(ind.unit, False)}")
+
+
+def change_map(change, ind: registry.Indicator, before: str, after: str, *, schools=None) -> MapView:
+    """The change per wijk from ``before`` to ``after``, on a diverging palette around zero."""
+    classes = change_classes(change.frame["change"], ind.higher_is_better)
+
+    def describe(row):
+        return (f"{formatting.difference(row.change, ind.unit)} ({before} → {after})",
+                f"{formatting.value(row.before, ind.unit)} → {formatting.value(row.after, ind.unit)}")
+
+    return MapView(wijk_map(wijk_features(change.frame, "change", classes, describe), schools=schools),
+                   legend(classes, ind.unit, change=True),
+                   f"Verandering {ind.label.lower()} {before} → {after}{_unit_text(ind.unit, True)}")

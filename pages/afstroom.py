@@ -1,0 +1,48 @@
+"""Afstroom: per wijk, two periods side by side, sorted by change, with the gemeente's and all
+gemeenten's average as reference; the map of the change and the table. Opstroom alongside."""
+
+import streamlit as st
+
+from gka_dash import analysis, charts, formatting, maps, queries, tables, ui
+
+user = ui.require_user()
+ui.page_header("Afstroom en opstroom", "Wat gebeurt er? Het aandeel leerlingen uit elke wijk dat in het vo "
+                                       "naar een lager (afstroom) of hoger (opstroom) schooltype ging, "
+                                       "in twee perioden naast elkaar.")
+gemeente = ui.gemeente_select(user)
+engine = ui.engine()
+
+keys = [k for k in ("afstroom_pct", "opstroom_pct")
+        if k in queries.indicators_at(engine, user.scope, gemeente.code, "wijk")]
+if not keys:
+    ui.empty(f"Geen gegevens over afstroom voor {gemeente.name}. Deze cijfers komen uit een maatwerktabel "
+             "van CBS/DUO en worden ingelezen met `python -m gka_dash import-indicators`.")
+    st.stop()
+ind = ui.indicator_select("Indicator", keys, radio=True)
+labels = queries.periods(engine, user.scope, ind.key, gemeente=gemeente.code)
+if len(labels) < 2:
+    ui.empty(f"Voor {ind.label.lower()} is er maar één periode ({', '.join(labels)}); vergelijken kan niet.")
+    st.stop()
+left, right = st.columns(2)
+before = ui.url_choice("Van periode", labels[:-1], "van", default=labels[-2], where=left)
+after = ui.url_choice("Naar periode", [p for p in labels if labels.index(p) > labels.index(before)], "tot",
+                      default=labels[-1], where=right)
+
+change = analysis.wijk_change(engine, user.scope, gemeente.code, ind.key, before, after)
+references = analysis.reference_means(engine, user.scope, gemeente.code, ind.key, [before, after])
+st.markdown(" · ".join(
+    f"**{where}:** " + " → ".join(formatting.value(v, ind.unit) for v in references[column])
+    for where, column in ((f"gemiddelde {gemeente.name}", "gemeente"), ("alle gemeenten", "alle"))))
+
+if change.frame["change"].notna().any():
+    st.subheader(f"{ind.label} per wijk, {before} en {after}")
+    st.caption("Gesorteerd op verandering: bovenaan de wijken waar het aandeel het meest steeg.")
+    ui.chart(user, charts.dumbbell(change.frame, ind, before, after, references, gemeente.name),
+             f"{ind.key}-{gemeente.code}-{before}-{after}")
+    st.subheader("Kaart van de verandering")
+    ui.map_view(maps.change_map(change, ind, before, after))
+else:
+    ui.empty(f"Geen wijk van {gemeente.name} heeft cijfers in beide perioden.")
+ui.withheld_note(change.withheld)
+ui.about(ind, labels)
+ui.table(user, tables.change_table(change, ind, before, after), f"{ind.key}-{gemeente.code}-{before}-{after}")

@@ -1,0 +1,42 @@
+"""Kaart: the wijken of one gemeente coloured by an indicator, or by its change between two
+periods, with the schools on top when asked."""
+
+import streamlit as st
+
+from gka_dash import analysis, maps, queries, tables, ui
+
+user = ui.require_user()
+ui.page_header("Kaart", "Wat gebeurt er waar? Kies een indicator en periode; vergelijk twee perioden "
+                        "om te zien in welke wijken het beter of slechter ging.")
+gemeente = ui.gemeente_select(user)
+engine = ui.engine()
+
+keys = queries.indicators_at(engine, user.scope, gemeente.code, "wijk")
+if not keys:
+    ui.empty(f"Geen wijkgegevens voor {gemeente.name}.")
+    st.stop()
+left, middle, right = st.columns(3)
+ind = ui.indicator_select("Indicator", keys, default="afstroom_pct", where=left)
+labels = queries.periods(engine, user.scope, ind.key, gemeente=gemeente.code)
+period = ui.url_choice("Periode", labels, "periode", default=labels[-1], where=middle)
+compare = ui.url_choice("Verschil met", ["", *[p for p in labels if p != period]], "vergelijk", where=right,
+                        format_func=lambda p: p or "geen (alleen deze periode)")
+show_schools = ui.url_flag("Toon PO-scholen", "scholen")
+schools = queries.schools(engine, user.scope, gemeente.code) if show_schools else None
+
+if compare:
+    before, after = sorted([compare, period], key=labels.index)
+    values = analysis.wijk_change(engine, user.scope, gemeente.code, ind.key, before, after)
+    view = maps.change_map(values, ind, before, after, schools=schools)
+    title, table = f"Verandering {before} → {after}", tables.change_table(values, ind, before, after)
+else:
+    values = analysis.wijk_values(engine, user.scope, gemeente.code, ind.key, period)
+    scale = queries.observations(engine, user.scope, ind.key, gemeente=gemeente.code).rows["value"]
+    view = maps.level_map(values, ind, period, scale, schools=schools)
+    title, table = f"{ind.label}, {period}", tables.wijk_table(values, ind, period)
+
+st.subheader(f"{title} — {gemeente.name}")
+ui.map_view(view)
+ui.withheld_note(values.withheld)
+ui.about(ind, labels)
+ui.table(user, table, f"kaart-{ind.key}-{gemeente.code}-{period}{'-' + compare if compare else ''}")

@@ -1,0 +1,26 @@
+"""Ouderopleiding: the share of 17-year-olds in havo/vwo or higher by their parents' education,
+the gemeente against all gemeenten over the years, and the gap between the groups in words."""
+
+import streamlit as st
+
+from gka_dash import analysis, charts, queries, registry, tables, ui
+
+user = ui.require_user()
+ui.page_header("Ouderopleiding", "Hoe verklaren we dit? Hoe sterk de opleiding van de ouders bepaalt of "
+                                 "17-jarigen havo, vwo of hoger onderwijs volgen.")
+gemeente = ui.gemeente_select(user)
+engine = ui.engine()
+
+ind = registry.get("havo_vwo_17_pct")
+if ind.key not in queries.indicators_at(engine, user.scope, gemeente.code, "gemeente"):
+    ui.empty(f"Geen gegevens naar opleiding van de ouders voor {gemeente.name}. Deze cijfers komen uit een "
+             "maatwerktabel van CBS en worden ingelezen met `python -m gka_dash import-indicators`.")
+    st.stop()
+groups = analysis.by_group(engine, user.scope, gemeente.code, gemeente.name, ind.key)
+st.markdown(f"### {analysis.gap_text(groups, gemeente.name)}")
+ui.chart(user, charts.group_lines(groups.frame, ind, gemeente.name), f"ouderopleiding-{gemeente.code}")
+st.caption("Doorgetrokken: " + gemeente.name + ". Gestreept: alle gemeenten in de database samen, gewogen "
+           "naar het aantal 17-jarigen.")
+ui.withheld_note(groups.withheld)
+ui.about(ind, queries.periods(engine, user.scope, ind.key, gemeente=gemeente.code))
+ui.table(user, tables.group_table(groups, ind), f"ouderopleiding-{gemeente.code}")

@@ -1,0 +1,50 @@
+"""Scholen: each PO school's mean toetsadvies against its % APCG pupils, one colour per school,
+its path over the school years, and the line all schools together lead one to expect."""
+
+import streamlit as st
+
+from gka_dash import analysis, charts, queries, registry, tables, ui
+
+user = ui.require_user()
+ui.page_header("Scholen", "Hoe verklaren we dit? Het gemiddelde advies van elke basisschool naast de "
+                          "leerlingpopulatie: scholen boven de stippellijn doen het beter dan je op grond "
+                          "van hun leerlingen zou verwachten.")
+gemeente = ui.gemeente_select(user)
+engine = ui.engine()
+
+present = queries.indicators_at(engine, user.scope, gemeente.code, "school")
+x_keys = [k for k in registry.SCHOOL_POPULATION if k in present]
+y_keys = [k for k in registry.SCHOOL_OUTCOMES if k in present]
+if not x_keys or not y_keys:
+    ui.empty(f"Geen schoolgegevens voor {gemeente.name} om tegen elkaar uit te zetten.")
+    st.stop()
+left, right = st.columns(2)
+y_ind = ui.indicator_select("Uitkomst (verticaal)", y_keys, default="toetsadvies_gem", where=left)
+x_ind = ui.indicator_select("Leerlingpopulatie (horizontaal)", x_keys, "x", default="apcg_pct", where=right)
+
+pairs = analysis.school_pairs(engine, user.scope, gemeente.code, x_ind.key, y_ind.key)
+if pairs.frame.empty:
+    ui.empty(f"Geen scholen van {gemeente.name} met beide cijfers in hetzelfde schooljaar.")
+    ui.withheld_note(pairs.withheld)
+    st.stop()
+years = sorted(pairs.frame["period"].unique())
+chosen = ui.url_choices("Schooljaren", years, "jaren")
+schools = queries.schools(engine, user.scope, gemeente.code)
+highlight = ui.school_select(user, schools, pairs.frame["id"].unique())
+shown = pairs._replace(frame=pairs.frame[pairs.frame["period"].isin(chosen)])
+
+if shown.frame.empty:
+    ui.empty("Kies ten minste één schooljaar.")
+else:
+    ui.chart(user, charts.school_scatter(shown.frame, schools, x_ind, y_ind, pairs.fit, highlight),
+             f"scholen-{y_ind.key}-{x_ind.key}-{gemeente.code}")
+    if pairs.fit:
+        st.caption(f"Stippellijn: verwachte waarde bij deze leerlingpopulatie, berekend over {pairs.fit.points} "
+                   "school-jaren van alle gemeenten in de database (gewogen naar aantal leerlingen). "
+                   "Klik op een school of de legenda om haar te markeren; dubbelklik om dat op te heffen.")
+for note in (pairs.note, x_ind.caveat if x_ind.key != "apcg_pct" else ""):
+    if note:
+        st.caption(note)
+ui.withheld_note(pairs.withheld)
+ui.about(y_ind, years)
+ui.table(user, tables.school_table(shown, x_ind, y_ind), f"scholen-{y_ind.key}-{x_ind.key}-{gemeente.code}")
