@@ -1,7 +1,10 @@
-"""Entry point: the login gate and the navigation.
+"""Entry point: the navigation, with the login gate in every page.
 
-Before a login the navigation holds only the login page, so every URL (/kaart, /beheer, …)
-renders the login form and nothing else (design §7).
+Every page starts with ``ui.require_user()``, which shows the login form and stops when no one
+is logged in. The gate therefore holds on every path into the app, including the one Streamlit
+takes on a fresh server, where ``/kaart`` runs ``pages/kaart.py`` without this script (design
+§7). A shared link (``/kaart?gemeente=…&periode=…``) opens the login form and, after a
+successful login, the view it points to.
 """
 
 import streamlit as st
@@ -11,14 +14,12 @@ from gka_dash import ui
 st.set_page_config(page_title="GKA Dashboard Gelijke Kansen", layout="wide")
 
 user = ui.current_user()
-if user is None:
-    st.navigation([st.Page(ui.login_page, title="Inloggen", url_path="inloggen")], position="hidden").run()
-else:
+if user is not None:
     ui.sidebar(user)
-    ui.run_page(st.navigation([
-        st.Page("pages/overzicht.py", title="Overzicht", icon=":material/dashboard:", default=True),
-        st.Page("pages/kaart.py", title="Kaart", icon=":material/map:"),
-        st.Page("pages/afstroom.py", title="Afstroom", icon=":material/trending_down:"),
-        st.Page("pages/scholen.py", title="Scholen", icon=":material/school:"),
-        st.Page("pages/ouderopleiding.py", title="Ouderopleiding", icon=":material/family_restroom:"),
-    ]))
+ui.run_page(st.navigation([
+    st.Page("pages/overzicht.py", title="Overzicht", icon=":material/dashboard:", default=True),
+    st.Page("pages/kaart.py", title="Kaart", icon=":material/map:"),
+    st.Page("pages/afstroom.py", title="Afstroom", icon=":material/trending_down:"),
+    st.Page("pages/scholen.py", title="Scholen", icon=":material/school:"),
+    st.Page("pages/ouderopleiding.py", title="Ouderopleiding", icon=":material/family_restroom:"),
+], position="sidebar" if user else "hidden"), keep_params=user is None)

@@ -89,13 +89,13 @@ def colour_of(value: float, classes: Classes) -> str:
     return classes.colours[min(max(index, 0), len(classes.colours) - 1)]
 
 
-def legend(classes: Classes, unit: str, *, change: bool = False) -> list[LegendEntry]:
+def legend(classes: Classes, unit: str, noun: str, *, change: bool = False) -> list[LegendEntry]:
     """Class labels without repeating the unit; the caller puts the unit in the legend title."""
     fmt = ((lambda v: formatting.difference(v, unit, with_unit=False)) if change
            else (lambda v: formatting.value(v, unit, with_unit=False)))
     entries = [LegendEntry(c, f"{fmt(lo)} tot {fmt(hi)}")
                for c, lo, hi in zip(classes.colours, classes.edges, classes.edges[1:])]
-    return entries + [LegendEntry(STATUS_COLOURS[WITHHELD], privacy.reason().capitalize()),
+    return entries + [LegendEntry(STATUS_COLOURS[WITHHELD], privacy.reason(noun).capitalize()),
                       LegendEntry(STATUS_COLOURS[MISSING], STATUS_TEXT[MISSING].capitalize())]
 
 
@@ -112,7 +112,7 @@ def _view(geometries: list, width_px: int = 800, height_px: int = 480) -> pdk.Vi
     return pdk.ViewState(longitude=(minx + maxx) / 2, latitude=(miny + maxy) / 2, zoom=max(3.0, min(14.0, zoom)))
 
 
-def wijk_features(frame: pd.DataFrame, column: str, classes: Classes, describe) -> list[dict]:
+def wijk_features(frame: pd.DataFrame, column: str, classes: Classes, describe, noun: str) -> list[dict]:
     """GeoJSON features with the texts of the tooltip at top level (deck.gl's tooltip reads the
     picked object, and a feature's properties sit one level down)."""
     features = []
@@ -121,7 +121,7 @@ def wijk_features(frame: pd.DataFrame, column: str, classes: Classes, describe) 
         status = row.status
         fill = colour_of(value, classes) if status == SHOWN else STATUS_COLOURS[status]
         waarde, detail = describe(row) if status == SHOWN else (
-            privacy.reason() if status == WITHHELD else STATUS_TEXT[MISSING], "")
+            privacy.reason(noun) if status == WITHHELD else STATUS_TEXT[MISSING], "")
         features.append({"type": "Feature", "geometry": json.loads(row.geometry),
                          "naam": f"{row.name} ({row.code})", "waarde": waarde, "detail": detail,
                          "fill": _rgb(fill)})
@@ -168,13 +168,11 @@ def _unit_text(unit: str, change: bool) -> str:
 def level_map(values, ind: registry.Indicator, period: str, scale_values, *, schools=None) -> MapView:
     """One period's values; ``scale_values`` (every period of the gemeente) fixes the classes."""
     classes = level_classes(scale_values)
-    n_word = "inwoners" if ind.level == "area" else "leerlingen"
-
     def describe(row):
-        return formatting.value(row.value, ind.unit), ("" if pd.isna(row.n) else f"n = {formatting.number(row.n, 0)} {n_word}")
+        return formatting.value(row.value, ind.unit), ("" if pd.isna(row.n) else f"n = {formatting.number(row.n, 0)} {ind.counted}")
 
-    return MapView(wijk_map(wijk_features(values.frame, "value", classes, describe), schools=schools),
-                   legend(classes, ind.unit), f"{ind.label}, {period}{_unit_text(ind.unit, False)}")
+    return MapView(wijk_map(wijk_features(values.frame, "value", classes, describe, ind.counted), schools=schools),
+                   legend(classes, ind.unit, ind.counted), f"{ind.label}, {period}{_unit_text(ind.unit, False)}")
 
 
 def change_map(change, ind: registry.Indicator, before: str, after: str, *, schools=None) -> MapView:
@@ -185,6 +183,6 @@ def change_map(change, ind: registry.Indicator, before: str, after: str, *, scho
         return (f"{formatting.difference(row.change, ind.unit)} ({before} → {after})",
                 f"{formatting.value(row.before, ind.unit)} → {formatting.value(row.after, ind.unit)}")
 
-    return MapView(wijk_map(wijk_features(change.frame, "change", classes, describe), schools=schools),
-                   legend(classes, ind.unit, change=True),
+    return MapView(wijk_map(wijk_features(change.frame, "change", classes, describe, ind.counted), schools=schools),
+                   legend(classes, ind.unit, ind.counted, change=True),
                    f"Verandering {ind.label.lower()} {before} → {after}{_unit_text(ind.unit, True)}")

@@ -13,7 +13,7 @@ import pandas as pd
 
 from . import config
 
-SUPPRESSED_REASON = "onderdrukt: minder dan {threshold} leerlingen"
+SUPPRESSED_REASON = "onderdrukt: minder dan {threshold} {noun}"
 IDENTITY = ["subject", "gemeente_code", "period", "group"]
 
 
@@ -36,13 +36,13 @@ def suppress(frame: pd.DataFrame, threshold: int | None = None) -> Suppressed:
                       frame.loc[small, identity].reset_index(drop=True))
 
 
-def reason(threshold: int | None = None) -> str:
-    return SUPPRESSED_REASON.format(threshold=threshold or config.suppression_threshold())
+def reason(noun: str = "leerlingen") -> str:
+    return SUPPRESSED_REASON.format(threshold=config.suppression_threshold(), noun=noun)
 
 
-def withheld_text(count: int) -> str:
+def withheld_text(count: int, noun: str = "leerlingen") -> str:
     """The sentence every view shows under a figure that lost cells to suppression."""
     if not count:
         return ""
-    noun = "waarde" if count == 1 else "waarden"
-    return f"{count} {noun} niet getoond ({reason()}), ter bescherming van de privacy."
+    values = "waarde" if count == 1 else "waarden"
+    return f"{count} {values} niet getoond ({reason(noun)}), ter bescherming van de privacy."

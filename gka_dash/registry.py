@@ -56,6 +56,11 @@ class Indicator:
     per_1000_of: str | None = None  # a count column divided by AANT_INW × 1000
 
     @property
+    def counted(self) -> str:
+        """What n counts: named in 'n = 1.234 …' and in the reason a value is withheld."""
+        return {"area": "inwoners", "gemeente": "jongeren"}.get(self.level, "leerlingen")
+
+    @property
     def bounds(self) -> tuple[float, float | None]:
         low, high, _ = UNITS[self.unit]
         return low, high

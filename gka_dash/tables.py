@@ -17,25 +17,28 @@ def _header(ind: registry.Indicator, period: str = "") -> str:
 
 
 def _rounded(values, unit: str) -> pd.Series:
-    return pd.Series(values, dtype=float).round(formatting.DECIMALS.get(unit, 1))
+    """Rounded as the labels round them: numpy's round halves 9.65 to 9.6 where the map's
+    tooltip, formatted by Python, says 9,7; a table must not contradict its map."""
+    decimals = formatting.DECIMALS.get(unit, 1)
+    return pd.Series([round(v, decimals) if pd.notna(v) else float("nan") for v in values], dtype=float)
 
 
-def _notes(statuses) -> list[str]:
-    return ["" if s == SHOWN else privacy.reason() if s == WITHHELD else s for s in statuses]
+def _notes(statuses, noun: str) -> list[str]:
+    return ["" if s == SHOWN else privacy.reason(noun) if s == WITHHELD else s for s in statuses]
 
 
 def wijk_table(values: WijkValues, ind: registry.Indicator, period: str) -> pd.DataFrame:
-    frame = values.frame
+    frame = values.frame.reset_index(drop=True)
     return pd.DataFrame({
         "Wijk": frame["name"], "Wijkcode": frame["code"],
         _header(ind, period): _rounded(frame["value"], ind.unit),
         "Aantal (n)": frame["n"].astype("Int64"),
-        "Opmerking": _notes(frame["status"]),
+        "Opmerking": _notes(frame["status"], ind.counted),
     })
 
 
 def change_table(values: WijkValues, ind: registry.Indicator, before: str, after: str) -> pd.DataFrame:
-    frame = values.frame
+    frame = values.frame.reset_index(drop=True)
     change = "Verandering" + (" (procentpunt)" if ind.unit == "pct" else "")
     return pd.DataFrame({
         "Wijk": frame["name"], "Wijkcode": frame["code"],
@@ -43,12 +46,12 @@ def change_table(values: WijkValues, ind: registry.Indicator, before: str, after
         _header(ind, after): _rounded(frame["after"], ind.unit),
         change: _rounded(frame["change"], ind.unit),
         f"n {before}": frame["n_before"].astype("Int64"), f"n {after}": frame["n_after"].astype("Int64"),
-        "Opmerking": _notes(frame["status"]),
+        "Opmerking": _notes(frame["status"], ind.counted),
     })
 
 
 def school_table(pairs: SchoolPairs, x_ind: registry.Indicator, y_ind: registry.Indicator) -> pd.DataFrame:
-    frame = pairs.frame
+    frame = pairs.frame.reset_index(drop=True)
     return pd.DataFrame({
         "School": frame["name"], "Vestiging": frame["id"], "Schooljaar": frame["period"],
         _header(x_ind): _rounded(frame["x"], x_ind.unit), _header(y_ind): _rounded(frame["y"], y_ind.unit),
@@ -59,7 +62,7 @@ def school_table(pairs: SchoolPairs, x_ind: registry.Indicator, y_ind: registry.
 
 
 def group_table(groups: GroupValues, ind: registry.Indicator) -> pd.DataFrame:
-    frame = groups.frame
+    frame = groups.frame.reset_index(drop=True)
     return pd.DataFrame({
         "Gebied": frame["where"], "Jaar": frame["period"], "Opleiding ouders": frame["group"],
         _header(ind): _rounded(frame["value"], ind.unit), "17-jarigen (n)": frame["n"].astype("Int64"),

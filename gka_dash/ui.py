@@ -42,10 +42,10 @@ def current_user() -> User | None:
 
 
 def require_user() -> User:
-    """Every page calls this first: without a login nothing below it runs."""
+    """Every page calls this first: without a login it shows the login form and nothing else."""
     user = current_user()
     if user is None:
-        st.warning("U bent niet ingelogd.")
+        login_page()
         st.stop()
     return user
 
@@ -146,14 +146,16 @@ def _resolve(param: str, parse, valid, default) -> str:
     return widget
 
 
-def run_page(page) -> None:
+def run_page(page, *, keep_params: bool = False) -> None:
     """Run a page and then drop URL parameters it did not use, so a shared link carries only
-    the filters of the view it opens (a page left early keeps only what it got to)."""
+    the filters of the view it opens. Before login every parameter is kept, so the link still
+    holds its filters once the user has logged in."""
     st.session_state["_params_used"] = {"gemeente"}
     try:
         page.run()
     finally:
-        for param in [p for p in st.query_params if p not in st.session_state.get("_params_used", ())]:
+        unused = [p for p in st.query_params if p not in st.session_state.get("_params_used", ())]
+        for param in [] if keep_params else unused:
             st.query_params.pop(param)
 
 
@@ -215,9 +217,9 @@ def about(ind: registry.Indicator, periods: list[str]) -> None:
                        "leerlingen worden niet getoond, gekleurd of geëxporteerd.\n" if not ind.level == "area" else ""))
 
 
-def withheld_note(count: int) -> None:
+def withheld_note(count: int, noun: str = "leerlingen") -> None:
     if count:
-        st.caption(privacy.withheld_text(count))
+        st.caption(privacy.withheld_text(count, noun))
 
 
 def empty(message: str = "Geen gegevens voor deze keuze.") -> None:

@@ -43,6 +43,6 @@ if change.frame["change"].notna().any():
     ui.map_view(maps.change_map(change, ind, before, after))
 else:
     ui.empty(f"Geen wijk van {gemeente.name} heeft cijfers in beide perioden.")
-ui.withheld_note(change.withheld)
+ui.withheld_note(change.withheld, ind.counted)
 ui.about(ind, labels)
 ui.table(user, tables.change_table(change, ind, before, after), f"{ind.key}-{gemeente.code}-{before}-{after}")

@@ -37,6 +37,6 @@ else:
 
 st.subheader(f"{title} — {gemeente.name}")
 ui.map_view(view)
-ui.withheld_note(values.withheld)
+ui.withheld_note(values.withheld, ind.counted)
 ui.about(ind, labels)
 ui.table(user, table, f"kaart-{ind.key}-{gemeente.code}-{period}{'-' + compare if compare else ''}")

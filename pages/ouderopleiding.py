@@ -21,6 +21,6 @@ st.markdown(f"### {analysis.gap_text(groups, gemeente.name)}")
 ui.chart(user, charts.group_lines(groups.frame, ind, gemeente.name), f"ouderopleiding-{gemeente.code}")
 st.caption("Doorgetrokken: " + gemeente.name + ". Gestreept: alle gemeenten in de database samen, gewogen "
            "naar het aantal 17-jarigen.")
-ui.withheld_note(groups.withheld)
+ui.withheld_note(groups.withheld, ind.counted)
 ui.about(ind, queries.periods(engine, user.scope, ind.key, gemeente=gemeente.code))
 ui.table(user, tables.group_table(groups, ind), f"ouderopleiding-{gemeente.code}")

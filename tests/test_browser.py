@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from sqlalchemy import select
+
 from gka_dash import db, demo
+from gka_dash.schema import audit_log
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,9 +28,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def database(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'gka.sqlite'}"
     demo.build_demo(db.get_engine(url))
+    return url
+
+
+@pytest.fixture(scope="module")
+def server(database):
+    url = database
     port = _free_port()
     env = {**os.environ, "GKA_DATABASE_URL": url}
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
@@ -52,7 +61,7 @@ def page():
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
-        yield browser.new_page(viewport={"width": 1400, "height": 900})
+        yield browser.new_page(viewport={"width": 1400, "height": 1600}, locale="nl-NL")
         browser.close()
 
 
@@ -75,3 +84,81 @@ def test_login_view_logout_and_back_shows_no_data(server, page):
     assert page.get_by_text("Geladen gegevens").count() == 0
     assert page.locator("[data-testid='stMetric']").count() == 0
     page.screenshot(path=str(ARTIFACTS / "after-logout-back.png"), full_page=True)
+
+
+def _login(page, username="veenhaven"):
+    page.get_by_label("Gebruikersnaam").wait_for(timeout=30000)
+    page.get_by_label("Gebruikersnaam").fill(username)
+    page.get_by_label("Wachtwoord").fill(dict((u, pw) for u, _, _, pw, _ in demo.DEMO_USERS)[username])
+    page.get_by_role("button", name="Inloggen").click()
+
+
+def test_a_shared_link_opens_its_view_after_login_and_back_forward_follow_the_filters(server, page):
+    page.goto(server + "/kaart?gemeente=GM9901&periode=2014-2016")
+    _login(page)
+    heading = page.get_by_role("heading", name="Afstroom in het vo, 2014-2016 — Veenhaven")
+    heading.wait_for(timeout=30000)
+    page.get_by_role("combobox", name="Periode").click()
+    page.get_by_role("option", name="2016-2018").click()
+    page.get_by_role("heading", name="Afstroom in het vo, 2016-2018 — Veenhaven").wait_for(timeout=30000)
+    assert "periode=2016-2018" in page.url
+    page.go_back()
+    heading.wait_for(timeout=30000)
+    assert "periode=2014-2016" in page.url
+    page.go_forward()
+    page.get_by_role("heading", name="Afstroom in het vo, 2016-2018 — Veenhaven").wait_for(timeout=30000)
+
+
+def _choose(page, label, option):
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option).click()
+
+
+VIEWS = {  # page title → (text once drawn, a filter change, text after it, parameter it sets)
+    "Kaart": ("Afstroom in het vo, 2016-2018 — Dijkstede",
+              lambda p: _choose(p, "Verschil met", "2014-2016"), "Verandering 2014-2016 → 2016-2018", "vergelijk"),
+    "Afstroom": ("Kaart van de verandering",
+                 lambda p: p.get_by_text("Opstroom in het vo").first.click(), "Opstroom in het vo per wijk",
+                 "indicator=opstroom_pct"),
+    "Scholen": ("Over deze indicator: Gemiddeld toetsadvies",
+                lambda p: _choose(p, "Uitkomst (verticaal)", "Gemiddeld schooladvies"),
+                "Over deze indicator: Gemiddeld schooladvies", "indicator=schooladvies_gem"),
+    "Ouderopleiding": ("In 2018 zat in Dijkstede", lambda p: _choose(p, "Gemeente", "Veenhaven (GM9901)"),
+                       "In 2018 zat in Veenhaven", "gemeente=GM9901"),
+}
+
+
+@pytest.mark.parametrize("title", VIEWS)
+def test_every_view_draws_and_follows_a_filter_change(server, page, title):
+    ready, change, after, param = VIEWS[title]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(server + "/?gemeente=GM9902")
+    _login(page, "regio")
+    page.get_by_role("link", name=title).click()
+    page.get_by_text(ready).first.wait_for(timeout=30000)
+    page.wait_for_timeout(1500)  # let deck.gl and vega finish drawing before the screenshot
+    assert page.locator("canvas, svg.marks").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / f"{title.lower()}.png"), full_page=True)
+    change(page)
+    page.get_by_text(after).first.wait_for(timeout=30000)
+    assert param in page.url
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / f"{title.lower()}-changed.png"), full_page=True)
+    assert "Waldersum" not in page.content()  # outside the regio user's scope
+
+
+def test_csv_download_holds_the_table_and_is_audited(server, database, page):
+    page.goto(server + "/")
+    _login(page)
+    page.get_by_role("link", name="Kaart").click()
+    page.get_by_role("button", name="Download tabel (CSV)").wait_for(timeout=30000)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download tabel (CSV)").click()
+    text = Path(info.value.path()).read_text(encoding="utf-8-sig")
+    assert text.splitlines()[0].startswith("Wijk;Wijkcode;Afstroom in het vo 2016-2018 (%)")
+    assert "onderdrukt: minder dan 10 leerlingen" in text and "synthetisch (demo)" in text
+    page.wait_for_timeout(1000)
+    with db.get_engine(database).connect() as conn:
+        exports = conn.execute(select(audit_log.c.detail).where(
+            audit_log.c.action == "export", audit_log.c.username == "veenhaven")).scalars().all()
+    assert info.value.suggested_filename in exports

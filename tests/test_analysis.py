@@ -1,0 +1,66 @@
+"""Indicator logic and map classes, checked against independent computations."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from gka_dash import analysis, demo, maps
+from gka_dash.schema import observation
+
+
+@pytest.fixture
+def demo_engine(sqlite_engine):
+    demo.build_demo(sqlite_engine)
+    return sqlite_engine
+
+
+def _shown(engine, key):
+    with engine.connect() as conn:
+        rows = conn.execute(select(observation.c.subject, observation.c.period, observation.c.value,
+                                   observation.c.n).where(observation.c.indicator_key == key)).all()
+    frame = pd.DataFrame(rows, columns=["subject", "period", "value", "n"])
+    return frame[frame["n"] >= 10]
+
+
+def test_expected_line_is_the_pupil_weighted_least_squares_fit_over_all_gemeenten(demo_engine):
+    pairs = _shown(demo_engine, "apcg_pct").merge(_shown(demo_engine, "toetsadvies_gem"), on=["subject", "period"])
+    weights = np.minimum(pairs["n_x"], pairs["n_y"])
+    design = np.column_stack([np.ones(len(pairs)), pairs["value_x"]])
+    normal = design.T @ (design * weights.to_numpy()[:, None])
+    intercept, slope = np.linalg.solve(normal, design.T @ (weights * pairs["value_y"]))
+    fit = analysis.expected_line(demo_engine, "apcg_pct", "toetsadvies_gem")
+    assert fit.points == len(pairs)
+    assert fit.slope == pytest.approx(slope) and fit.intercept == pytest.approx(intercept)
+    assert fit.slope < 0  # the demo mimics the real relation: more APCG pupils, lower advice
+
+
+def test_level_classes_cover_every_value_on_equal_round_steps():
+    values = [3.17, 8.2, 12.94, 19.46, 0.52]
+    classes = maps.level_classes(values)
+    steps = np.diff(classes.edges)
+    assert len(classes.colours) == len(steps) == 5 and np.allclose(steps, steps[0])
+    assert classes.edges[0] <= min(values) and classes.edges[-1] >= max(values)
+    assert [maps.colour_of(v, classes) for v in sorted(values)] == sorted(
+        [maps.colour_of(v, classes) for v in values], key=maps.SEQUENTIAL.index)
+
+
+@pytest.mark.parametrize("higher_is_better, worse", [(False, 2.5), (True, -2.5), (None, 2.5)])
+def test_change_classes_put_the_worse_direction_in_orange(higher_is_better, worse):
+    classes = maps.change_classes([-2.5, -0.3, 0.4, 2.5], higher_is_better)
+    assert classes.edges[3] == 0 and classes.edges[0] == -classes.edges[-1]
+    assert maps.colour_of(worse, classes) == "#b35806"
+    assert maps.colour_of(-worse, classes) == "#542788"
+
+
+def test_gap_text_uses_the_latest_year_with_both_groups_and_says_why():
+    frame = pd.DataFrame([
+        ("Ergens", "2016", "laag", 30.0, 100), ("Ergens", "2016", "hoog", 80.0, 100),
+        ("Ergens", "2017", "hoog", 82.0, 100),  # laag 2017 withheld
+        (analysis.ALL_GEMEENTEN, "2016", "laag", 25.0, 900), (analysis.ALL_GEMEENTEN, "2016", "hoog", 79.0, 900),
+    ], columns=["where", "period", "group", "value", "n"])
+    text = analysis.gap_text(analysis.GroupValues(frame, 1), "Ergens")
+    assert text.startswith("In 2016 zat in Ergens 80,0 %")
+    assert "een verschil van 50,0 procentpunt" in text
+    assert "kleiner dan in alle gemeenten samen (54,0 procentpunt)" in text
+    assert text.endswith("Voor 2017 is een van de groepen te klein om te tonen.")

@@ -1,0 +1,253 @@
+"""The analysis views as a user meets them (AppTest on the demo), checked against figures computed
+directly from the database, with planted small cells that must appear nowhere."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from sqlalchemy import select, update
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+from gka_dash import db, demo
+from gka_dash.schema import observation, school
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PASSWORDS = {u: pw for u, _, _, pw, _ in demo.DEMO_USERS}
+PAGES = ["pages/overzicht.py", "pages/kaart.py", "pages/afstroom.py", "pages/scholen.py",
+         "pages/ouderopleiding.py"]
+
+# Cells planted with fewer pupils than the threshold (10) but at least the floor (5): shown when
+# the threshold is lowered to 5, so the same test proves they would leak without suppression.
+PLANTED = [  # indicator, subject, period, group, value, decimals shown, page that would show it
+    ("afstroom_pct", "WK990103", "2016-2018", "", 31.4159, 1, "pages/afstroom.py"),
+    ("afstroom_pct", "WK990103", "2016-2018", "", 31.4159, 1, "pages/kaart.py"),
+    ("toetsadvies_gem", "0BAE00", "2018-2019", "", 5.8642, 2, "pages/scholen.py"),
+    ("havo_vwo_17_pct", "GM9901", "2018", "laag", 93.1357, 1, "pages/ouderopleiding.py"),
+]
+
+
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("views") / "demo.sqlite"
+    engine = db.get_engine(f"sqlite:///{path}")
+    demo.build_demo(engine)
+    with engine.begin() as conn:
+        for key, subject, period, group, value, _, _ in PLANTED:
+            conn.execute(update(observation).where(
+                observation.c.indicator_key == key, observation.c.subject == subject,
+                observation.c.period == period, observation.c.group == group).values(value=value, n=7))
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def demo_engine(demo_file, tmp_path, monkeypatch):
+    """A private copy of the planted demo, so audit entries of one test stay out of another."""
+    path = tmp_path / "demo.sqlite"
+    shutil.copy(demo_file, path)
+    url = f"sqlite:///{path}"
+    monkeypatch.setenv("GKA_DATABASE_URL", url)
+    return db.get_engine(url)
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """Every file the app hands to a download button, as bytes."""
+    files = []
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def spy(self, path_or_data, mimetype, kind, filename=None):
+        files.append((filename, path_or_data))
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+    return files
+
+
+def open_page(page: str, username: str = "veenhaven", *, session: dict | None = None, **params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.text_input[0].input(username)
+    at.text_input[1].input(PASSWORDS[username])
+    at.button[0].click()
+    at.run()
+    at.switch_page(page)
+    at.query_params.clear()
+    at.query_params.update(params)
+    for key, value in (session or {}).items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def everything(at: AppTest, downloads=()) -> str:
+    """All a user could see or take away: text, tables, map JSON, chart data, downloaded files."""
+    parts = [str(getattr(e, "value", "")) for kind in ("markdown", "caption", "title", "subheader", "info",
+                                                        "error", "warning") for e in getattr(at, kind)]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    parts += [df.value.to_csv() for df in at.dataframe]
+    parts += [h.proto.body for h in at.get("html")]
+    parts += [d.proto.json for d in at.get("deck_gl_json_chart")]
+    for chart in at.get("arrow_vega_lite_chart"):
+        parts.append(chart.proto.spec)
+        for dataset in chart.proto.datasets:
+            parts.append(pa.ipc.open_stream(dataset.data.data).read_pandas().to_csv())
+    parts += [data.decode("utf-8-sig") if isinstance(data, bytes) else str(data) for _, data in downloads]
+    return "\n".join(parts)
+
+
+def leaks(value: float, decimals: int, seen: str) -> list[str]:
+    """The forms in which a planted value could surface: raw in chart data, rounded as the view
+    shows it (decimal comma or point), not as part of a longer number."""
+    rounded = f"{value:.{decimals}f}"
+    found = [repr(value)] if repr(value) in seen else []
+    return found + [t for t in {rounded, rounded.replace(".", ",")}
+                    if re.search(rf"(?<![\d.,]){re.escape(t)}(?![\d])", seen)]
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("username", ["beheer", "regio", "veenhaven", "waldersum"])
+def test_every_page_renders_for_every_role(demo_engine, page, username):
+    at = open_page(page, username)
+    assert not at.exception, at.exception
+    assert not at.error
+    assert any("Synthetisch (demo)" in str(i.value) for i in at.info)
+
+
+@pytest.mark.parametrize("key, subject, period, group, value, decimals, page", PLANTED)
+def test_planted_small_cell_appears_nowhere_not_even_in_downloads(demo_engine, downloads, key, subject, period,
+                                                                  group, value, decimals, page):
+    at = open_page(page)
+    assert not at.exception
+    seen = everything(at, downloads)
+    assert not leaks(value, decimals, seen)
+    assert re.search(r"niet getoond \(onderdrukt: minder dan 10 (leerlingen|jongeren)\)", seen)
+    assert any(name.endswith(".csv") for name, _ in downloads)
+
+
+@pytest.mark.parametrize("key, subject, period, group, value, decimals, page", PLANTED)
+def test_planted_cell_does_show_once_the_threshold_allows_it(demo_engine, downloads, monkeypatch, key, subject,
+                                                             period, group, value, decimals, page):
+    """The control for the test above: the same view shows the cell once n=7 passes the threshold."""
+    monkeypatch.setenv("GKA_SUPPRESSION_THRESHOLD", "5")
+    at = open_page(page)
+    assert leaks(value, decimals, everything(at, downloads))
+
+
+def _direct(engine, key: str) -> pd.DataFrame:
+    with engine.connect() as conn:
+        rows = conn.execute(select(observation.c.subject, observation.c.gemeente_code, observation.c.period,
+                                   observation.c.group, observation.c.value, observation.c.n)
+                            .where(observation.c.indicator_key == key)).all()
+    frame = pd.DataFrame(rows, columns=["subject", "gemeente_code", "period", "group", "value", "n"])
+    return frame[frame["n"] >= 10]
+
+
+def _pct(value: float) -> str:
+    return f"{value:.1f} %".replace(".", ",")
+
+
+def test_kaart_table_holds_the_stored_value_of_each_wijk(demo_engine):
+    at = open_page("pages/kaart.py", indicator="opstroom_pct", periode="2014-2016")
+    table = at.dataframe[0].value.set_index("Wijkcode")
+    direct = _direct(demo_engine, "opstroom_pct")
+    direct = direct[(direct["gemeente_code"] == "GM9901") & (direct["period"] == "2014-2016")]
+    column = "Opstroom in het vo 2014-2016 (%)"
+    assert at.selectbox(key="filter_indicator").value == "opstroom_pct"
+    assert at.selectbox(key="filter_periode").value == "2014-2016"
+    for row in direct.itertuples():
+        assert table.loc[row.subject, column] == pytest.approx(round(row.value, 1))
+
+
+def test_kaart_difference_map_colours_only_wijken_with_both_periods(demo_engine):
+    at = open_page("pages/kaart.py", vergelijk="2014-2016", scholen="1")
+    deck = json.loads(at.get("deck_gl_json_chart")[0].proto.json)
+    wijken = next(layer for layer in deck["layers"] if layer["id"] == "wijken")["data"]
+    withheld = [f for f in wijken if "onderdrukt" in f["waarde"]]
+    assert {f["naam"] for f in withheld} == {"Oosterkwartier (WK990103)", "Bedrijventerrein Zuid (WK990121)"}
+    assert all("→" in f["waarde"] for f in wijken if f not in withheld)
+    schools = next(layer for layer in deck["layers"] if layer["id"] == "scholen")["data"]
+    assert len(schools) == 28
+
+
+def test_afstroom_references_equal_a_direct_weighted_mean(demo_engine):
+    at = open_page("pages/afstroom.py")
+    direct = _direct(demo_engine, "afstroom_pct")
+    after = direct[direct["period"] == "2016-2018"]
+    here = after[after["gemeente_code"] == "GM9901"]
+    expected_here = (here["value"] * here["n"]).sum() / here["n"].sum()
+    expected_all = (after["value"] * after["n"]).sum() / after["n"].sum()
+    line = next(m.value for m in at.markdown if "gemiddelde Veenhaven" in m.value)
+    assert f"→ {_pct(expected_here)}" in line
+    assert line.endswith(f"→ {_pct(expected_all)}")
+
+
+def test_scholen_shows_every_school_year_with_both_figures_and_nothing_else(demo_engine):
+    at = open_page("pages/scholen.py")
+    apcg, toets = _direct(demo_engine, "apcg_pct"), _direct(demo_engine, "toetsadvies_gem")
+    both = apcg[apcg["gemeente_code"] == "GM9901"].merge(toets, on=["subject", "period"])
+    table = at.dataframe[0].value
+    assert len(table) == len(both)
+    assert set(zip(table["Vestiging"], table["Schooljaar"])) == set(zip(both["subject"], both["period"]))
+
+
+def test_scholen_year_filter_and_highlight_come_from_the_link(demo_engine):
+    at = open_page("pages/scholen.py", jaren="2017-2018,2018-2019", school="0BAE00")
+    assert set(at.dataframe[0].value["Schooljaar"]) == {"2017-2018", "2018-2019"}
+    assert at.selectbox(key="filter_school").value == "0BAE00"
+    assert at.query_params["school"] == "0BAE00"
+
+
+def test_ouderopleiding_states_the_gap_a_direct_computation_gives(demo_engine):
+    at = open_page("pages/ouderopleiding.py", "waldersum")
+    direct = _direct(demo_engine, "havo_vwo_17_pct")
+    latest = direct[(direct["gemeente_code"] == "GM9903") & (direct["period"] == "2018")].set_index("group")["value"]
+    gap = latest["hoog"] - latest["laag"]
+    text = next(m.value for m in at.markdown if m.value.startswith("### In 2018"))
+    assert f"een verschil van {gap:.1f} procentpunt".replace(".", ",") in text
+    assert "Waldersum" in text
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_link_to_another_gemeente_shows_none_of_it(demo_engine, downloads, page):
+    at = open_page(page, gemeente="GM9902")
+    assert not at.exception
+    assert any("buiten uw bevoegdheid" in str(e.value) for e in at.error)
+    seen = everything(at, downloads)
+    assert "Dijkstede" not in seen and "WK9902" not in seen and "0C" + "AA00" not in seen
+    assert at.query_params["gemeente"] == "GM9901"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_session_state_set_to_another_gemeente_shows_none_of_it(demo_engine, downloads, page):
+    at = open_page(page, session={"_value_gemeente": "GM9902", "_last_gemeente": "GM9902"})
+    assert not at.exception
+    seen = everything(at, downloads)
+    assert "Dijkstede" not in seen and "WK9902" not in seen
+    assert at.query_params["gemeente"] == "GM9901"
+
+
+def test_link_to_a_school_of_another_gemeente_names_nothing_of_it(demo_engine, downloads):
+    with demo_engine.connect() as conn:
+        other = conn.execute(select(school.c.id, school.c.name).where(school.c.gemeente_code == "GM9902")).first()
+    at = open_page("pages/scholen.py", school=other.id)
+    assert any("buiten uw bevoegdheid" in str(e.value) for e in at.error)
+    assert other.name not in everything(at, downloads)
+
+
+def test_a_csv_download_is_the_table_on_screen_and_is_audited(demo_engine, downloads):
+    at = open_page("pages/kaart.py")
+    shown = at.dataframe[0].value
+    name, data = next((n, d) for n, d in downloads if n.endswith(".csv"))
+    assert "synthetisch-demo" in name
+    exported = pd.read_csv(io.BytesIO(data), sep=";", decimal=",", encoding="utf-8-sig")
+    assert list(exported.columns) == [*shown.columns, "Bron"]
+    assert set(exported["Bron"]) == {"synthetisch (demo)"}
+    assert exported["Wijk"].tolist() == shown["Wijk"].tolist()
+    assert exported.iloc[:, 2].tolist() == pytest.approx(shown.iloc[:, 2].tolist(), nan_ok=True)
