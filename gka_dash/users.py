@@ -138,6 +138,13 @@ def reset_password(conn, username: str, password: str, *, by: str = "cli") -> No
     audit.log(conn, by, "password_reset", username)
 
 
+def store_password_hash(conn, username: str, new_hash: str, *, by: str) -> None:
+    """Write back a password that streamlit-authenticator's own form has changed and hashed."""
+    _require(conn, username)
+    conn.execute(update(user_table).where(user_table.c.username == username).values(password_hash=new_hash))
+    audit.log(conn, by, "password_change", username)
+
+
 def unlock(conn, username: str, *, by: str = "cli") -> None:
     _require(conn, username)
     conn.execute(update(user_table).where(user_table.c.username == username)

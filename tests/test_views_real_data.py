@@ -37,8 +37,12 @@ def real_url(tmp_path_factory):
     return url
 
 
+COOKIE_KEY = "een-eigen-sleutel-van-minstens-32-tekens-lang"
+
+
 def _open(real_url, monkeypatch, page, **params):
     monkeypatch.setenv("GKA_DATABASE_URL", real_url)
+    monkeypatch.setenv("GKA_COOKIE_KEY", COOKIE_KEY)
     at = AppTest.from_file(APP, default_timeout=90).run()
     at.text_input[0].input("rotterdam")
     at.text_input[1].input(PASSWORD)

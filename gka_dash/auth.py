@@ -1,0 +1,56 @@
+"""What streamlit-authenticator needs from the database, and the rules a deployment must meet
+before the app opens (design §7). No Streamlit here; :mod:`gka_dash.ui` wires it up."""
+
+from __future__ import annotations
+
+import secrets
+
+import bcrypt
+from sqlalchemy import select
+
+from . import db, users
+from .schema import user as user_table
+
+COOKIE_NAME = "gka_dash_sessie"
+# Used only on the synthetic demo database; a real deployment refuses to start with it.
+DEMO_COOKIE_KEY = "demo-sleutel-alleen-voor-synthetische-data"
+MIN_COOKIE_KEY_LENGTH = 32
+# The bcrypt hash of random bytes nobody knows: a locked account stays in the credentials (so a
+# valid cookie is recognised and then refused by the lockout) but no password matches it.
+UNUSABLE_HASH = bcrypt.hashpw(secrets.token_bytes(32), bcrypt.gensalt(4)).decode()
+
+
+def credentials(conn) -> dict:
+    """The credentials dict of streamlit-authenticator, read from the user table on every run,
+    so a new, removed or locked account takes effect at the next click."""
+    entries = {}
+    for found in users.list_users(conn):
+        entries[found.username] = {
+            "name": found.name, "email": found.email or f"{found.username}@gka.invalid",
+            "password": UNUSABLE_HASH if found.locked() else users.password_hash(conn, found.username),
+            "roles": [found.role],
+        }
+    return {"usernames": entries}
+
+
+def deployment_problems(engine, cookie_key: str | None) -> list[str]:
+    """Reasons the app must not open on this database; empty when it may.
+
+    The demo database may use the demo key and demo accounts. A database with real data may
+    not: a known cookie key lets anyone forge a login cookie, a demo password is printed in
+    the README.
+    """
+    if db.is_demo(engine):
+        return []
+    problems = []
+    if not cookie_key or cookie_key == DEMO_COOKIE_KEY:
+        problems.append("er is geen eigen cookie-sleutel ingesteld (GKA_COOKIE_KEY of [auth] cookie_key "
+                        "in .streamlit/secrets.toml)")
+    elif len(cookie_key) < MIN_COOKIE_KEY_LENGTH:
+        problems.append(f"de cookie-sleutel is korter dan {MIN_COOKIE_KEY_LENGTH} tekens")
+    with engine.connect() as conn:
+        demo_accounts = conn.execute(select(user_table.c.username).where(user_table.c.demo.is_(True))).scalars().all()
+    if demo_accounts:
+        problems.append("er bestaan nog demo-accounts (" + ", ".join(demo_accounts) + "); verwijder ze met "
+                        "`python -m gka_dash users remove`")
+    return problems
