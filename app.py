@@ -22,4 +22,6 @@ ui.run_page(st.navigation([
     st.Page("pages/afstroom.py", title="Afstroom", icon=":material/trending_down:"),
     st.Page("pages/scholen.py", title="Scholen", icon=":material/school:"),
     st.Page("pages/ouderopleiding.py", title="Ouderopleiding", icon=":material/family_restroom:"),
+    *([st.Page("pages/beheer.py", title="Beheer", icon=":material/admin_panel_settings:")]
+      if user is not None and user.role == "beheerder" else []),
 ], position="sidebar" if user else "hidden"), keep_params=user is None)

@@ -5,14 +5,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from gka_dash import analysis, demo, maps
+from gka_dash import analysis, maps
 from gka_dash.schema import observation
-
-
-@pytest.fixture
-def demo_engine(sqlite_engine):
-    demo.build_demo(sqlite_engine)
-    return sqlite_engine
 
 
 def _shown(engine, key):

@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
@@ -12,12 +11,6 @@ from gka_dash.scope import Scope
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PASSWORDS = {u: pw for u, _, _, pw, _ in demo.DEMO_USERS}
-
-
-@pytest.fixture
-def demo_engine(sqlite_engine):
-    demo.build_demo(sqlite_engine)
-    return sqlite_engine
 
 
 def _app(**query):

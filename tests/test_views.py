@@ -6,71 +6,23 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pytest
-from sqlalchemy import select, update
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from gka_dash import db, demo
+from gka_dash import demo
 from gka_dash.schema import observation, school
+
+from .conftest import PLANTED
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PASSWORDS = {u: pw for u, _, _, pw, _ in demo.DEMO_USERS}
 PAGES = ["pages/overzicht.py", "pages/kaart.py", "pages/afstroom.py", "pages/scholen.py",
          "pages/ouderopleiding.py"]
-
-# Cells planted with fewer pupils than the threshold (10) but at least the floor (5): shown when
-# the threshold is lowered to 5, so the same test proves they would leak without suppression.
-PLANTED = [  # indicator, subject, period, group, value, decimals shown, page that would show it
-    ("afstroom_pct", "WK990103", "2016-2018", "", 31.4159, 1, "pages/afstroom.py"),
-    ("afstroom_pct", "WK990103", "2016-2018", "", 31.4159, 1, "pages/kaart.py"),
-    ("toetsadvies_gem", "0BAE00", "2018-2019", "", 5.8642, 2, "pages/scholen.py"),
-    ("havo_vwo_17_pct", "GM9901", "2018", "laag", 93.1357, 1, "pages/ouderopleiding.py"),
-]
-
-
-@pytest.fixture(scope="module")
-def demo_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("views") / "demo.sqlite"
-    engine = db.get_engine(f"sqlite:///{path}")
-    demo.build_demo(engine)
-    with engine.begin() as conn:
-        for key, subject, period, group, value, _, _ in PLANTED:
-            conn.execute(update(observation).where(
-                observation.c.indicator_key == key, observation.c.subject == subject,
-                observation.c.period == period, observation.c.group == group).values(value=value, n=7))
-    engine.dispose()
-    return path
-
-
-@pytest.fixture
-def demo_engine(demo_file, tmp_path, monkeypatch):
-    """A private copy of the planted demo, so audit entries of one test stay out of another."""
-    path = tmp_path / "demo.sqlite"
-    shutil.copy(demo_file, path)
-    url = f"sqlite:///{path}"
-    monkeypatch.setenv("GKA_DATABASE_URL", url)
-    return db.get_engine(url)
-
-
-@pytest.fixture
-def downloads(monkeypatch):
-    """Every file the app hands to a download button, as bytes."""
-    files = []
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def spy(self, path_or_data, mimetype, kind, filename=None):
-        files.append((filename, path_or_data))
-        return original(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
-    return files
-
 
 def open_page(page: str, username: str = "veenhaven", *, session: dict | None = None, **params) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60).run()

@@ -1,0 +1,113 @@
+"""Beheer (beheerders only): users, imports through the same importers as the command line,
+and the audit log."""
+
+import tempfile
+from datetime import datetime, time, timezone
+from pathlib import Path
+
+import streamlit as st
+
+from gka_dash import audit, queries, ui, users
+from gka_dash.errors import GkaError
+from gka_dash.importers.cbs_areas import import_areas
+from gka_dash.importers.duo_schools import import_schools
+from gka_dash.importers.indicators_csv import import_indicators
+from gka_dash.importers.open_data import import_open_data
+from gka_dash.scope import ROLES, Scope
+
+user = ui.require_user()
+ui.page_header("Beheer", "Gebruikers, gegevens inlezen en het auditlog.")
+if user.role != "beheerder":
+    st.error("Deze pagina is alleen voor beheerders.")
+    st.stop()
+engine = ui.engine()
+people, imports, log = st.tabs(["Gebruikers", "Gegevens inlezen", "Auditlog"])
+
+
+def act(action, success: str) -> None:
+    """Run one change in its own transaction; show the core's own message when it refuses."""
+    try:
+        with engine.begin() as conn:
+            action(conn)
+    except GkaError as exc:
+        st.error(str(exc))
+    else:
+        st.success(success)
+
+
+with people:
+    with engine.connect() as conn:
+        everyone = users.list_users(conn)
+    st.dataframe([{"gebruiker": u.username, "naam": u.name, "rol": u.role, "gemeenten": ", ".join(u.gemeenten),
+                   "mislukte pogingen": u.failed_logins, "geblokkeerd tot": u.locked_until if u.locked() else None,
+                   "demo": u.demo} for u in everyone], hide_index=True, width="stretch")
+    codes = queries.gemeenten(engine, Scope.everything())
+    names = dict(zip(codes["code"], codes["name"]))
+    with st.form("add_user", clear_on_submit=True):
+        st.markdown("**Gebruiker toevoegen**")
+        left, right = st.columns(2)
+        username, name = left.text_input("Gebruikersnaam"), right.text_input("Naam")
+        email, role = left.text_input("E-mail"), right.selectbox("Rol", ROLES, index=2)
+        scope = st.multiselect("Gemeenten (geen voor een beheerder)", list(names),
+                               format_func=lambda c: f"{names[c]} ({c})")
+        password = st.text_input("Wachtwoord (minstens 12 tekens)", type="password")
+        if st.form_submit_button("Toevoegen"):
+            act(lambda c: users.add_user(c, username, role=role, gemeenten=scope, password=password, name=name,
+                                         email=email, by=user.username), f"Gebruiker {username} toegevoegd.")
+    chosen = st.selectbox("Gebruiker wijzigen", [u.username for u in everyone], key="beheer_user")
+    target = next(u for u in everyone if u.username == chosen)
+    with st.form("change_user"):
+        role = st.selectbox("Rol", ROLES, index=ROLES.index(target.role))
+        scope = st.multiselect("Gemeenten", list(names), default=[g for g in target.gemeenten if g in names],
+                               format_func=lambda c: f"{names[c]} ({c})")
+        password = st.text_input("Nieuw wachtwoord (leeg laten om niet te wijzigen)", type="password")
+        save, unlock, remove = st.columns(3)
+        if save.form_submit_button("Opslaan"):
+            act(lambda c: users.set_role(c, chosen, role=role, gemeenten=scope, by=user.username), "Rol opgeslagen.")
+            if password:
+                act(lambda c: users.reset_password(c, chosen, password, by=user.username), "Wachtwoord gezet.")
+        if unlock.form_submit_button("Deblokkeren"):
+            act(lambda c: users.unlock(c, chosen, by=user.username), f"{chosen} gedeblokkeerd.")
+        if remove.form_submit_button("Verwijderen", type="primary", disabled=chosen == user.username):
+            act(lambda c: users.remove_user(c, chosen, by=user.username), f"{chosen} verwijderd.")
+
+IMPORTERS = {
+    "CBS wijk- en buurtkaart (zip met shapefile, GeoPackage of GeoJSON)":
+        lambda path, o: import_areas(engine, path, level=o["level"], year=o["year"], user=user.username),
+    "DUO vestigingen (CSV) of scholen als puntbestand": lambda path, o: import_schools(engine, path, user=user.username),
+    "Indicatoren in het lange CSV-formaat": lambda path, o: import_indicators(engine, path, user=user.username),
+    "DUO/CBS open data (eindtoets, achterstandsscores, schooladviezen, APCG)":
+        lambda path, o: import_open_data(engine, path, user=user.username),
+}
+
+with imports:
+    kind = st.selectbox("Soort bestand", list(IMPORTERS))
+    options = {}
+    if kind.startswith("CBS"):
+        left, right = st.columns(2)
+        options = {"level": left.selectbox("Niveau", ["wijk", "buurt", "gemeente"]),
+                   "year": right.number_input("Jaar van de indeling", 2000, 2100, 2015)}
+    upload = st.file_uploader("Bestand", type=["zip", "gpkg", "geojson", "json", "shp", "csv"])
+    if upload is not None and st.button("Inlezen", type="primary"):
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / Path(upload.name).name  # the importers name the file in their errors
+            path.write_bytes(upload.getvalue())
+            try:
+                with st.spinner("Bezig met inlezen…"):
+                    report = IMPORTERS[kind](path, options)
+            except GkaError as exc:
+                st.error(f"Niet ingelezen; er is niets opgeslagen. {exc}")
+            else:
+                st.success("\n\n".join(report.lines()))
+
+with log:
+    left, middle, right = st.columns(3)
+    who = left.selectbox("Gebruiker", ["", *[u.username for u in everyone]], format_func=lambda u: u or "alle")
+    what = middle.selectbox("Actie", ["", *audit.actions(engine)], format_func=lambda a: a or "alle")
+    days = right.date_input("Periode", value=())
+    since, until = (None, None)
+    if len(days) == 2:
+        since = datetime.combine(days[0], time.min, tzinfo=timezone.utc)
+        until = datetime.combine(days[1], time.max, tzinfo=timezone.utc)
+    st.dataframe(audit.entries(engine, username=who or None, action=what or None, since=since, until=until),
+                 hide_index=True, width="stretch")

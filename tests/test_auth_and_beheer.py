@@ -1,0 +1,98 @@
+"""The closed environment: refusal to open an unsafe deployment, the Beheer page, audit."""
+
+import pytest
+from sqlalchemy import delete, select
+from streamlit.testing.v1 import AppTest
+
+from gka_dash import db, users
+from gka_dash.schema import audit_log, user as user_table
+
+from .test_views import APP, open_page
+
+KEY = "een-eigen-sleutel-van-minstens-32-tekens-lang"
+
+
+def _as_real_deployment(engine):
+    with engine.begin() as conn:
+        db.set_demo(conn, False)
+
+
+def _first_screen():
+    return AppTest.from_file(APP, default_timeout=60).run()
+
+
+def test_a_real_database_refuses_to_open_without_a_cookie_key(demo_engine, monkeypatch):
+    _as_real_deployment(demo_engine)
+    monkeypatch.delenv("GKA_COOKIE_KEY", raising=False)
+    at = _first_screen()
+    assert "start niet" in at.error[0].value and "cookie-sleutel" in at.error[0].value
+    assert not at.text_input  # not even the login form
+
+
+def test_a_real_database_refuses_to_open_while_demo_accounts_exist(demo_engine, monkeypatch):
+    _as_real_deployment(demo_engine)
+    monkeypatch.setenv("GKA_COOKIE_KEY", KEY)
+    at = _first_screen()
+    assert "demo-accounts (beheer, regio, veenhaven, waldersum)" in at.error[0].value
+
+
+def test_a_real_database_with_its_own_key_and_no_demo_accounts_opens_at_the_login(demo_engine, monkeypatch):
+    _as_real_deployment(demo_engine)
+    monkeypatch.setenv("GKA_COOKIE_KEY", KEY)
+    with demo_engine.begin() as conn:
+        conn.execute(delete(user_table))
+    at = _first_screen()
+    assert not at.error and [t.label for t in at.text_input] == ["Gebruikersnaam", "Wachtwoord"]
+    assert not any("Demo-accounts" in str(i.value) for i in at.info)  # passwords shown on the demo only
+
+
+def test_beheer_is_refused_to_other_roles(demo_engine):
+    at = open_page("pages/beheer.py", "regio")
+    assert at.error[0].value == "Deze pagina is alleen voor beheerders."
+    assert not at.dataframe
+
+
+def test_a_beheerder_adds_a_user_who_can_then_log_in(demo_engine):
+    at = open_page("pages/beheer.py", "beheer")
+    assert {"veenhaven", "waldersum"} <= set(at.dataframe[0].value["gebruiker"])
+    inputs = {t.label: t for t in at.text_input}
+    inputs["Gebruikersnaam"].input("dijkstede-analist")
+    inputs["Naam"].input("Analist Dijkstede")
+    inputs["Wachtwoord (minstens 12 tekens)"].input("een-goed-wachtwoord")
+    role = next(s for s in at.selectbox if s.label == "Rol")
+    role.set_value("gemeente")
+    next(m for m in at.multiselect if m.label.startswith("Gemeenten (geen")).set_value(["GM9902"])
+    next(b for b in at.button if b.label == "Toevoegen").click()
+    at.run()
+    assert any("dijkstede-analist toegevoegd" in s.value for s in at.success)
+    with demo_engine.connect() as conn:
+        added = users.get_user(conn, "dijkstede-analist")
+        logged = conn.execute(select(audit_log.c.username, audit_log.c.action).where(
+            audit_log.c.action == "user_add")).all()
+    assert added.role == "gemeente" and added.gemeenten == ("GM9902",)
+    assert ("beheer", "user_add") in logged
+
+
+def test_a_too_short_password_is_refused_with_the_rule(demo_engine):
+    at = open_page("pages/beheer.py", "beheer")
+    inputs = {t.label: t for t in at.text_input}
+    inputs["Gebruikersnaam"].input("kort")
+    inputs["Wachtwoord (minstens 12 tekens)"].input("kort")
+    next(m for m in at.multiselect if m.label.startswith("Gemeenten (geen")).set_value(["GM9902"])
+    next(b for b in at.button if b.label == "Toevoegen").click()
+    at.run()
+    assert any("at least 12 characters" in e.value for e in at.error)
+    with demo_engine.connect() as conn:
+        assert users.get_user(conn, "kort") is None
+
+
+@pytest.mark.parametrize("action", ["login", "login_failed"])
+def test_logins_and_failures_are_audited(demo_engine, action):
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.text_input[0].input("veenhaven")
+    at.text_input[1].input("demo-veenhaven-2024!" if action == "login" else "fout-fout-fout-fout")
+    at.button[0].click()
+    at.run()
+    with demo_engine.connect() as conn:
+        assert conn.execute(select(audit_log.c.action).where(audit_log.c.username == "veenhaven",
+                                                             audit_log.c.action == action)).first()
