@@ -114,7 +114,7 @@ def school_scatter(pairs: pd.DataFrame, schools: pd.DataFrame, x_ind: registry.I
         for r in rows["residual"]]
     colour = alt.Color("school:N", title="School", scale=alt.Scale(
         domain=domain, range=[SCHOOL_COLOURS[i % len(SCHOOL_COLOURS)] for i in range(len(domain))]),
-        legend=alt.Legend(orient="right", columns=1, symbolLimit=0))
+        legend=alt.Legend(orient="bottom", columns=3, symbolLimit=0, labelLimit=240))
     pick = alt.selection_point(fields=["school"], bind="legend", on="click", clear="dblclick",
                                value=[{"school": labels[highlight]}] if highlight in labels else None)
     x = alt.X("x:Q", axis=_dutch_axis(_axis_title(x_ind), x_ind.unit), scale=alt.Scale(zero=False))
@@ -135,7 +135,7 @@ def school_scatter(pairs: pd.DataFrame, schools: pd.DataFrame, x_ind: registry.I
                              "label": "Verwacht (alle scholen, alle gemeenten)"})
         layers.insert(0, alt.Chart(line).mark_line(color="#333333", strokeDash=[6, 4], strokeWidth=2).encode(
             x="x:Q", y="y:Q", tooltip=alt.Tooltip("label:N", title="Lijn")))
-    return _finish(alt.layer(*layers), height=max(480, 19 * len(domain)))
+    return _finish(alt.layer(*layers), height=480)
 
 
 def group_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.Chart:

@@ -87,8 +87,15 @@ def test_login_view_logout_and_back_shows_no_data(server, page):
 
 
 def _login(page, username="veenhaven"):
-    page.get_by_label("Gebruikersnaam").wait_for(timeout=30000)
-    page.get_by_label("Gebruikersnaam").fill(username)
+    field = page.get_by_label("Gebruikersnaam")
+    field.first.wait_for(timeout=30000)
+    # On a fresh server the first run may draw the form twice for a moment (Streamlit replaces
+    # the pages-directory run by the navigation run); wait until one form is left.
+    for _ in range(120):
+        if field.count() == 1:
+            break
+        page.wait_for_timeout(250)
+    field.fill(username)
     page.get_by_label("Wachtwoord").fill(dict((u, pw) for u, _, _, pw, _ in demo.DEMO_USERS)[username])
     page.get_by_role("button", name="Inloggen").click()
 
