@@ -68,17 +68,15 @@ def page():
 def test_login_view_logout_and_back_shows_no_data(server, page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.goto(server + "/?gemeente=GM9901")
-    page.get_by_label("Gebruikersnaam").wait_for(timeout=30000)
+    _login_form(page)
     assert page.get_by_text("Geladen gegevens").count() == 0
-    page.get_by_label("Gebruikersnaam").fill("veenhaven")
-    page.get_by_label("Wachtwoord").fill(demo.DEMO_USERS[2][3])
-    page.get_by_role("button", name="Inloggen").click()
+    _login(page)
     page.get_by_text("Geladen gegevens").wait_for(timeout=30000)
     assert page.get_by_text("Demo gemeente Veenhaven").count() >= 1
     page.screenshot(path=str(ARTIFACTS / "overzicht.png"), full_page=True)
 
     page.get_by_role("button", name="Uitloggen").click()
-    page.get_by_label("Gebruikersnaam").wait_for(timeout=30000)
+    _login_form(page)
     page.go_back()
     page.wait_for_timeout(2000)
     assert page.get_by_text("Geladen gegevens").count() == 0
@@ -86,16 +84,20 @@ def test_login_view_logout_and_back_shows_no_data(server, page):
     page.screenshot(path=str(ARTIFACTS / "after-logout-back.png"), full_page=True)
 
 
-def _login(page, username="veenhaven"):
+def _login_form(page):
+    """The username field once exactly one login form is on screen: on a fresh server the first
+    run may draw the form twice for a moment (the pages-directory run, then the navigation run)."""
     field = page.get_by_label("Gebruikersnaam")
     field.first.wait_for(timeout=30000)
-    # On a fresh server the first run may draw the form twice for a moment (Streamlit replaces
-    # the pages-directory run by the navigation run); wait until one form is left.
     for _ in range(120):
         if field.count() == 1:
             break
         page.wait_for_timeout(250)
-    field.fill(username)
+    return field
+
+
+def _login(page, username="veenhaven"):
+    _login_form(page).fill(username)
     page.get_by_label("Wachtwoord").fill(dict((u, pw) for u, _, _, pw, _ in demo.DEMO_USERS)[username])
     page.get_by_role("button", name="Inloggen").click()
 
