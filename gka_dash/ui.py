@@ -114,6 +114,7 @@ def login_page() -> None:
     status = st.session_state.get("authentication_status")
     if status is True:
         _record_login(st.session_state["username"], True)
+        st.session_state["_cookie_due"] = True
         st.rerun()
     if status is False:
         _record_failure()
@@ -154,6 +155,18 @@ def _forget() -> None:
 def _logged_out(details: dict) -> None:
     with engine().begin() as conn:
         audit.log(conn, details.get("username") or "-", "logout")
+    _forget()
+
+
+def _store_login_cookie() -> None:
+    """Write the login cookie in the first run after a form login.
+
+    The library writes it through a browser component in the login run itself, but that run
+    ends in ``st.rerun()`` before the browser has mounted the component, so the cookie would
+    never arrive; this run renders the component and lets it finish.
+    """
+    if st.session_state.pop("_cookie_due", False):
+        authenticator().cookie_controller.set_cookie()
 
 
 def sidebar(user: User) -> None:
@@ -161,6 +174,7 @@ def sidebar(user: User) -> None:
         scope = "alle gemeenten" if user.scope.is_everything else ", ".join(user.gemeenten)
         st.caption(f"Ingelogd als **{user.name}** ({user.role}: {scope})")
         authenticator().logout("Uitloggen", location="sidebar", key="logout_button", callback=_logged_out)
+        _store_login_cookie()
         if db.is_demo(engine()):
             st.warning("Synthetische demodata", icon=":material/science:")
         with st.expander("Wachtwoord wijzigen"):

@@ -1,6 +1,7 @@
 """The real thing: the app served by Streamlit, driven in headless Chromium (Debian's)."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -9,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from gka_dash import db, demo
-from gka_dash.schema import audit_log
+from gka_dash import auth, db, demo
+from gka_dash.schema import audit_log, observation
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +62,8 @@ def page():
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
-        yield browser.new_page(viewport={"width": 1400, "height": 1600}, locale="nl-NL")
+        context = browser.new_context(viewport={"width": 1400, "height": 1600}, locale="nl-NL")
+        yield context.new_page()
         browser.close()
 
 
@@ -175,3 +177,71 @@ def test_csv_download_holds_the_table_and_is_audited(server, database, page):
             break
         time.sleep(0.5)
     assert info.value.suggested_filename in exports
+
+
+def _observations(database) -> int:
+    with db.get_engine(database).connect() as conn:
+        return conn.execute(select(func.count()).select_from(observation)).scalar_one()
+
+
+def _upload(page, kind: str, name: str, content: bytes) -> None:
+    _choose(page, "Soort bestand", kind)
+    page.locator("input[type=file]").set_input_files(files=[{"name": name, "mimeType": "text/csv", "buffer": content}])
+    page.get_by_role("button", name="Inlezen").click()
+
+
+def test_beheer_upload_refuses_a_bad_file_whole_and_stores_a_good_one(server, database, page):
+    page.goto(server + "/")
+    _login(page, "beheer")
+    page.get_by_role("link", name="Beheer").click()
+    page.get_by_role("tab", name="Gegevens inlezen").click()
+    before = _observations(database)
+    good_row = "opstroom_pct,WK990101,2018-2020,,12.5,40\n"
+    bad = ("indicator,subject,period,group,value,n\n" + good_row + "opstroom_pct,WK990102,2018-2020,,140,40\n").encode()
+    _upload(page, "Indicatoren in het lange CSV-formaat", "afstroom-fout.csv", bad)
+    error = page.get_by_text("Niet ingelezen; er is niets opgeslagen.")
+    error.wait_for(timeout=30000)
+    message = error.inner_text()
+    assert "afstroom-fout.csv" in message and "row 3" in message and "value" in message, message
+    assert _observations(database) == before  # the good first row did not slip in either
+    page.screenshot(path=str(ARTIFACTS / "beheer-upload-error.png"), full_page=True)
+
+    good = ("indicator,subject,period,group,value,n\n" + good_row).encode()
+    _upload(page, "Indicatoren in het lange CSV-formaat", "afstroom-goed.csv", good)
+    page.get_by_text("stored 1 observations").wait_for(timeout=30000)
+    assert _observations(database) == before + 1
+    with db.get_engine(database).connect() as conn:
+        imports = conn.execute(select(audit_log.c.detail).where(
+            audit_log.c.action == "import", audit_log.c.username == "beheer")).scalars().all()
+    assert any("afstroom-goed.csv" in d for d in imports), imports
+
+
+def _login_cookie(context, present: bool) -> None:
+    """Wait until the login cookie is (or is no longer) in the browser: a component writes it."""
+    for _ in range(60):
+        if any(c["name"] == auth.COOKIE_NAME for c in context.cookies()) == present:
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"login cookie {'never set' if present else 'still there'}")
+
+
+def test_the_login_cookie_reopens_the_app_until_logout(server, page):
+    page.goto(server + "/")
+    _login(page)
+    page.get_by_text("Geladen gegevens").wait_for(timeout=30000)
+    _login_cookie(page.context, present=True)
+    second = page.context.new_page()  # a new tab: a new Streamlit session, the same cookie jar
+    second.goto(server + "/kaart?gemeente=GM9901")
+    second.get_by_role("heading", name=re.compile("^Afstroom in het vo, .* — Veenhaven$")).wait_for(timeout=30000)
+    assert second.get_by_label("Gebruikersnaam").count() == 0
+    second.close()
+
+    page.get_by_role("button", name="Uitloggen").click()
+    _login_form(page)
+    _login_cookie(page.context, present=False)
+    third = page.context.new_page()
+    third.goto(server + "/kaart?gemeente=GM9901")
+    _login_form(third)
+    third.wait_for_timeout(2000)  # the time a cookie login took above
+    assert third.get_by_label("Gebruikersnaam").count() == 1
+    assert third.locator("[data-testid='stMetric'], canvas").count() == 0
