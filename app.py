@@ -14,14 +14,20 @@ from gka_dash import ui
 st.set_page_config(page_title="GKA Dashboard Gelijke Kansen", layout="wide")
 
 user = ui.current_user()
+presenting, app_params = False, ()
 if user is not None:
-    ui.sidebar(user)
+    app_params = ui.presentation_controls()
+    presenting = ui.presenting()
+    if not presenting:  # a shared screen shows no user name, password form or admin page
+        ui.sidebar(user)
 ui.run_page(st.navigation([
     st.Page("pages/overzicht.py", title="Overzicht", icon=":material/dashboard:", default=True),
     st.Page("pages/kaart.py", title="Kaart", icon=":material/map:"),
     st.Page("pages/afstroom.py", title="Afstroom", icon=":material/trending_down:"),
     st.Page("pages/scholen.py", title="Scholen", icon=":material/school:"),
     st.Page("pages/ouderopleiding.py", title="Ouderopleiding", icon=":material/family_restroom:"),
+    st.Page("pages/gesprek.py", title="Gesprek", icon=":material/forum:"),
     *([st.Page("pages/beheer.py", title="Beheer", icon=":material/admin_panel_settings:")]
-      if user is not None and user.role == "beheerder" else []),
-], position="sidebar" if user else "hidden"), keep_params=user is None)
+      if user is not None and user.role == "beheerder" and not presenting else []),
+], position="hidden" if user is None else "top" if presenting else "sidebar"),
+    keep_params=user is None, app_params=app_params)

@@ -79,7 +79,7 @@ class Fit(NamedTuple):
 
 
 class SchoolPairs(NamedTuple):
-    frame: pd.DataFrame  # id, name, period, x, y, n, expected, residual
+    frame: pd.DataFrame  # id, name, code (id or blank), period, x, y, n, expected, residual
     withheld: int
     fit: Fit | None
     note: str  # how the periods of x and y were matched, when not year by year
@@ -123,8 +123,9 @@ def expected_line(engine, x_key: str, y_key: str) -> Fit | None:
     return Fit(float(slope), float(intercept), len(pairs), float(np.corrcoef(pairs["x"], pairs["y"])[0, 1]))
 
 
-def school_pairs(engine, scope: Scope, gemeente: str, x_key: str, y_key: str) -> SchoolPairs:
-    names = queries.schools(engine, scope, gemeente)[["id", "name"]]
+def school_pairs(engine, scope: Scope, gemeente: str, x_key: str, y_key: str, *,
+                 pseudonyms: bool = False) -> SchoolPairs:
+    names = queries.schools(engine, scope, gemeente, pseudonyms=pseudonyms)[["id", "name", "code"]]
     x = queries.observations(engine, scope, x_key, gemeente=gemeente)
     y = queries.observations(engine, scope, y_key, gemeente=gemeente)
     pairs, note = _pair(x.rows, y.rows)
@@ -134,7 +135,7 @@ def school_pairs(engine, scope: Scope, gemeente: str, x_key: str, y_key: str) ->
     frame["expected"] = fit.predict(frame["x"]) if fit else np.nan
     frame["residual"] = frame["y"] - frame["expected"]
     frame = frame.sort_values(["name", "period"]).reset_index(drop=True)
-    return SchoolPairs(frame[["id", "name", "period", "x", "y", "n", "expected", "residual"]],
+    return SchoolPairs(frame[["id", "name", "code", "period", "x", "y", "n", "expected", "residual"]],
                        len(withheld), fit, note)
 
 
@@ -168,17 +169,32 @@ def _gap(frame: pd.DataFrame, where: str, period: str) -> float | None:
     return None
 
 
+class Gap(NamedTuple):
+    period: str  # the newest year with both groups shown
+    gap: float  # hoog minus laag, in procentpunt
+    gap_all: float | None  # the same over all gemeenten
+
+
+def latest_gap(groups: GroupValues, name: str) -> Gap | None:
+    frame = groups.frame
+    complete = [p for p in sort_periods(frame.loc[frame["where"] == name, "period"])
+                if _gap(frame, name, p) is not None]
+    if not complete:
+        return None
+    return Gap(complete[-1], _gap(frame, name, complete[-1]), _gap(frame, ALL_GEMEENTEN, complete[-1]))
+
+
 def gap_text(groups: GroupValues, name: str) -> str:
     """The gap between children of high- and low-educated parents, in words: a room reads a
     sentence faster than it reads two lines on a chart."""
     frame = groups.frame
     periods = sort_periods(frame.loc[frame["where"] == name, "period"])
     complete = [p for p in periods if _gap(frame, name, p) is not None]
-    if not complete:
+    latest = latest_gap(groups, name)
+    if latest is None:
         return f"Voor {name} zijn er niet genoeg gegevens om het verschil tussen de groepen te tonen."
-    period = complete[-1]
+    period, gap, gap_all = latest
     at = frame[(frame["where"] == name) & (frame["period"] == period)].set_index("group")["value"]
-    gap, gap_all = _gap(frame, name, period), _gap(frame, ALL_GEMEENTEN, period)
     pct = lambda v: formatting.value(v, "pct")  # noqa: E731
     pp = lambda v: formatting.number(abs(v), 1) + " procentpunt"  # noqa: E731
     text = (f"In {period} zat in {name} {pct(at['hoog'])} van de 17-jarigen met "

@@ -106,7 +106,8 @@ def school_scatter(pairs: pd.DataFrame, schools: pd.DataFrame, x_ind: registry.I
     entry) highlights it; ``highlight`` does the same from the page's school picker."""
     labels = dict(zip(schools["id"], school_labels(schools)))
     domain = [labels[i] for i in schools["id"]]
-    rows = pairs.assign(school=pairs["id"].map(labels))
+    # The chart carries the label only: with pseudonyms, a vestiging id in its data would name the school.
+    rows = pairs.assign(school=pairs["id"].map(labels)).drop(columns=["id", "code"], errors="ignore")
     rows["x_tekst"], rows["y_tekst"] = _text(rows["x"], x_ind.unit), _text(rows["y"], y_ind.unit)
     rows["verwacht"] = _text(rows["expected"], y_ind.unit)
     rows["ten_opzichte"] = [
@@ -125,7 +126,7 @@ def school_scatter(pairs: pd.DataFrame, schools: pd.DataFrame, x_ind: registry.I
                alt.Tooltip("verwacht:N", title="Verwacht"), alt.Tooltip("ten_opzichte:N", title="Ten opzichte"),
                alt.Tooltip("n:Q", title="Leerlingen", format=",.0f")]
     base = alt.Chart(rows)
-    paths = base.mark_line(strokeWidth=1.5).encode(x=x, y=y, color=colour, detail="id:N", order="period:O",
+    paths = base.mark_line(strokeWidth=1.5).encode(x=x, y=y, color=colour, detail="school:N", order="period:O",
                                                   opacity=alt.condition(pick, alt.value(0.6), alt.value(0.08)))
     points = base.mark_circle(size=90).encode(x=x, y=y, color=colour, opacity=opacity, tooltip=tooltip).add_params(pick)
     layers = [paths, points]
@@ -152,7 +153,7 @@ def group_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.
         strokeDash=alt.StrokeDash("where:N", title=None, sort=[name, ALL_GEMEENTEN],
                                   scale=alt.Scale(domain=[name, ALL_GEMEENTEN], range=[[1, 0], [6, 4]]),
                                   legend=alt.Legend(orient="top", symbolType="stroke", symbolSize=500,
-                                                    symbolStrokeWidth=2)),
+                                                    symbolStrokeWidth=2, symbolStrokeColor="#333333")),
         detail="where:N",
         tooltip=[alt.Tooltip("where:N", title="Gebied"), alt.Tooltip("group:N", title="Opleiding ouders"),
                  alt.Tooltip("period:O", title="Jaar"), alt.Tooltip("waarde_tekst:N", title=ind.label),
@@ -160,6 +161,28 @@ def group_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.
     )
     base = alt.Chart(rows).encode(**encoding)
     return _finish(alt.layer(base.mark_line(strokeWidth=2.5), base.mark_point(filled=True, size=70)), height=380)
+
+
+def static_map(view) -> alt.Chart:
+    """A maps.MapView drawn as a vector chart, for the report: same classes, colours and
+    legend as the interactive map, no tiles, so it renders on the server as SVG or PNG."""
+    label_of = {entry.colour: entry.label for entry in view.legend}
+    features = [{"type": "Feature", "geometry": f["geometry"], "naam": f["naam"],
+                 "klasse": label_of["#" + "".join(f"{c:02x}" for c in f["fill"][:3])]}
+                for f in view.deck.layers[0].data]
+    colour = alt.Color("klasse:N", title=view.title, scale=alt.Scale(
+        domain=[e.label for e in view.legend], range=[e.colour for e in view.legend]),
+        legend=alt.Legend(orient="bottom", columns=2, titleLimit=600, labelLimit=300, symbolType="square",
+                          symbolStrokeColor="#777777", symbolStrokeWidth=1))
+    return (alt.Chart(alt.Data(values=features)).mark_geoshape(stroke="#5a5a5a", strokeWidth=0.7)
+            .encode(color=colour).project("mercator").properties(width=620, height=460)
+            .configure(font=FONT).configure_legend(labelFontSize=13, titleFontSize=13).configure_view(stroke=None))
+
+
+def for_projector(chart: alt.Chart) -> alt.Chart:
+    """The same chart with type large enough for the back of a meeting room."""
+    return (chart.configure_axis(labelFontSize=20, titleFontSize=20)
+            .configure_legend(labelFontSize=19, titleFontSize=19, labelLimit=360, symbolSize=180))
 
 
 def image(chart: alt.Chart, fmt: str) -> bytes:

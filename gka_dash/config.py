@@ -44,3 +44,9 @@ def basemap() -> bool:
     municipal network that blocks third parties). The wijken are drawn either way.
     """
     return os.environ.get("GKA_BASEMAP", "carto").lower() not in ("none", "off", "0", "")
+
+
+def pdf_font_dir() -> Path:
+    """Where the PDF export finds DejaVu Sans (Debian: fonts-dejavu-core), which has every
+    character of a Dutch report (ë, —, →) that the PDF core fonts lack."""
+    return Path(os.environ.get("GKA_PDF_FONT_DIR", "/usr/share/fonts/truetype/dejavu"))

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
 from . import registry
+
+TIMEZONE = ZoneInfo("Europe/Amsterdam")
 
 DECIMALS = {"pct": 1, "advies": 2, "count": 0, "per_1000": 1, "per_km2": 0, "sted": 0,
             "persons": 1, "z": 2, "score": 1, "flag": 0}
@@ -32,3 +38,16 @@ def difference(delta: float | None, unit: str, *, with_unit: bool = True) -> str
     # ASCII '-' on purpose: st.metric reads the sign to choose the arrow direction.
     sign = "+" if delta > 0 else ("-" if delta < 0 else "±")
     return f"{sign}{text}{' procentpunt' if unit == 'pct' and with_unit else ''}"
+
+
+def in_sentence(label: str) -> str:
+    """A label inside a sentence: lower-case first letter, unless it starts an abbreviation
+    (WW-uitkeringen, APCG)."""
+    return label if label[:2].isupper() else label[:1].lower() + label[1:]
+
+
+def moment(at) -> str:
+    """A stored time in Dutch local time; SQLite hands back the stored UTC time without its zone."""
+    stamp = pd.Timestamp(at)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    return stamp.tz_convert(TIMEZONE).strftime("%d-%m-%Y %H:%M")

@@ -131,7 +131,7 @@ def wijk_features(frame: pd.DataFrame, column: str, classes: Classes, describe, 
 def school_points(schools: pd.DataFrame) -> pd.DataFrame:
     rows = schools.dropna(subset=["lon", "lat"])
     return pd.DataFrame({"lon": rows["lon"], "lat": rows["lat"], "naam": rows["name"],
-                         "waarde": "PO-school " + rows["id"], "detail": rows["plaats"].fillna("")})
+                         "waarde": ("PO-school " + rows["code"]).str.strip(), "detail": rows["plaats"].fillna("")})
 
 
 def wijk_map(features: list[dict], *, schools: pd.DataFrame | None = None) -> pdk.Deck:

@@ -46,3 +46,26 @@ def withheld_text(count: int, noun: str = "leerlingen") -> str:
         return ""
     values = "waarde" if count == 1 else "waarden"
     return f"{count} {values} niet getoond ({reason(noun)}), ter bescherming van de privacy."
+
+
+def _letters(index: int) -> str:
+    """0 → A, 25 → Z, 26 → AA: spreadsheet column letters, so any number of schools fits."""
+    text = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        text = chr(ord("A") + rest) + text
+    return text
+
+
+def pseudonymise(schools: pd.DataFrame) -> pd.DataFrame:
+    """Replace school names by School A, B, … in the order of their vestiging id.
+
+    The order of ids does not change between views or sessions, so "School C" is the same school
+    on every page of a meeting. The code and place, which would name the school as surely as its
+    name, are blanked too.
+    """
+    ordered = schools.sort_values("id")
+    names = dict(zip(ordered["id"], ["School " + _letters(i) for i in range(len(ordered))]))
+    frame = schools.assign(name=schools["id"].map(names), code="", plaats=None)
+    return frame.sort_values("id").reset_index(drop=True)

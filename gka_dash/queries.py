@@ -165,15 +165,17 @@ def areas(engine, scope: Scope, gemeente: str, level: str = "wijk") -> pd.DataFr
     return pd.DataFrame(rows, columns=["code", "name", "geometry"])
 
 
-def schools(engine, scope: Scope, gemeente: str, sector: str = "PO") -> pd.DataFrame:
+def schools(engine, scope: Scope, gemeente: str, sector: str = "PO", *, pseudonyms: bool = False) -> pd.DataFrame:
+    """The schools of one gemeente; ``code`` is what a view may show to identify a vestiging
+    (its id, or nothing when the names are pseudonyms)."""
     scope.check(gemeente)
     query = (select(school.c.id, school.c.name, school.c.plaats, school.c.lon, school.c.lat,
                     school.c.wijk_code)
              .where(school.c.gemeente_code == gemeente, school.c.sector == sector)
              .order_by(school.c.name, school.c.id))
     with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(query).all(),
-                            columns=["id", "name", "plaats", "lon", "lat", "wijk_code"])
+        frame = pd.DataFrame(conn.execute(query).all(), columns=["id", "name", "plaats", "lon", "lat", "wijk_code"])
+    return privacy.pseudonymise(frame) if pseudonyms else frame.assign(code=frame["id"])
 
 
 def school_gemeente(engine, school_id: str) -> str | None:

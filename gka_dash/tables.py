@@ -53,7 +53,7 @@ def change_table(values: WijkValues, ind: registry.Indicator, before: str, after
 def school_table(pairs: SchoolPairs, x_ind: registry.Indicator, y_ind: registry.Indicator) -> pd.DataFrame:
     frame = pairs.frame.reset_index(drop=True)
     return pd.DataFrame({
-        "School": frame["name"], "Vestiging": frame["id"], "Schooljaar": frame["period"],
+        "School": frame["name"], "Vestiging": frame["code"], "Schooljaar": frame["period"],
         _header(x_ind): _rounded(frame["x"], x_ind.unit), _header(y_ind): _rounded(frame["y"], y_ind.unit),
         "Verwacht": _rounded(frame["expected"], y_ind.unit),
         "Verschil met verwachting": _rounded(frame["residual"], y_ind.unit),

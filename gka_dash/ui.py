@@ -7,6 +7,7 @@ import html
 import os
 from datetime import timedelta
 from typing import NamedTuple
+from urllib.parse import urlencode
 
 import streamlit as st
 import streamlit_authenticator as stauth
@@ -93,6 +94,7 @@ def current_user() -> User | None:
     if user is None or user.locked():
         _forget()
         return None
+    _store_login_cookie()
     return user
 
 
@@ -174,7 +176,6 @@ def sidebar(user: User) -> None:
         scope = "alle gemeenten" if user.scope.is_everything else ", ".join(user.gemeenten)
         st.caption(f"Ingelogd als **{user.name}** ({user.role}: {scope})")
         authenticator().logout("Uitloggen", location="sidebar", key="logout_button", callback=_logged_out)
-        _store_login_cookie()
         if db.is_demo(engine()):
             st.warning("Synthetische demodata", icon=":material/science:")
         with st.expander("Wachtwoord wijzigen"):
@@ -195,11 +196,55 @@ def sidebar(user: User) -> None:
 
 
 def page_header(title: str, subtitle: str = "") -> None:
-    st.title(title)
+    """The page's title and purpose; its corner keeps a place for "Deel deze weergave", which
+    ``run_page`` fills once the page has set every filter in the URL."""
+    head, corner = st.columns([6, 1], vertical_alignment="bottom")
+    head.title(title)
+    st.session_state["_share_slot"] = None if presenting() else corner.empty()
     if subtitle:
         st.caption(subtitle)
     if db.is_demo(engine()):
         st.info(SYNTHETIC_NOTE, icon=":material/science:")
+
+
+PRESENTATION_PARAMS = ("presentatie", "pseudoniemen")
+PRESENTATION_CSS = """<style>
+html { font-size: 21px; }
+.stApp, [data-testid="stHeader"] { background: #ffffff; }
+.stApp p, .stApp li, .stApp label, .stApp h1, .stApp h2, .stApp h3 { color: #000000; }
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #111111 !important; }
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none !important; }
+[data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 1rem 3rem 3rem !important; }
+[data-testid="stAlert"] { border: 2px solid #000000; }
+</style>"""
+
+
+def presenting() -> bool:
+    """Presentation mode (``?presentatie=1``): for a screen shared in a meeting."""
+    state = st.session_state.get("filter_presentatie")
+    return bool(state) if state is not None else st.query_params.get("presentatie") == "1"
+
+
+def pseudonyms() -> bool:
+    """School names replaced by School A, B, …: only while presenting, and on unless switched off."""
+    if not presenting():
+        return False
+    state = st.session_state.get("filter_pseudoniemen")
+    return bool(state) if state is not None else st.query_params.get("pseudoniemen") != "0"
+
+
+def presentation_controls() -> tuple[str, ...]:
+    """The presentation switch: in the sidebar normally, at the top of the page while
+    presenting (there is no sidebar then). Returns the URL parameters it set."""
+    if not presenting():
+        url_flag("Presentatiemodus", "presentatie", where=st.sidebar)
+        return ()
+    left, right, _ = st.columns([1, 1, 3])
+    if url_flag("Presentatiemodus", "presentatie", where=left):
+        url_flag("Schoolnamen als pseudoniem", "pseudoniemen", where=right, default=True)
+        st.html(PRESENTATION_CSS)
+        return PRESENTATION_PARAMS
+    return ()
 
 
 class Gemeente(NamedTuple):
@@ -224,7 +269,7 @@ def gemeente_select(user: User) -> Gemeente:
         st.query_params.pop("gemeente")
     names = dict(zip(options["code"], options["name"]))
     code = url_choice("Gemeente", list(names), "gemeente", format_func=lambda c: f"{names[c]} ({c})",
-                      where=st.sidebar)
+                      where=st if presenting() else st.sidebar)
     return Gemeente(user.scope.check(code), names[code])
 
 
@@ -245,17 +290,40 @@ def _resolve(param: str, parse, valid, default) -> str:
     return widget
 
 
-def run_page(page, *, keep_params: bool = False) -> None:
+def run_page(page, *, keep_params: bool = False, app_params: tuple[str, ...] = ()) -> None:
     """Run a page and then drop URL parameters it did not use, so a shared link carries only
     the filters of the view it opens. Before login every parameter is kept, so the link still
-    holds its filters once the user has logged in."""
-    st.session_state["_params_used"] = {"gemeente"}
+    holds its filters once the user has logged in. ``app_params`` are the ones the app itself
+    set before the page (presentation mode)."""
+    st.session_state["_params_used"] = {"gemeente", *app_params}
     try:
         page.run()
+        _offer_share_link()
     finally:
         unused = [p for p in st.query_params if p not in st.session_state.get("_params_used", ())]
         for param in [] if keep_params else unused:
             st.query_params.pop(param)
+
+
+def share_link() -> str | None:
+    """The address of this view with every filter it uses, without presentation settings: the
+    receiver logs in and sees the same view if the gemeente is in their scope."""
+    base = st.context.url
+    if not base:
+        return None
+    used = st.session_state.get("_params_used", set()) - set(PRESENTATION_PARAMS)
+    params = {k: v for k, v in st.query_params.items() if k in used}
+    return base + ("?" + urlencode(params) if params else "")
+
+
+def _offer_share_link() -> None:
+    slot, link = st.session_state.pop("_share_slot", None), share_link()
+    if slot is None or link is None:
+        return
+    with slot.popover("Deel deze weergave", icon=":material/share:"):
+        st.code(link, language=None, wrap_lines=True)
+        st.caption("Kopieer de link met het icoon rechtsboven. Wie hem opent, ziet na het inloggen precies "
+                   "deze weergave, als de gemeente binnen zijn of haar bevoegdheid valt.")
 
 
 def _remember(param: str, value, text: str) -> None:
@@ -289,8 +357,8 @@ def url_choices(label: str, options: list[str], param: str, *, default: list[str
     return chosen
 
 
-def url_flag(label: str, param: str, *, where=None) -> bool:
-    key = _resolve(param, {"0": False, "1": True}.get, lambda v: isinstance(v, bool), False)
+def url_flag(label: str, param: str, *, where=None, default: bool = False) -> bool:
+    key = _resolve(param, {"0": False, "1": True}.get, lambda v: isinstance(v, bool), default)
     on = (where or st).toggle(label, key=key)
     _remember(param, on, "1" if on else "0")
     return on
@@ -346,11 +414,15 @@ def _audit_export(eng, user: User, what: str) -> None:
 def table(user: User, frame, stem: str) -> None:
     """Render a table and offer exactly that table as CSV; the download is audited.
 
-    Numbers use the browser's locale, which shows a decimal comma in a Dutch browser.
+    Numbers use the browser's locale, which shows a decimal comma in a Dutch browser. While
+    presenting, the table folds away and offers no download.
     """
-    st.dataframe(frame, hide_index=True, width="stretch", column_config={
+    where = st.expander("Tabel") if presenting() else st.container()
+    where.dataframe(frame, hide_index=True, width="stretch", column_config={
         c: st.column_config.NumberColumn(c, format="localized")
         for c in frame.columns if frame[c].dtype.kind == "f"})
+    if presenting():
+        return
     synthetic = db.is_demo(engine())
     name = f"{stem}{'-synthetisch-demo' if synthetic else ''}.csv"
     st.download_button("Download tabel (CSV)", tables.to_csv(frame, synthetic=synthetic), file_name=name,
@@ -359,21 +431,29 @@ def table(user: User, frame, stem: str) -> None:
 
 
 def chart(user: User, chart, stem: str) -> None:
-    """Render an altair chart with PNG and SVG downloads, rendered on the server only when asked."""
+    """Render an altair chart with PNG and SVG downloads, rendered on the server only when asked;
+    while presenting, with type readable on a projector and no downloads."""
+    if presenting():
+        st.altair_chart(charts.for_projector(chart), width="stretch")
+        return
     st.altair_chart(chart, width="stretch")
-    eng = engine()
-    suffix = "-synthetisch-demo" if db.is_demo(eng) else ""
+    suffix = "-synthetisch-demo" if db.is_demo(engine()) else ""
     columns = st.columns([1, 1, 4])
     for column, fmt in zip(columns, ("png", "svg")):
-        name = f"{stem}{suffix}.{fmt}"
+        download(user, f"Grafiek als {fmt.upper()}", lambda fmt=fmt: charts.image(chart, fmt),
+                 f"{stem}{suffix}.{fmt}", "image/png" if fmt == "png" else "image/svg+xml",
+                 icon=":material/image:", key=f"{fmt}_{stem}", where=column)
 
-        def render(fmt=fmt, name=name):
-            _audit_export(eng, user, name)
-            return charts.image(chart, fmt)
 
-        column.download_button(f"Grafiek als {fmt.upper()}", render, file_name=name,
-                               mime="image/png" if fmt == "png" else "image/svg+xml",
-                               icon=":material/image:", key=f"{fmt}_{stem}")
+def download(user: User, label: str, render, file_name: str, mime: str, *, icon: str, key: str, where=None) -> None:
+    """A download button whose file is made on the server only when clicked; the click is audited."""
+    eng = engine()
+
+    def make():
+        _audit_export(eng, user, file_name)
+        return render()
+
+    (where or st).download_button(label, make, file_name=file_name, mime=mime, icon=icon, key=key)
 
 
 def school_select(user: User, schools, ids) -> str | None:

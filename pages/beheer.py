@@ -20,6 +20,9 @@ ui.page_header("Beheer", "Gebruikers, gegevens inlezen en het auditlog.")
 if user.role != "beheerder":
     st.error("Deze pagina is alleen voor beheerders.")
     st.stop()
+if ui.presenting():
+    st.info("Beheer is niet beschikbaar in de presentatiemodus.")
+    st.stop()
 engine = ui.engine()
 people, imports, log = st.tabs(["Gebruikers", "Gegevens inlezen", "Auditlog"])
 

@@ -22,7 +22,7 @@ period = ui.url_choice("Periode", labels, "periode", default=labels[-1], where=m
 compare = ui.url_choice("Verschil met", ["", *[p for p in labels if p != period]], "vergelijk", where=right,
                         format_func=lambda p: p or "geen (alleen deze periode)")
 show_schools = ui.url_flag("Toon PO-scholen", "scholen")
-schools = queries.schools(engine, user.scope, gemeente.code) if show_schools else None
+schools = queries.schools(engine, user.scope, gemeente.code, pseudonyms=ui.pseudonyms()) if show_schools else None
 
 if compare:
     before, after = sorted([compare, period], key=labels.index)

@@ -22,14 +22,14 @@ left, right = st.columns(2)
 y_ind = ui.indicator_select("Uitkomst (verticaal)", y_keys, default="toetsadvies_gem", where=left)
 x_ind = ui.indicator_select("Leerlingpopulatie (horizontaal)", x_keys, "x", default="apcg_pct", where=right)
 
-pairs = analysis.school_pairs(engine, user.scope, gemeente.code, x_ind.key, y_ind.key)
+pairs = analysis.school_pairs(engine, user.scope, gemeente.code, x_ind.key, y_ind.key, pseudonyms=ui.pseudonyms())
 if pairs.frame.empty:
     ui.empty(f"Geen scholen van {gemeente.name} met beide cijfers in hetzelfde schooljaar.")
     ui.withheld_note(pairs.withheld)
     st.stop()
 years = sorted(pairs.frame["period"].unique())
 chosen = ui.url_choices("Schooljaren", years, "jaren")
-schools = queries.schools(engine, user.scope, gemeente.code)
+schools = queries.schools(engine, user.scope, gemeente.code, pseudonyms=ui.pseudonyms())
 highlight = ui.school_select(user, schools, pairs.frame["id"].unique())
 shown = pairs._replace(frame=pairs.frame[pairs.frame["period"].isin(chosen)])
 

@@ -22,7 +22,7 @@ from .conftest import PLANTED
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PASSWORDS = {u: pw for u, _, _, pw, _ in demo.DEMO_USERS}
 PAGES = ["pages/overzicht.py", "pages/kaart.py", "pages/afstroom.py", "pages/scholen.py",
-         "pages/ouderopleiding.py"]
+         "pages/ouderopleiding.py", "pages/gesprek.py"]
 
 def open_page(page: str, username: str = "veenhaven", *, session: dict | None = None, **params) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60).run()

@@ -1,0 +1,143 @@
+"""Highlights for the verdiepend gesprek: what stands out in one gemeente, each with the number
+behind it and the view (as a link with its filters) that shows it.
+
+Every figure comes from the same scoped and suppressed functions the views use, so a highlight
+can never say more than its view would: a wijk or school withheld there is absent here too.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+from urllib.parse import urlencode
+
+import pandas as pd
+
+from . import analysis, formatting, queries, registry
+from .periods import sort_periods
+from .scope import Scope
+
+AFSTROOM, TOETSADVIES, APCG, OUDEROPLEIDING = "afstroom_pct", "toetsadvies_gem", "apcg_pct", "havo_vwo_17_pct"
+CONTEXT = ("bijstand_per_1000", "pct_niet_westers", "pct_0_14_jr", "ww_per_1000")  # in this order, when present
+
+
+class Highlight(NamedTuple):
+    question: int  # the gesprek question it answers first: 1 Wat gebeurt er?, 2 Hoe verklaren we dit?
+    title: str
+    text: str
+    figure: str  # the number behind it, as the view shows it
+    page: str  # the view, as its URL path
+    params: dict
+    table: pd.DataFrame | None = None
+
+    @property
+    def link(self) -> str:
+        return f"{self.page}?{urlencode(self.params)}"
+
+
+class Highlights(NamedTuple):
+    items: list[Highlight]
+    missing: list[str]  # what could not be computed, and why, in words for the page
+
+
+def afstroom_rises(engine, scope: Scope, gemeente: str, top: int = 3) -> tuple[list[Highlight], list[str], list[str]]:
+    """The wijken whose afstroom rose most between the two newest periods (only rises count),
+    their codes, and a sentence when none rose."""
+    ind = registry.get(AFSTROOM)
+    labels = queries.periods(engine, scope, AFSTROOM, gemeente=gemeente)
+    if len(labels) < 2:
+        return [], [], []
+    before, after = labels[-2], labels[-1]
+    change = analysis.wijk_change(engine, scope, gemeente, AFSTROOM, before, after).frame
+    rising = change[(change["status"] == analysis.SHOWN) & (change["change"] > 0)].head(top)
+    params = {"gemeente": gemeente, "indicator": AFSTROOM, "van": before, "tot": after}
+    return [Highlight(
+        1, f"Afstroom gestegen in {row.name}",
+        f"In {row.name} steeg de afstroom van {formatting.value(row.before, ind.unit)} ({before}) naar "
+        f"{formatting.value(row.after, ind.unit)} ({after}), bij {formatting.number(row.n_after, 0)} leerlingen.",
+        formatting.difference(row.change, ind.unit), "afstroom", params)
+        for row in rising.itertuples()], list(rising["code"]), (
+        [] if len(rising) else [f"In geen wijk steeg de afstroom van {before} naar {after}."])
+
+
+def school_extremes(engine, scope: Scope, gemeente: str, *, pseudonyms: bool = False) -> list[Highlight]:
+    """The schools furthest above and below the toetsadvies their % APCG pupils leads one to
+    expect, in the newest school year."""
+    pairs = analysis.school_pairs(engine, scope, gemeente, APCG, TOETSADVIES, pseudonyms=pseudonyms)
+    frame = pairs.frame.dropna(subset=["residual"])
+    if frame.empty:
+        return []
+    period = sort_periods(frame["period"])[-1]
+    frame = frame[frame["period"] == period]
+    y, x = registry.get(TOETSADVIES), registry.get(APCG)
+    found = []
+    for row, above in ((frame.loc[frame["residual"].idxmax()], True), (frame.loc[frame["residual"].idxmin()], False)):
+        if (row["residual"] > 0) != above:
+            continue
+        params = {"gemeente": gemeente, "indicator": TOETSADVIES, "x": APCG, "jaren": period}
+        if not pseudonyms:  # a vestiging id in the link would name the school
+            params["school"] = row["id"]
+        where = "boven" if above else "onder"
+        found.append(Highlight(
+            2, f"{row['name']}: het verst {where} de verwachting",
+            f"{row['name']} had in {period} een gemiddeld toetsadvies van {formatting.value(row['y'], y.unit)} "
+            f"bij {formatting.value(row['x'], x.unit)} leerlingen uit APCG-gebieden; bij die leerlingpopulatie is "
+            f"{formatting.value(row['expected'], y.unit)} te verwachten.",
+            formatting.difference(row["residual"], y.unit), "scholen", params))
+    return found
+
+
+def ouderopleiding_gap(engine, scope: Scope, gemeente: str, name: str) -> list[Highlight]:
+    if OUDEROPLEIDING not in queries.indicators_at(engine, scope, gemeente, "gemeente"):
+        return []
+    groups = analysis.by_group(engine, scope, gemeente, name, OUDEROPLEIDING)
+    gap = analysis.latest_gap(groups, name)
+    if gap is None:
+        return []
+    against = ("" if gap.gap_all is None else
+               f" (alle gemeenten: {formatting.difference(gap.gap_all, 'pct', with_unit=False)})")
+    return [Highlight(2, "Verschil naar opleiding van de ouders", analysis.gap_text(groups, name),
+                      formatting.difference(gap.gap, "pct") + against, "ouderopleiding", {"gemeente": gemeente})]
+
+
+def wijk_context(engine, scope: Scope, gemeente: str, wijken: list[str]) -> list[Highlight]:
+    """Context figures (CBS kerncijfers) of the given wijken next to the whole gemeente, so the
+    room can ask whether a rise goes with, say, more benefits."""
+    present = queries.indicators_at(engine, scope, gemeente, "wijk")
+    keys = [k for k in CONTEXT if k in present]
+    if not wijken or not keys:
+        return []
+    table, sentences, figures = {}, [], []
+    for key in keys:
+        ind = registry.get(key)
+        period = queries.periods(engine, scope, key, gemeente=gemeente)[-1]
+        values = analysis.wijk_values(engine, scope, gemeente, key, period).frame
+        here = values[values["code"].isin(wijken)].set_index("code").reindex(wijken)
+        whole = queries.observations(engine, scope, key, gemeente=gemeente, period=period).rows
+        own = whole.loc[whole["subject"] == gemeente, "value"]
+        reference = float(own.iloc[0]) if len(own) else queries.weighted_mean(whole[whole["subject"].str.startswith("WK")])
+        header = f"{ind.label} {period}"
+        table["Wijk"] = [*here["name"], "Hele gemeente"]
+        table[header] = [*(formatting.value(v, ind.unit) for v in here["value"]), formatting.value(reference, ind.unit)]
+        mean = here["value"].mean()
+        if pd.notna(mean) and reference is not None:
+            sentences.append(f"{formatting.in_sentence(ind.label)} gemiddeld {formatting.value(mean, ind.unit)} "
+                             f"(gemeente {formatting.value(reference, ind.unit)})")
+            figures.append(f"{formatting.value(mean, ind.unit)} (gemeente {formatting.value(reference, ind.unit)})")
+    if not sentences:
+        return []
+    return [Highlight(2, "Context van deze wijken",
+                      "In de wijken waar de afstroom het meest steeg: " + "; ".join(sentences) + ".",
+                      figures[0], "kaart", {"gemeente": gemeente, "indicator": keys[0]}, pd.DataFrame(table))]
+
+
+def highlights(engine, scope: Scope, gemeente: str, name: str, *, pseudonyms: bool = False) -> Highlights:
+    scope.check(gemeente)
+    rises, wijken, missing = afstroom_rises(engine, scope, gemeente)
+    items = [*rises, *school_extremes(engine, scope, gemeente, pseudonyms=pseudonyms),
+             *ouderopleiding_gap(engine, scope, gemeente, name), *wijk_context(engine, scope, gemeente, wijken)]
+    for what, present in (("afstroom over twee perioden", rises or missing),
+                          ("toetsadvies en % APCG per school", any(h.page == "scholen" for h in items)),
+                          ("17-jarigen naar opleiding van de ouders", any(h.page == "ouderopleiding" for h in items))):
+        if not present:
+            missing.append(f"Geen gegevens over {what} voor deze gemeente.")
+    return Highlights(items, missing)
