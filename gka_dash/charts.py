@@ -180,7 +180,10 @@ def static_map(view) -> alt.Chart:
 
 
 def for_projector(chart: alt.Chart) -> alt.Chart:
-    """The same chart with type large enough for the back of a meeting room."""
+    """The same chart with type large enough for the back of a meeting room; a fixed-height chart
+    grows, so its larger legend does not squeeze the plot."""
+    if isinstance(chart.height, int):
+        chart = chart.properties(height=chart.height + 240)
     return (chart.configure_axis(labelFontSize=20, titleFontSize=20)
             .configure_legend(labelFontSize=19, titleFontSize=19, labelLimit=360, symbolSize=180))
 

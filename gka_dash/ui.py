@@ -214,15 +214,18 @@ html { font-size: 21px; }
 .stApp p, .stApp li, .stApp label, .stApp h1, .stApp h2, .stApp h3 { color: #000000; }
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #111111 !important; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none !important; }
-[data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 1rem 3rem 3rem !important; }
+[data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 4.5rem 3rem 3rem !important; }
 [data-testid="stAlert"] { border: 2px solid #000000; }
 </style>"""
 
 
 def presenting() -> bool:
-    """Presentation mode (``?presentatie=1``): for a screen shared in a meeting."""
-    state = st.session_state.get("filter_presentatie")
-    return bool(state) if state is not None else st.query_params.get("presentatie") == "1"
+    """Presentation mode (``?presentatie=1``): for a screen shared in a meeting. A URL value we
+    did not write ourselves (an opened link, back/forward) wins, as for every filter."""
+    raw = st.query_params.get("presentatie")
+    if raw in ("0", "1") and raw != st.session_state.get("_last_presentatie"):
+        return raw == "1"
+    return bool(st.session_state.get("filter_presentatie", False))
 
 
 def pseudonyms() -> bool:
@@ -236,8 +239,8 @@ def pseudonyms() -> bool:
 def presentation_controls() -> tuple[str, ...]:
     """The presentation switch: in the sidebar normally, at the top of the page while
     presenting (there is no sidebar then). Returns the URL parameters it set."""
-    if not presenting():
-        url_flag("Presentatiemodus", "presentatie", where=st.sidebar)
+    if not presenting():  # off leaves the URL alone: links stay free of presentatie=0
+        st.sidebar.toggle("Presentatiemodus", key="filter_presentatie")
         return ()
     left, right, _ = st.columns([1, 1, 3])
     if url_flag("Presentatiemodus", "presentatie", where=left):
