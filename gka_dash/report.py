@@ -95,7 +95,8 @@ def _ouderopleiding(engine, scope, gemeente, name, pseudonyms) -> Section | None
     if ind.key not in queries.indicators_at(engine, scope, gemeente, "gemeente"):
         return None
     groups = analysis.by_group(engine, scope, gemeente, name, ind.key)
-    return Section(ind.label, analysis.gap_text(groups, name), charts.group_lines(groups.frame, ind, name),
+    lines = f"Doorgetrokken: {name}; gestreept: alle gemeenten samen, gewogen naar het aantal 17-jarigen."
+    return Section(ind.label, f"{analysis.gap_text(groups, name)} {lines}", charts.group_lines(groups.frame, ind, name),
                    privacy.withheld_text(groups.withheld, ind.counted), [ind.key],
                    queries.periods(engine, scope, ind.key, gemeente=gemeente))
 
