@@ -102,12 +102,15 @@ def test_login_view_logout_and_back_shows_no_data(server, page):
 
 
 def _login_form(page):
-    """The username field once exactly one login form is on screen: on a fresh server the first
-    run may draw the form twice for a moment (the pages-directory run, then the navigation run)."""
-    field = page.get_by_label("Gebruikersnaam")
+    """The username field once exactly one login form has been on screen for a moment: a run may
+    draw the form anew (a fresh server's pages-directory run, the cookie component's rerun)
+    while the old one is still there."""
+    field, password = page.get_by_label("Gebruikersnaam"), page.get_by_label("Wachtwoord")
     field.first.wait_for(timeout=30000)
-    for _ in range(120):
-        if field.count() == 1:
+    stable = 0
+    for _ in range(240):
+        stable = stable + 1 if field.count() == 1 and password.count() == 1 else 0
+        if stable == 4:
             break
         page.wait_for_timeout(250)
     return field
