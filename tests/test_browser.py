@@ -88,7 +88,7 @@ def test_login_view_logout_and_back_shows_no_data(server, page):
     _login_form(page)
     assert page.get_by_text("Geladen gegevens").count() == 0
     _login(page)
-    page.get_by_text("Geladen gegevens").wait_for(timeout=30000)
+    page.get_by_text("Geladen gegevens").first.wait_for(timeout=30000)
     assert page.get_by_text("Demo gemeente Veenhaven").count() >= 1
     page.screenshot(path=str(ARTIFACTS / "overzicht.png"), full_page=True)
 
@@ -130,16 +130,16 @@ def test_a_shared_link_opens_its_view_after_login_and_back_forward_follow_the_fi
     page.goto(server + "/kaart?gemeente=GM9901&periode=2014-2016")
     _login(page)
     heading = page.get_by_role("heading", name="Afstroom in het vo, 2014-2016 — Veenhaven")
-    heading.wait_for(timeout=30000)
+    heading.first.wait_for(timeout=30000)
     page.get_by_role("combobox", name="Periode").click()
     page.get_by_role("option", name="2016-2018").click()
-    page.get_by_role("heading", name="Afstroom in het vo, 2016-2018 — Veenhaven").wait_for(timeout=30000)
+    page.get_by_role("heading", name="Afstroom in het vo, 2016-2018 — Veenhaven").first.wait_for(timeout=30000)
     assert "periode=2016-2018" in page.url
     page.go_back()
-    heading.wait_for(timeout=30000)
+    heading.first.wait_for(timeout=30000)
     assert "periode=2014-2016" in page.url
     page.go_forward()
-    page.get_by_role("heading", name="Afstroom in het vo, 2016-2018 — Veenhaven").wait_for(timeout=30000)
+    page.get_by_role("heading", name="Afstroom in het vo, 2016-2018 — Veenhaven").first.wait_for(timeout=30000)
 
 
 def _choose(page, label, option):
@@ -184,7 +184,7 @@ def test_csv_download_holds_the_table_and_is_audited(server, database, page):
     page.goto(server + "/")
     _login(page)
     page.get_by_role("link", name="Kaart").click()
-    page.get_by_role("button", name="Download tabel (CSV)").wait_for(timeout=30000)
+    page.get_by_role("button", name="Download tabel (CSV)").first.wait_for(timeout=30000)
     with page.expect_download() as info:
         page.get_by_role("button", name="Download tabel (CSV)").click()
     text = Path(info.value.path()).read_text(encoding="utf-8-sig")
@@ -221,7 +221,7 @@ def test_beheer_upload_refuses_a_bad_file_whole_and_stores_a_good_one(server, da
     good_row = "opstroom_pct,WK990101,2018-2020,,12.5,40\n"
     bad = ("indicator,subject,period,group,value,n\n" + good_row + "opstroom_pct,WK990102,2018-2020,,140,40\n").encode()
     _upload(page, "Indicatoren in het lange CSV-formaat", "afstroom-fout.csv", bad)
-    error = page.get_by_text("Niet ingelezen; er is niets opgeslagen.")
+    error = page.get_by_text("Niet ingelezen; er is niets opgeslagen.").first
     error.wait_for(timeout=30000)
     message = error.inner_text()
     assert "afstroom-fout.csv" in message and "row 3" in message and "value" in message, message
@@ -230,7 +230,7 @@ def test_beheer_upload_refuses_a_bad_file_whole_and_stores_a_good_one(server, da
 
     good = ("indicator,subject,period,group,value,n\n" + good_row).encode()
     _upload(page, "Indicatoren in het lange CSV-formaat", "afstroom-goed.csv", good)
-    page.get_by_text("stored 1 observations").wait_for(timeout=30000)
+    page.get_by_text("stored 1 observations").first.wait_for(timeout=30000)
     assert _observations(database) == before + 1
     with db.get_engine(database).connect() as conn:
         imports = conn.execute(select(audit_log.c.detail).where(
@@ -250,11 +250,11 @@ def _login_cookie(context, present: bool) -> None:
 def test_the_login_cookie_reopens_the_app_until_logout(server, page):
     page.goto(server + "/")
     _login(page)
-    page.get_by_text("Geladen gegevens").wait_for(timeout=30000)
+    page.get_by_text("Geladen gegevens").first.wait_for(timeout=30000)
     _login_cookie(page.context, present=True)
     second = page.context.new_page()  # a new tab: a new Streamlit session, the same cookie jar
     second.goto(server + "/kaart?gemeente=GM9901")
-    second.get_by_role("heading", name=re.compile("^Afstroom in het vo, .* — Veenhaven$")).wait_for(timeout=30000)
+    second.get_by_role("heading", name=re.compile("^Afstroom in het vo, .* — Veenhaven$")).first.wait_for(timeout=30000)
     assert second.get_by_label("Gebruikersnaam").count() == 0
     second.close()
 
@@ -280,7 +280,7 @@ def test_the_report_opens_offline_with_its_charts(database, page, tmp_path):
     page.context.set_offline(True)
     page.on("request", lambda r: requested.append(r.url))
     page.goto(path.as_uri())
-    page.get_by_role("heading", name="Verdiepend gesprek — Veenhaven (GM9901)").wait_for()
+    page.get_by_role("heading", name="Verdiepend gesprek — Veenhaven (GM9901)").first.wait_for()
     assert [u for u in requested if not u.startswith("file:")] == []
     assert page.locator("figure svg").count() == len(report.VIEWS)
     assert page.locator("figure svg").first.bounding_box()["height"] > 200  # drawn, not an empty box
@@ -297,11 +297,11 @@ def test_presentation_mode_shows_no_sidebar_or_names_and_can_be_left(server, pag
     assert page.get_by_role("button", name=re.compile("^(Download tabel|Grafiek als|Deel deze)")).count() == 0
     page.screenshot(path=str(ARTIFACTS / "presentatie-scholen.png"), full_page=True)
     page.get_by_role("link", name="Gesprek").click()
-    page.get_by_role("heading", name="De vier vragen").wait_for(timeout=30000)
+    page.get_by_role("heading", name="De vier vragen").first.wait_for(timeout=30000)
     page.wait_for_timeout(1000)
     page.screenshot(path=str(ARTIFACTS / "presentatie-gesprek.png"), full_page=True)
     page.get_by_text("Presentatiemodus").click()
-    page.get_by_text("Ingelogd als").wait_for(timeout=30000)
+    page.get_by_text("Ingelogd als").first.wait_for(timeout=30000)
     assert "presentatie" not in page.url
 
 
@@ -312,12 +312,12 @@ def test_share_link_reopens_exactly_the_view(server, page):
     _choose(page, "Periode", "2014-2016")
     _choose(page, "Verschil met", "2016-2018")
     heading = "Verandering 2014-2016 → 2016-2018 — Veenhaven"
-    page.get_by_role("heading", name=heading).wait_for(timeout=30000)
+    page.get_by_role("heading", name=heading).first.wait_for(timeout=30000)
     page.get_by_role("button", name="Deel deze weergave").click()
     link = page.locator("[data-testid='stCode'] code").inner_text().strip()
     assert link.startswith(server + "/kaart?") and "periode=2014-2016" in link and "vergelijk=2016-2018" in link
     _login_cookie(page.context, present=True)
     other = page.context.new_page()
     other.goto(link)
-    other.get_by_role("heading", name=heading).wait_for(timeout=30000)
+    other.get_by_role("heading", name=heading).first.wait_for(timeout=30000)
     assert other.url == link
