@@ -57,6 +57,22 @@ def wijk_change(engine, scope: Scope, gemeente: str, key: str, before: str, afte
                       int(either_withheld.sum()))
 
 
+class Change(NamedTuple):
+    before: str
+    after: str
+    values: WijkValues
+
+
+def latest_change(engine, scope: Scope, gemeente: str, key: str) -> Change | None:
+    """The change per wijk between the two newest periods of the gemeente, or None with fewer
+    than two: what the gesprek highlights and the report compare by default."""
+    labels = queries.periods(engine, scope, key, gemeente=gemeente)
+    if len(labels) < 2:
+        return None
+    before, after = labels[-2], labels[-1]
+    return Change(before, after, wijk_change(engine, scope, gemeente, key, before, after))
+
+
 def reference_means(engine, scope: Scope, gemeente: str, key: str, periods: list[str]) -> pd.DataFrame:
     """Per period the gemeente's mean over its shown wijken or schools and the mean over all
     gemeenten in the data, both weighted by pupils: the two yardsticks a reader asks for."""

@@ -43,11 +43,10 @@ def afstroom_rises(engine, scope: Scope, gemeente: str, top: int = 3) -> tuple[l
     """The wijken whose afstroom rose most between the two newest periods (only rises count),
     their codes, and a sentence when none rose."""
     ind = registry.get(AFSTROOM)
-    labels = queries.periods(engine, scope, AFSTROOM, gemeente=gemeente)
-    if len(labels) < 2:
+    latest = analysis.latest_change(engine, scope, gemeente, AFSTROOM)
+    if latest is None:
         return [], [], []
-    before, after = labels[-2], labels[-1]
-    change = analysis.wijk_change(engine, scope, gemeente, AFSTROOM, before, after).frame
+    before, after, change = latest.before, latest.after, latest.values.frame
     rising = change[(change["status"] == analysis.SHOWN) & (change["change"] > 0)].head(top)
     params = {"gemeente": gemeente, "indicator": AFSTROOM, "van": before, "tot": after}
     return [Highlight(

@@ -51,11 +51,10 @@ class Report(NamedTuple):
 
 def _afstroom(engine, scope, gemeente, name, pseudonyms) -> Section | None:
     ind = registry.get(gesprek.AFSTROOM)
-    labels = queries.periods(engine, scope, ind.key, gemeente=gemeente)
-    if len(labels) < 2:
+    latest = analysis.latest_change(engine, scope, gemeente, ind.key)
+    if latest is None:
         return None
-    before, after = labels[-2], labels[-1]
-    change = analysis.wijk_change(engine, scope, gemeente, ind.key, before, after)
+    before, after, change = latest
     references = analysis.reference_means(engine, scope, gemeente, ind.key, [before, after])
     return Section(f"{ind.label} per wijk, {before} en {after}",
                    "Gesorteerd op verandering: bovenaan de wijken waar het aandeel het meest steeg. "
@@ -66,11 +65,10 @@ def _afstroom(engine, scope, gemeente, name, pseudonyms) -> Section | None:
 
 def _kaart(engine, scope, gemeente, name, pseudonyms) -> Section | None:
     ind = registry.get(gesprek.AFSTROOM)
-    labels = queries.periods(engine, scope, ind.key, gemeente=gemeente)
-    if len(labels) < 2:
+    latest = analysis.latest_change(engine, scope, gemeente, ind.key)
+    if latest is None:
         return None
-    before, after = labels[-2], labels[-1]
-    change = analysis.wijk_change(engine, scope, gemeente, ind.key, before, after)
+    before, after, change = latest
     view = maps.change_map(change, ind, before, after)
     return Section(view.title, "Oranje: de afstroom steeg; paars: zij daalde. Grijs: onderdrukt.",
                    charts.static_map(view), privacy.withheld_text(change.withheld, ind.counted),
@@ -133,7 +131,7 @@ def _footer(report: Report) -> list[str]:
 
 def _sized(chart: alt.Chart) -> alt.Chart:
     """A page-wide chart: on screen the charts take the container's width, which a file lacks."""
-    return chart if chart.to_dict().get("width") else chart.properties(width=620)
+    return chart if isinstance(chart.width, int) else chart.properties(width=620)
 
 
 HTML_STYLE = """

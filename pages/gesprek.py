@@ -4,7 +4,7 @@ report to take into the meeting."""
 
 import streamlit as st
 
-from gka_dash import db, formatting, gesprek, notes, queries, report, ui
+from gka_dash import db, formatting, gesprek, notes, privacy, queries, report, ui
 from gka_dash.errors import GkaError
 
 PAGE_TITLES = {"afstroom": "Afstroom", "scholen": "Scholen", "ouderopleiding": "Ouderopleiding", "kaart": "Kaart"}
@@ -90,7 +90,7 @@ else:
 schools = queries.schools(engine, user.scope, gemeente.code)
 if len(schools):
     with st.expander("Sleutel van de pseudoniemen (alleen voor u; niet te zien in presentatiemodus)"):
-        key = queries.schools(engine, user.scope, gemeente.code, pseudonyms=True)[["id", "name"]].merge(
+        key = privacy.pseudonymise(schools)[["id", "name"]].merge(
             schools[["id", "name"]], on="id", suffixes=(" pseudoniem", ""))
         st.dataframe(key.rename(columns={"name pseudoniem": "Pseudoniem", "name": "School", "id": "Vestiging"})
                      [["Pseudoniem", "School", "Vestiging"]], hide_index=True, width="stretch")
