@@ -198,7 +198,7 @@ def sidebar(user: User) -> None:
 def page_header(title: str, subtitle: str = "") -> None:
     """The page's title and purpose; its corner keeps a place for "Deel deze weergave", which
     ``run_page`` fills once the page has set every filter in the URL."""
-    head, corner = st.columns([6, 1], vertical_alignment="bottom")
+    head, corner = st.columns([4, 1], vertical_alignment="bottom")
     head.title(title)
     st.session_state["_share_slot"] = None if presenting() else corner.empty()
     if subtitle:
