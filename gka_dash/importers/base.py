@@ -17,6 +17,8 @@ from ..periods import parse_period
 from ..schema import area, dataset, observation, school
 
 CHUNK = 500
+OBSERVATION_COLUMNS = ["indicator_key", "subject", "gemeente_code", "period", "period_start", "period_end",
+                       "group", "value", "n", "dataset_id"]
 
 
 @dataclass
@@ -144,20 +146,28 @@ def _delete_dataset_rows(conn, dataset_id: int) -> None:
 
 def write_observations(conn, rows: list[dict], dataset_id: int) -> int:
     """Insert observations; a newer value for the same (indicator, subject, period, group) wins."""
-    keys: dict[tuple, list[str]] = {}
+    periods = {label: parse_period(label) for label in {row["period"] for row in rows}}
+    subjects: dict[tuple, list[str]] = {}
     for row in rows:
-        keys.setdefault((row["indicator_key"], row["period"], row.get("group", "")), []).append(row["subject"])
-    for (key, period, group), subjects in keys.items():
-        for i in range(0, len(subjects), CHUNK):
+        subjects.setdefault((row["indicator_key"], periods[row["period"]].label, row.get("group", "")),
+                            []).append(row["subject"])
+    # Only series already stored can hold an older value; a first import skips the deletes.
+    stored = set(conn.execute(select(observation.c.indicator_key, observation.c.period, observation.c.group)
+                              .distinct().where(observation.c.indicator_key.in_({k for k, _, _ in subjects}))).tuples())
+    for (key, period, group), codes in subjects.items():
+        if (key, period, group) not in stored:
+            continue
+        for i in range(0, len(codes), CHUNK):
             conn.execute(delete(observation).where(
                 observation.c.indicator_key == key, observation.c.period == period,
-                observation.c.group == group, observation.c.subject.in_(subjects[i:i + CHUNK])))
-    prepared = []
-    for row in rows:
-        period = parse_period(row["period"])
-        prepared.append({**row, "group": row.get("group", ""), "period": period.label,
-                         "period_start": period.start, "period_end": period.end,
-                         "dataset_id": dataset_id})
-    for i in range(0, len(prepared), 5000):
-        conn.execute(insert(observation), prepared[i:i + 5000])
-    return len(prepared)
+                observation.c.group == group, observation.c.subject.in_(codes[i:i + CHUNK])))
+    db.bulk_insert(conn, observation, OBSERVATION_COLUMNS, [
+        (row["indicator_key"], row["subject"], row["gemeente_code"], periods[row["period"]].label,
+         periods[row["period"]].start, periods[row["period"]].end, row.get("group", ""), _number(row["value"], float),
+         _number(row.get("n"), int), dataset_id) for row in rows])
+    return len(rows)
+
+
+def _number(value, kind):
+    """Plain Python numbers for the driver (COPY refuses "12.0" for an integer, and numpy types)."""
+    return None if value is None or value != value else kind(value)
