@@ -12,6 +12,7 @@ import pandas as pd
 
 from . import formatting, queries, registry
 from .periods import sort_periods
+from .cache import cached
 from .scope import Scope
 
 SHOWN, WITHHELD, MISSING = "waarde", "onderdrukt", "geen gegevens"
@@ -23,6 +24,7 @@ class WijkValues(NamedTuple):
     withheld: int
 
 
+@cached
 def wijk_values(engine, scope: Scope, gemeente: str, key: str, period: str) -> WijkValues:
     """Every wijk of the gemeente with its value, or the reason it has none.
 
@@ -38,6 +40,7 @@ def wijk_values(engine, scope: Scope, gemeente: str, key: str, period: str) -> W
     return WijkValues(frame.drop(columns="subject"), int(frame["status"].eq(WITHHELD).sum()))
 
 
+@cached
 def wijk_change(engine, scope: Scope, gemeente: str, key: str, before: str, after: str) -> WijkValues:
     """Both periods per wijk and the change between them, largest rise first.
 
@@ -73,6 +76,7 @@ def latest_change(engine, scope: Scope, gemeente: str, key: str) -> Change | Non
     return Change(before, after, wijk_change(engine, scope, gemeente, key, before, after))
 
 
+@cached
 def reference_means(engine, scope: Scope, gemeente: str, key: str, periods: list[str]) -> pd.DataFrame:
     """Per period the gemeente's mean over its shown wijken or schools and the mean over all
     gemeenten in the data, both weighted by pupils: the two yardsticks a reader asks for."""
@@ -124,6 +128,7 @@ def _pair(x: pd.DataFrame, y: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return pairs[["subject", "gemeente_code", "period", "x", "y", "n"]], note
 
 
+@cached
 def expected_line(engine, x_key: str, y_key: str) -> Fit | None:
     """Weighted least squares of y on x over every school of every gemeente in the data.
 
@@ -139,6 +144,7 @@ def expected_line(engine, x_key: str, y_key: str) -> Fit | None:
     return Fit(float(slope), float(intercept), len(pairs), float(np.corrcoef(pairs["x"], pairs["y"])[0, 1]))
 
 
+@cached
 def school_pairs(engine, scope: Scope, gemeente: str, x_key: str, y_key: str, *,
                  pseudonyms: bool = False) -> SchoolPairs:
     names = queries.schools(engine, scope, gemeente, pseudonyms=pseudonyms)[["id", "name", "code"]]
@@ -164,6 +170,7 @@ class GroupValues(NamedTuple):
     withheld: int
 
 
+@cached
 def by_group(engine, scope: Scope, gemeente: str, name: str, key: str) -> GroupValues:
     """The gemeente per group and year next to all gemeenten together (pupil-weighted)."""
     rows, withheld = queries.observations(engine, scope, key, gemeente=gemeente)

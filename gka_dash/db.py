@@ -8,6 +8,7 @@ dataset cascades to its rows on both.
 from __future__ import annotations
 
 import functools
+import uuid
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, select, update
@@ -52,12 +53,22 @@ def init_db(engine: Engine) -> None:
         _set(conn, "schema_version", SCHEMA_VERSION)
         if _get(conn, "data_version") is None:
             _set(conn, "data_version", "0")
+        if _get(conn, "database_id") is None:
+            _set(conn, "database_id", uuid.uuid4().hex)
 
 
 def data_version(engine: Engine) -> int:
     """A counter bumped by every write of indicator data; caches key on it."""
     with engine.connect() as conn:
         return int(_get(conn, "data_version") or 0)
+
+
+def data_stamp(engine: Engine) -> tuple:
+    """What tells one state of the data from another: the id the database got when its schema
+    was made (a rebuilt database at the same URL is a new one) and the data version."""
+    with engine.connect() as conn:
+        return tuple(sorted(conn.execute(select(setting.c.key, setting.c.value).where(
+            setting.c.key.in_(("database_id", "data_version"))))))
 
 
 def bump_data_version(conn) -> None:

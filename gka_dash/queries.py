@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from . import privacy, registry
 from .periods import sort_periods
 from .schema import area, dataset, observation, school
+from .cache import cached
 from .scope import Scope
 
 
@@ -16,6 +17,7 @@ def _in_scope(column, scope: Scope):
     return True if scope.is_everything else column.in_(sorted(scope.gemeenten))
 
 
+@cached
 def gemeenten(engine, scope: Scope) -> pd.DataFrame:
     """Gemeenten the user may choose, newest name first; from areas, else from school lists."""
     query = (select(area.c.code, area.c.name, func.max(area.c.year).label("year"))
@@ -31,6 +33,7 @@ def gemeenten(engine, scope: Scope) -> pd.DataFrame:
     return frame.sort_values("name").reset_index(drop=True)[["code", "name"]]
 
 
+@cached
 def observations(engine, scope: Scope, key: str, *, gemeente: str | None = None,
                  period: str | None = None) -> privacy.Suppressed:
     """Observations of one indicator in the scope, split into what may be shown and what is withheld."""
@@ -56,6 +59,7 @@ def all_gemeenten(engine, key: str, *, period: str | None = None) -> pd.DataFram
     return observations(engine, Scope.everything(), key, period=period).rows
 
 
+@cached
 def periods(engine, scope: Scope, key: str, *, gemeente: str | None = None) -> list[str]:
     query = select(observation.c.period).distinct().where(
         observation.c.indicator_key == key, _in_scope(observation.c.gemeente_code, scope))
@@ -68,6 +72,7 @@ def periods(engine, scope: Scope, key: str, *, gemeente: str | None = None) -> l
 SUBJECT_PREFIX = {"wijk": "WK", "gemeente": "GM", "buurt": "BU"}
 
 
+@cached
 def indicators_at(engine, scope: Scope, gemeente: str, level: str) -> list[str]:
     """The indicators this gemeente has data for at one level (wijk, school, gemeente), in
     registry order, so a view offers only choices that lead to a figure."""
@@ -92,6 +97,7 @@ def weighted_mean(frame: pd.DataFrame) -> float | None:
     return float(rows["value"].mean())
 
 
+@cached
 def key_figures(engine, scope: Scope, gemeente: str) -> list[dict]:
     """A few figures with the references a reader needs: all gemeenten and the previous period.
 
@@ -121,6 +127,7 @@ def key_figures(engine, scope: Scope, gemeente: str) -> list[dict]:
     return figures
 
 
+@cached
 def counts(engine, scope: Scope, gemeente: str) -> dict[str, int]:
     scope.check(gemeente)
     with engine.connect() as conn:
@@ -131,6 +138,7 @@ def counts(engine, scope: Scope, gemeente: str) -> dict[str, int]:
     return {"wijken": wijken, "PO-scholen": schools}
 
 
+@cached
 def loaded_datasets(engine, scope: Scope, gemeente: str) -> pd.DataFrame:
     """Which imports hold data of this gemeente, with their periods and whether synthetic."""
     scope.check(gemeente)
@@ -149,6 +157,7 @@ def loaded_datasets(engine, scope: Scope, gemeente: str) -> pd.DataFrame:
     return frame
 
 
+@cached
 def areas(engine, scope: Scope, gemeente: str, level: str = "wijk") -> pd.DataFrame:
     """The areas of one gemeente in their newest vintage, with GeoJSON geometry (WGS84).
 
@@ -165,6 +174,7 @@ def areas(engine, scope: Scope, gemeente: str, level: str = "wijk") -> pd.DataFr
     return pd.DataFrame(rows, columns=["code", "name", "geometry"])
 
 
+@cached
 def schools(engine, scope: Scope, gemeente: str, sector: str = "PO", *, pseudonyms: bool = False) -> pd.DataFrame:
     """The schools of one gemeente; ``code`` is what a view may show to identify a vestiging
     (its id, or nothing when the names are pseudonyms)."""

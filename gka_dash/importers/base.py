@@ -153,7 +153,7 @@ def write_observations(conn, rows: list[dict], dataset_id: int) -> int:
                             []).append(row["subject"])
     # Only series already stored can hold an older value; a first import skips the deletes.
     stored = set(conn.execute(select(observation.c.indicator_key, observation.c.period, observation.c.group)
-                              .distinct().where(observation.c.indicator_key.in_({k for k, _, _ in subjects}))).tuples())
+                              .distinct().where(observation.c.indicator_key.in_({k for k, _, _ in subjects}))))
     for (key, period, group), codes in subjects.items():
         if (key, period, group) not in stored:
             continue
