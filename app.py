@@ -27,6 +27,8 @@ ui.run_page(st.navigation([
     st.Page("pages/scholen.py", title="Scholen", icon=":material/school:"),
     st.Page("pages/ouderopleiding.py", title="Ouderopleiding", icon=":material/family_restroom:"),
     st.Page("pages/gesprek.py", title="Gesprek", icon=":material/forum:"),
+    *([st.Page("pages/landelijk.py", title="Landelijk", icon=":material/public:")]
+      if user is not None and user.role in ("beheerder", "regio") else []),
     *([st.Page("pages/beheer.py", title="Beheer", icon=":material/admin_panel_settings:")]
       if user is not None and user.role == "beheerder" and not presenting else []),
 ], position="hidden" if user is None else "top" if presenting else "sidebar"),

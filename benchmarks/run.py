@@ -100,7 +100,7 @@ def filter_change_vs_floor(table: Table) -> None:
     from gka_dash.scope import Scope
     engine = db.get_engine(config.database_url())
     scope, ind = Scope.everything(), registry.get("afstroom_pct")
-    values = analysis.wijk_values(engine, scope, "GM9901", ind.key, "2016-2018")
+    values = analysis.area_values(engine, scope, "GM9901", ind.key, "2016-2018")
     scale = queries.observations(engine, scope, ind.key, gemeente="GM9901").rows["value"]
     change = analysis.wijk_change(engine, scope, "GM9901", ind.key, "2014-2016", "2016-2018")
     refs = analysis.reference_means(engine, scope, "GM9901", ind.key, ["2014-2016", "2016-2018"])
@@ -135,9 +135,9 @@ def _deck_bytes(engine, scope, gemeente: str | None) -> int:
     from gka_dash import analysis, maps, queries, registry
     ind = registry.get("inwoners")
     codes = [gemeente] if gemeente else list(queries.gemeenten(engine, scope)["code"])
-    frames = [analysis.wijk_values(engine, scope, code, ind.key, "2015") for code in codes]
+    frames = [analysis.area_values(engine, scope, code, ind.key, "2015") for code in codes]
     import pandas as pd
-    values = analysis.WijkValues(pd.concat([f.frame for f in frames], ignore_index=True), 0)
+    values = analysis.AreaValues(pd.concat([f.frame for f in frames], ignore_index=True), 0)
     return len(maps.level_map(values, ind, "2015", values.frame["value"]).deck.to_json().encode())
 
 

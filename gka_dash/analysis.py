@@ -19,36 +19,38 @@ SHOWN, WITHHELD, MISSING = "waarde", "onderdrukt", "geen gegevens"
 ALL_GEMEENTEN = "Alle gemeenten"
 
 
-class WijkValues(NamedTuple):
-    frame: pd.DataFrame  # code, name, geometry, value, n, status — one row per wijk
+class AreaValues(NamedTuple):
+    frame: pd.DataFrame  # code, name, gemeente_code, geometry, value, n, status — one row per area
     withheld: int
 
 
 @cached
-def wijk_values(engine, scope: Scope, gemeente: str, key: str, period: str) -> WijkValues:
-    """Every wijk of the gemeente with its value, or the reason it has none.
+def area_values(engine, scope: Scope, gemeente: str | None, key: str, period: str, *,
+                level: str = "wijk") -> AreaValues:
+    """Every area of the gemeente (None: of every gemeente in the scope, the national view)
+    with its value, or the reason it has none.
 
-    Wijken without a value stay in the frame (status withheld or missing) so that a map still
+    Areas without a value stay in the frame (status withheld or missing) so that a map still
     draws them, greyed, and a table can say why.
     """
-    wijken = queries.areas(engine, scope, gemeente)
+    outlines = queries.areas(engine, scope, gemeente, level)
     rows, withheld = queries.observations(engine, scope, key, gemeente=gemeente, period=period)
     rows = rows[rows["group"] == ""]
-    frame = wijken.merge(rows[["subject", "value", "n"]], left_on="code", right_on="subject", how="left")
+    frame = outlines.merge(rows[["subject", "value", "n"]], left_on="code", right_on="subject", how="left")
     frame["status"] = np.where(frame["value"].notna(), SHOWN,
                                np.where(frame["code"].isin(withheld["subject"]), WITHHELD, MISSING))
-    return WijkValues(frame.drop(columns="subject"), int(frame["status"].eq(WITHHELD).sum()))
+    return AreaValues(frame.drop(columns="subject"), int(frame["status"].eq(WITHHELD).sum()))
 
 
 @cached
-def wijk_change(engine, scope: Scope, gemeente: str, key: str, before: str, after: str) -> WijkValues:
+def wijk_change(engine, scope: Scope, gemeente: str, key: str, before: str, after: str) -> AreaValues:
     """Both periods per wijk and the change between them, largest rise first.
 
     A change needs both values: a wijk withheld in either period gets no change, but keeps the
     value of the other period, which passed suppression on its own.
     """
-    first = wijk_values(engine, scope, gemeente, key, before).frame
-    second = wijk_values(engine, scope, gemeente, key, after).frame
+    first = area_values(engine, scope, gemeente, key, before).frame
+    second = area_values(engine, scope, gemeente, key, after).frame
     frame = first.rename(columns={"value": "before", "n": "n_before", "status": "status_before"}).merge(
         second[["code", "value", "n", "status"]].rename(
             columns={"value": "after", "n": "n_after", "status": "status_after"}), on="code")
@@ -56,14 +58,14 @@ def wijk_change(engine, scope: Scope, gemeente: str, key: str, before: str, afte
     either_withheld = frame["status_before"].eq(WITHHELD) | frame["status_after"].eq(WITHHELD)
     frame["status"] = np.where(frame["change"].notna(), SHOWN, np.where(either_withheld, WITHHELD, MISSING))
     frame = frame.sort_values(["change", "name"], ascending=[False, True], na_position="last")
-    return WijkValues(frame.drop(columns=["status_before", "status_after"]).reset_index(drop=True),
+    return AreaValues(frame.drop(columns=["status_before", "status_after"]).reset_index(drop=True),
                       int(either_withheld.sum()))
 
 
 class Change(NamedTuple):
     before: str
     after: str
-    values: WijkValues
+    values: AreaValues
 
 
 def latest_change(engine, scope: Scope, gemeente: str, key: str) -> Change | None:

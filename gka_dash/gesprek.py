@@ -109,7 +109,7 @@ def wijk_context(engine, scope: Scope, gemeente: str, wijken: list[str]) -> list
     for key in keys:
         ind = registry.get(key)
         period = queries.periods(engine, scope, key, gemeente=gemeente)[-1]
-        values = analysis.wijk_values(engine, scope, gemeente, key, period).frame
+        values = analysis.area_values(engine, scope, gemeente, key, period).frame
         here = values[values["code"].isin(wijken)].set_index("code").reindex(wijken)
         whole = queries.observations(engine, scope, key, gemeente=gemeente, period=period).rows
         own = whole.loc[whole["subject"] == gemeente, "value"]

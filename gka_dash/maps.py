@@ -15,9 +15,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import pydeck as pdk
-import shapely
+from pydeck.bindings.json_tools import default_serialize
 
-from . import config, formatting, privacy, registry
+from . import config, formatting, geometry, privacy, registry
 from .analysis import MISSING, SHOWN, WITHHELD
 
 SEQUENTIAL = ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"]
@@ -99,19 +99,6 @@ def legend(classes: Classes, unit: str, noun: str, *, change: bool = False) -> l
                       LegendEntry(STATUS_COLOURS[MISSING], STATUS_TEXT[MISSING].capitalize())]
 
 
-def _view(geometries: list, width_px: int = 800, height_px: int = 480) -> pdk.ViewState:
-    """Centre and zoom that fit the areas in a map of about this size.
-
-    Web Mercator at zoom z shows 512·2^z pixels for 360°; a degree of latitude is stretched by
-    1/cos(latitude), which is what the second term corrects.
-    """
-    minx, miny, maxx, maxy = shapely.total_bounds(geometries)
-    stretch = 1 / math.cos(math.radians((miny + maxy) / 2))
-    zoom = min(math.log2(360 * width_px / (512 * max(maxx - minx, 1e-4))),
-               math.log2(360 * height_px / (512 * max((maxy - miny) * stretch, 1e-4))))
-    return pdk.ViewState(longitude=(minx + maxx) / 2, latitude=(miny + maxy) / 2, zoom=max(3.0, min(14.0, zoom)))
-
-
 def wijk_features(frame: pd.DataFrame, column: str, classes: Classes, describe, noun: str) -> list[dict]:
     """GeoJSON features with the texts of the tooltip at top level (deck.gl's tooltip reads the
     picked object, and a feature's properties sit one level down)."""
@@ -134,7 +121,15 @@ def school_points(schools: pd.DataFrame) -> pd.DataFrame:
                          "waarde": ("PO-school " + rows["code"]).str.strip(), "detail": rows["plaats"].fillna("")})
 
 
-def wijk_map(features: list[dict], *, schools: pd.DataFrame | None = None) -> pdk.Deck:
+class CompactDeck(pdk.Deck):
+    """pydeck writes its JSON with an indent of two, which tripled the bytes of every map
+    Streamlit sends; this writes the same JSON without the whitespace."""
+
+    def to_json(self):
+        return json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
+
+
+def wijk_map(features: list[dict], bounds=None, *, schools: pd.DataFrame | None = None) -> pdk.Deck:
     """The wijken as a choropleth, optionally with the schools on top.
 
     Without a tile server (offline, or GKA_BASEMAP=none) the map shows the polygons on a plain
@@ -148,14 +143,17 @@ def wijk_map(features: list[dict], *, schools: pd.DataFrame | None = None) -> pd
                                 get_position=["lon", "lat"], get_fill_color=SCHOOL_COLOUR + [230],
                                 get_line_color=[255, 255, 255, 255], stroked=True, line_width_min_pixels=1,
                                 radius_min_pixels=4, radius_max_pixels=8, get_radius=60))
-    geometries = [shapely.from_geojson(json.dumps(f["geometry"])) for f in features]
+    view = geometry.fit(bounds) if bounds is not None else geometry.Fit(5.3, 52.2, 6)
     basemap = config.basemap()
-    return pdk.Deck(
-        layers=layers, initial_view_state=_view(geometries) if geometries else pdk.ViewState(
-            longitude=5.3, latitude=52.2, zoom=6),
+    return CompactDeck(
+        layers=layers, initial_view_state=pdk.ViewState(**view._asdict()),
         map_provider="carto" if basemap else None, map_style="light" if basemap else None,
         tooltip={"html": "<b>{naam}</b><br/>{waarde}<br/><small>{detail}</small>",
                  "style": {"fontSize": "14px", "backgroundColor": "#1f2a36", "color": "white"}})
+
+
+def _bounds(frame: pd.DataFrame):
+    return geometry.bounds(frame["geometry"]) if len(frame) else None
 
 
 def _unit_text(unit: str, change: bool) -> str:
@@ -171,7 +169,8 @@ def level_map(values, ind: registry.Indicator, period: str, scale_values, *, sch
     def describe(row):
         return formatting.value(row.value, ind.unit), ("" if pd.isna(row.n) else f"n = {formatting.number(row.n, 0)} {ind.counted}")
 
-    return MapView(wijk_map(wijk_features(values.frame, "value", classes, describe, ind.counted), schools=schools),
+    return MapView(wijk_map(wijk_features(values.frame, "value", classes, describe, ind.counted),
+                            _bounds(values.frame), schools=schools),
                    legend(classes, ind.unit, ind.counted), f"{ind.label}, {period}{_unit_text(ind.unit, False)}")
 
 
@@ -183,6 +182,7 @@ def change_map(change, ind: registry.Indicator, before: str, after: str, *, scho
         return (f"{formatting.difference(row.change, ind.unit)} ({before} → {after})",
                 f"{formatting.value(row.before, ind.unit)} → {formatting.value(row.after, ind.unit)}")
 
-    return MapView(wijk_map(wijk_features(change.frame, "change", classes, describe, ind.counted), schools=schools),
+    return MapView(wijk_map(wijk_features(change.frame, "change", classes, describe, ind.counted),
+                            _bounds(change.frame), schools=schools),
                    legend(classes, ind.unit, ind.counted, change=True),
                    f"Verandering {ind.label.lower()} {before} → {after}{_unit_text(ind.unit, True)}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import func, select
 
-from . import privacy, registry
+from . import geometry, privacy, registry
 from .periods import sort_periods
 from .schema import area, dataset, observation, school
 from .cache import cached
@@ -73,13 +73,19 @@ SUBJECT_PREFIX = {"wijk": "WK", "gemeente": "GM", "buurt": "BU"}
 
 
 @cached
-def indicators_at(engine, scope: Scope, gemeente: str, level: str) -> list[str]:
-    """The indicators this gemeente has data for at one level (wijk, school, gemeente), in
-    registry order, so a view offers only choices that lead to a figure."""
-    scope.check(gemeente)
-    query = select(observation.c.indicator_key).distinct().where(observation.c.gemeente_code == gemeente)
+def indicators_at(engine, scope: Scope, gemeente: str | None, level: str, *, whole: bool = False) -> list[str]:
+    """The indicators this gemeente (None: any gemeente in the scope) has data for at one level
+    (wijk, school, gemeente), in registry order, so a view offers only choices that lead to a
+    figure; ``whole``: only those with a figure for the area as a whole, not just per group,
+    as a map needs."""
+    def ours(column):
+        return column == scope.check(gemeente) if gemeente is not None else _in_scope(column, scope)
+
+    query = select(observation.c.indicator_key).distinct().where(ours(observation.c.gemeente_code))
+    if whole:
+        query = query.where(observation.c.group == "")
     if level == "school":
-        query = query.where(observation.c.subject.in_(select(school.c.id).where(school.c.gemeente_code == gemeente)))
+        query = query.where(observation.c.subject.in_(select(school.c.id).where(ours(school.c.gemeente_code))))
     else:
         query = query.where(observation.c.subject.like(SUBJECT_PREFIX[level] + "%"))
     with engine.connect() as conn:
@@ -158,20 +164,25 @@ def loaded_datasets(engine, scope: Scope, gemeente: str) -> pd.DataFrame:
 
 
 @cached
-def areas(engine, scope: Scope, gemeente: str, level: str = "wijk") -> pd.DataFrame:
-    """The areas of one gemeente in their newest vintage, with GeoJSON geometry (WGS84).
+def areas(engine, scope: Scope, gemeente: str | None, level: str = "wijk") -> pd.DataFrame:
+    """The areas of one gemeente, or of every gemeente in the scope (None), in their newest
+    vintage, with GeoJSON outlines (WGS84) simplified for a map that shows them all.
 
     CBS renumbers and redraws wijken between years; one vintage per view keeps a map from
     showing two generations of the same wijk on top of each other.
     """
-    scope.check(gemeente)
+    where = [area.c.level == level]
+    if gemeente is None:
+        where.append(_in_scope(area.c.gemeente_code, scope))
+    else:
+        where.append(area.c.gemeente_code == scope.check(gemeente))
     with engine.connect() as conn:
-        year = conn.execute(select(func.max(area.c.year)).where(
-            area.c.level == level, area.c.gemeente_code == gemeente)).scalar()
-        rows = conn.execute(select(area.c.code, area.c.name, area.c.geometry).where(
-            area.c.level == level, area.c.gemeente_code == gemeente, area.c.year == year)
-            .order_by(area.c.code)).all()
-    return pd.DataFrame(rows, columns=["code", "name", "geometry"])
+        year = conn.execute(select(func.max(area.c.year)).where(*where)).scalar()
+        rows = conn.execute(select(area.c.code, area.c.name, area.c.gemeente_code, area.c.geometry)
+                            .where(*where, area.c.year == year).order_by(area.c.code)).all()
+    frame = pd.DataFrame(rows, columns=["code", "name", "gemeente_code", "geometry"])
+    frame["geometry"] = geometry.for_map(list(frame["geometry"]))
+    return frame
 
 
 @cached

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import formatting, privacy, registry
-from .analysis import SHOWN, WITHHELD, GroupValues, SchoolPairs, WijkValues
+from .analysis import SHOWN, WITHHELD, GroupValues, SchoolPairs, AreaValues
 
 def _header(ind: registry.Indicator, period: str = "") -> str:
     suffix = registry.UNITS[ind.unit][2]
@@ -27,17 +27,18 @@ def _notes(statuses, noun: str) -> list[str]:
     return ["" if s == SHOWN else privacy.reason(noun) if s == WITHHELD else s for s in statuses]
 
 
-def wijk_table(values: WijkValues, ind: registry.Indicator, period: str) -> pd.DataFrame:
+def area_table(values: AreaValues, ind: registry.Indicator, period: str, level: str = "wijk") -> pd.DataFrame:
     frame = values.frame.reset_index(drop=True)
+    noun = level.capitalize()
     return pd.DataFrame({
-        "Wijk": frame["name"], "Wijkcode": frame["code"],
+        noun: frame["name"], f"{noun}code": frame["code"],
         _header(ind, period): _rounded(frame["value"], ind.unit),
         "Aantal (n)": frame["n"].astype("Int64"),
         "Opmerking": _notes(frame["status"], ind.counted),
     })
 
 
-def change_table(values: WijkValues, ind: registry.Indicator, before: str, after: str) -> pd.DataFrame:
+def change_table(values: AreaValues, ind: registry.Indicator, before: str, after: str) -> pd.DataFrame:
     frame = values.frame.reset_index(drop=True)
     change = "Verandering" + (" (procentpunt)" if ind.unit == "pct" else "")
     return pd.DataFrame({

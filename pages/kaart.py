@@ -30,10 +30,10 @@ if compare:
     view = maps.change_map(values, ind, before, after, schools=schools)
     title, table = f"Verandering {before} → {after}", tables.change_table(values, ind, before, after)
 else:
-    values = analysis.wijk_values(engine, user.scope, gemeente.code, ind.key, period)
+    values = analysis.area_values(engine, user.scope, gemeente.code, ind.key, period)
     scale = queries.observations(engine, user.scope, ind.key, gemeente=gemeente.code).rows["value"]
     view = maps.level_map(values, ind, period, scale, schools=schools)
-    title, table = f"{ind.label}, {period}", tables.wijk_table(values, ind, period)
+    title, table = f"{ind.label}, {period}", tables.area_table(values, ind, period)
 
 st.subheader(f"{title} — {gemeente.name}")
 ui.map_view(view)

@@ -75,6 +75,7 @@ def snapshot(engine, *, surrogate_keys: bool = True) -> dict[str, list[tuple]]:
 PLANTED = [  # indicator, subject, period, group, value, decimals shown, page that would show it
     ("afstroom_pct", "WK990103", "2016-2018", "", 31.4159, 1, "pages/afstroom.py"),
     ("afstroom_pct", "WK990103", "2016-2018", "", 31.4159, 1, "pages/kaart.py"),
+    ("afstroom_pct", "WK990103", "2016-2018", "", 31.4159, 1, "pages/landelijk.py"),
     ("toetsadvies_gem", "0BAE00", "2018-2019", "", 5.8642, 2, "pages/scholen.py"),
     ("havo_vwo_17_pct", "GM9901", "2018", "laag", 93.1357, 1, "pages/ouderopleiding.py"),
 ]

@@ -18,7 +18,7 @@ def test_a_warm_cache_never_answers_another_scope(demo_engine):
     with pytest.raises(ScopeError):
         queries.observations(demo_engine, VEENHAVEN, "afstroom_pct", gemeente="GM9902")
     with pytest.raises(ScopeError):
-        analysis.wijk_values(demo_engine, VEENHAVEN, "GM9902", "afstroom_pct", "2016-2018")
+        analysis.area_values(demo_engine, VEENHAVEN, "GM9902", "afstroom_pct", "2016-2018")
     everything = queries.observations(demo_engine, Scope.everything(), "afstroom_pct").rows
     mine = queries.observations(demo_engine, VEENHAVEN, "afstroom_pct").rows
     assert set(everything["gemeente_code"]) == {"GM9901", "GM9902", "GM9903", "GM9904"}
@@ -26,12 +26,12 @@ def test_a_warm_cache_never_answers_another_scope(demo_engine):
 
 
 def test_an_import_is_seen_by_the_next_read(demo_engine, tmp_path):
-    before = analysis.wijk_values(demo_engine, REGIO, "GM9901", "afstroom_pct", "2016-2018").frame
+    before = analysis.area_values(demo_engine, REGIO, "GM9901", "afstroom_pct", "2016-2018").frame
     wijk = before.loc[before["status"] == analysis.SHOWN, "code"].iloc[0]
     csv = tmp_path / "nieuw.csv"
     csv.write_text(f"indicator,subject,period,group,value,n\nafstroom_pct,{wijk},2016-2018,,42.5,80\n")
     import_indicators(demo_engine, csv)
-    after = analysis.wijk_values(demo_engine, REGIO, "GM9901", "afstroom_pct", "2016-2018").frame
+    after = analysis.area_values(demo_engine, REGIO, "GM9901", "afstroom_pct", "2016-2018").frame
     assert after.set_index("code").loc[wijk, "value"] == 42.5
     assert before.set_index("code").loc[wijk, "value"] != 42.5
 
@@ -59,7 +59,7 @@ def test_a_stricter_threshold_is_not_answered_from_a_laxer_one(demo_engine, monk
 
 
 def test_changing_a_result_does_not_change_the_cache(demo_engine):
-    first = analysis.wijk_values(demo_engine, REGIO, "GM9901", "afstroom_pct", "2016-2018")
+    first = analysis.area_values(demo_engine, REGIO, "GM9901", "afstroom_pct", "2016-2018")
     first.frame["value"] = -1.0
-    again = analysis.wijk_values(demo_engine, REGIO, "GM9901", "afstroom_pct", "2016-2018")
+    again = analysis.area_values(demo_engine, REGIO, "GM9901", "afstroom_pct", "2016-2018")
     assert (again.frame["value"].dropna() >= 0).all()

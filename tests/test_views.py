@@ -15,14 +15,14 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from gka_dash import demo
-from gka_dash.schema import observation, school
+from gka_dash.schema import area, observation, school
 
 from .conftest import PLANTED
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PASSWORDS = {u: pw for u, _, _, pw, _ in demo.DEMO_USERS}
 PAGES = ["pages/overzicht.py", "pages/kaart.py", "pages/afstroom.py", "pages/scholen.py",
-         "pages/ouderopleiding.py", "pages/gesprek.py"]
+         "pages/ouderopleiding.py", "pages/gesprek.py", "pages/landelijk.py"]
 
 def open_page(page: str, username: str = "veenhaven", *, session: dict | None = None, **params) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60).run()
@@ -115,6 +115,25 @@ def test_kaart_table_holds_the_stored_value_of_each_wijk(demo_engine):
     assert at.selectbox(key="filter_periode").value == "2014-2016"
     for row in direct.itertuples():
         assert table.loc[row.subject, column] == pytest.approx(round(row.value, 1))
+
+
+@pytest.mark.parametrize("username, gemeenten", [("regio", {"GM9901", "GM9902"}),
+                                                 ("beheer", {"GM9901", "GM9902", "GM9903", "GM9904"}),
+                                                 ("veenhaven", {"GM9901"})])  # not in its menu; by URL
+def test_landelijk_maps_every_wijk_in_scope_with_its_stored_value(demo_engine, username, gemeenten):
+    at = open_page("pages/landelijk.py", username, indicator="opstroom_pct", periode="2016-2018")
+    deck = json.loads(at.get("deck_gl_json_chart")[0].proto.json)
+    mapped = {f["naam"][-9:-1] for f in deck["layers"][0]["data"]}
+    with demo_engine.connect() as conn:
+        wijken = set(conn.execute(select(area.c.code).where(area.c.level == "wijk",
+                                                            area.c.gemeente_code.in_(gemeenten))).scalars())
+    assert mapped == wijken
+    table = at.dataframe[0].value.set_index("Wijkcode")
+    direct = _direct(demo_engine, "opstroom_pct")
+    direct = direct[direct["gemeente_code"].isin(gemeenten) & (direct["period"] == "2016-2018")]
+    assert set(table.index[table["Opmerking"] == ""]) == set(direct["subject"])
+    for row in direct.itertuples():
+        assert table.loc[row.subject, "Opstroom in het vo 2016-2018 (%)"] == pytest.approx(round(row.value, 1))
 
 
 def test_kaart_difference_map_colours_only_wijken_with_both_periods(demo_engine):
