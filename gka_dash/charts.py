@@ -7,9 +7,15 @@ Okabe-Ito set, which stays distinguishable for the common forms of colour blindn
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import threading
+
 import altair as alt
 import pandas as pd
 import vl_convert
+from altair.utils.schemapi import debug_mode
+from cachetools import LRUCache
 
 from . import formatting, registry
 from .analysis import ALL_GEMEENTEN, Fit
@@ -24,6 +30,39 @@ SCHOOL_COLOURS = [
 ]
 GROUP_COLOURS = {"laag": "#D55E00", "midden": "#009E73", "hoog": "#0072B2"}
 FONT = "Source Sans Pro, Arial, sans-serif"
+
+
+_built: LRUCache = LRUCache(maxsize=256)
+_built_lock = threading.Lock()
+
+
+def _fingerprint(value):
+    if isinstance(value, pd.DataFrame):
+        hashes = pd.util.hash_pandas_object(value, index=True).to_numpy()
+        return ("frame", tuple(value.columns), tuple(map(str, value.dtypes)), hashlib.sha256(hashes.tobytes()).hexdigest())
+    return value
+
+
+def _built_once(builder):
+    """A chart is a function of its data alone, so one built for the same data (by content, not
+    by who asked) is reused: a click that changes nothing the chart shows builds nothing.
+
+    Building also skips altair's schema check of every part as it is made, which took half the
+    time of a chart of 200 schools; Streamlit and the image export still check the whole chart
+    when they turn it into Vega-Lite.
+    """
+    @functools.wraps(builder)
+    def build(*args, **kwargs):
+        key = (builder.__name__, tuple(map(_fingerprint, args)), tuple(sorted(kwargs.items())))
+        with _built_lock:
+            chart = _built.get(key)
+        if chart is None:
+            with debug_mode(False):
+                chart = builder(*args, **kwargs)
+            with _built_lock:
+                _built[key] = chart
+        return chart
+    return build
 
 
 def _dutch_axis(title: str, unit: str, **kwargs) -> alt.Axis:
@@ -48,6 +87,7 @@ def _finish(chart: alt.Chart, height) -> alt.Chart:
             .configure_view(stroke=None))
 
 
+@_built_once
 def dumbbell(frame: pd.DataFrame, ind: registry.Indicator, before: str, after: str,
              references: pd.DataFrame, name: str) -> alt.Chart:
     """Each wijk's value in two periods joined by a line, the largest rise on top, with the
@@ -99,6 +139,7 @@ def school_labels(schools: pd.DataFrame) -> pd.Series:
     return schools["name"].where(~duplicated, schools["name"] + " (" + schools["id"] + ")")
 
 
+@_built_once
 def school_scatter(pairs: pd.DataFrame, schools: pd.DataFrame, x_ind: registry.Indicator,
                    y_ind: registry.Indicator, fit: Fit | None, highlight: str | None = None) -> alt.Chart:
     """Schools as points in one colour each, their path over the chosen years, and the line that
@@ -139,6 +180,7 @@ def school_scatter(pairs: pd.DataFrame, schools: pd.DataFrame, x_ind: registry.I
     return _finish(alt.layer(*layers), height=480)
 
 
+@_built_once
 def group_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.Chart:
     """One line per ouderopleiding group over the years; solid for the gemeente, dashed for all
     gemeenten, so the gap and its reference sit in one picture."""

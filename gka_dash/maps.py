@@ -17,8 +17,9 @@ import pandas as pd
 import pydeck as pdk
 from pydeck.bindings.json_tools import default_serialize
 
-from . import config, formatting, geometry, privacy, registry
-from .analysis import MISSING, SHOWN, WITHHELD
+from . import config, formatting, geometry, privacy, queries, registry
+from .analysis import MISSING, SHOWN, WITHHELD, AreaValues, area_values
+from .cache import cached
 
 SEQUENTIAL = ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"]
 # No neutral middle class: a wijk that barely changed still shows its direction, and white stays
@@ -123,10 +124,13 @@ def school_points(schools: pd.DataFrame) -> pd.DataFrame:
 
 class CompactDeck(pdk.Deck):
     """pydeck writes its JSON with an indent of two, which tripled the bytes of every map
-    Streamlit sends; this writes the same JSON without the whitespace."""
+    Streamlit sends; this writes the same JSON without the whitespace, once: a deck is not
+    changed after it is built, and a cached one is sent again on every rerun."""
 
     def to_json(self):
-        return json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
+        if getattr(self, "_json", None) is None:
+            self._json = json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
+        return self._json
 
 
 def wijk_map(features: list[dict], bounds=None, *, schools: pd.DataFrame | None = None) -> pdk.Deck:
@@ -186,3 +190,16 @@ def change_map(change, ind: registry.Indicator, before: str, after: str, *, scho
                             _bounds(change.frame), schools=schools),
                    legend(classes, ind.unit, ind.counted, change=True),
                    f"Verandering {ind.label.lower()} {before} → {after}{_unit_text(ind.unit, True)}")
+
+
+@cached
+def scope_map(engine, scope, level: str, key: str, period: str) -> tuple[MapView, AreaValues]:
+    """Every area of one level in the scope, coloured by one period: the national view.
+
+    Cached whole, keyed on the scope like every read: building the features of 2,796 wijken
+    takes longer than a click may, and the classes span every period of that level.
+    """
+    values = area_values(engine, scope, None, key, period, level=level)
+    rows = queries.observations(engine, scope, key).rows
+    scale = rows.loc[rows["subject"].str.startswith(queries.SUBJECT_PREFIX[level]), "value"]
+    return level_map(values, registry.get(key), period, scale), values

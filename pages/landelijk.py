@@ -3,7 +3,7 @@ gemeenten before choosing one; the outlines carry as much detail as a national m
 
 import streamlit as st
 
-from gka_dash import analysis, maps, queries, tables, ui
+from gka_dash import maps, queries, tables, ui
 
 LEVELS = {"wijk": "Wijken", "gemeente": "Gemeenten"}
 
@@ -25,11 +25,9 @@ ind = ui.indicator_select("Indicator", keys, default="afstroom_pct", where=middl
 labels = queries.periods(engine, user.scope, ind.key)
 period = ui.url_choice("Periode", labels, "periode", default=labels[-1], where=right)
 
-values = analysis.area_values(engine, user.scope, None, ind.key, period, level=level)
-scale = queries.observations(engine, user.scope, ind.key).rows
-scale = scale.loc[scale["subject"].str.startswith(queries.SUBJECT_PREFIX[level]), "value"]
+view, values = maps.scope_map(engine, user.scope, level, ind.key, period)
 st.subheader(f"{ind.label}, {period} — {LEVELS[level].lower()} ({len(values.frame)})")
-ui.map_view(maps.level_map(values, ind, period, scale))
+ui.map_view(view)
 ui.withheld_note(values.withheld, ind.counted)
 ui.about(ind, labels)
 ui.table(user, tables.area_table(values, ind, period, level), f"landelijk-{level}-{ind.key}-{period}")
