@@ -22,12 +22,17 @@ from .analysis import MISSING, SHOWN, WITHHELD, AreaValues, area_values
 from .cache import cached
 
 SEQUENTIAL = ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"]
-# No neutral middle class: a wijk that barely changed still shows its direction, and white stays
-# free for "geen gegevens".
+# No neutral middle class: a wijk that barely changed still shows its direction, and a neutral
+# pale grey stays free for "geen gegevens".
 DIVERGING = ["#b35806", "#f1a340", "#fee0b6", "#d8daeb", "#998ec3", "#542788"]  # orange = worse
-STATUS_COLOURS = {WITHHELD: "#969696", MISSING: "#ffffff"}
+# Missing is a pale grey, not white: on a map without tiles, or without outlines, white areas vanish.
+STATUS_COLOURS = {WITHHELD: "#969696", MISSING: "#ececec"}
 STATUS_TEXT = {MISSING: "geen gegevens voor deze periode"}
 SCHOOL_COLOUR = [20, 20, 20]
+# Beyond this many areas (the national view of wijken) outlines are left out: drawing them cost
+# seconds per frame while panning where WebGL runs without a GPU, and at that scale the borders
+# would be a grey mesh over the colours anyway.
+STROKE_LIMIT = 1000
 
 
 class LegendEntry(NamedTuple):
@@ -139,7 +144,8 @@ def wijk_map(features: list[dict], bounds=None, *, schools: pd.DataFrame | None 
     Without a tile server (offline, or GKA_BASEMAP=none) the map shows the polygons on a plain
     background, which is all a choropleth needs; with one, streets help to find a wijk.
     """
-    layers = [pdk.Layer("GeoJsonLayer", features, id="wijken", pickable=True, stroked=True, filled=True,
+    layers = [pdk.Layer("GeoJsonLayer", features, id="wijken", pickable=True, stroked=len(features) <= STROKE_LIMIT,
+                        filled=True,
                         get_fill_color="fill", get_line_color=[90, 90, 90, 255], line_width_min_pixels=1,
                         auto_highlight=True, highlight_color=[0, 0, 0, 60])]
     if schools is not None and not schools.empty:

@@ -181,7 +181,8 @@ def areas(engine, scope: Scope, gemeente: str | None, level: str = "wijk") -> pd
         rows = conn.execute(select(area.c.code, area.c.name, area.c.gemeente_code, area.c.geometry)
                             .where(*where, area.c.year == year).order_by(area.c.code)).all()
     frame = pd.DataFrame(rows, columns=["code", "name", "gemeente_code", "geometry"])
-    frame["geometry"] = geometry.for_map(list(frame["geometry"]))
+    frame["geometry"] = geometry.for_map(list(frame["geometry"]), geometry.DETAIL_PX if gemeente else
+                                         geometry.NATIONAL_DETAIL_PX)
     return frame
 
 

@@ -42,7 +42,8 @@ def test_outlines_stay_within_a_pixel_of_the_original(stored, gemeente):
     pixel = _pixel(simplified)
     distances = [shapely.hausdorff_distance(original[code], shape) for code, shape in zip(shown["code"], simplified)]
     # A quarter pixel of simplification, 10 m of import simplification, half a unit of rounding.
-    assert max(distances) < pixel * geometry.DETAIL_PX + 10 / 111_320 + pixel
+    detail = geometry.DETAIL_PX if gemeente else geometry.NATIONAL_DETAIL_PX
+    assert max(distances) < pixel * detail + 10 / 111_320 + pixel
 
 
 def test_the_national_view_carries_less_detail_than_one_gemeente(stored):
