@@ -72,7 +72,8 @@ class Step(NamedTuple):
 async def session(browser, base: str, account: Account, arrival: float, deadline: float,
                   steps: list[Step]) -> None:
     await asyncio.sleep(arrival)
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000}, locale="nl-NL")
+    context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="nl-NL")
+    context.set_default_timeout(TIMEOUT_MS)  # slow is measured, not failed
     page = await context.new_page()
     allowed = set(NAMES) if account.role == "beheerder" else set(account.gemeenten)
     outside = [code for code in NAMES if code not in allowed]

@@ -332,6 +332,10 @@ def write(table: Table) -> None:
              f"- repeats: {REPEAT} warm reruns per page; the browser runs share the machine's CPUs with the app",
              "", "| measure | figure | budget | verdict |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in table.rows]
+    lines += ["", "How to read the browser figures: Chromium runs here without a GPU (WebGL in software) and on the "
+              "same CPUs as the app. In the load run the app server's CPU share says which side waited: far below "
+              "100 % of one core means the 20 browsers, not the app, set the interaction times. The one-session run "
+              "before it is the floor of this machine for the same clicks."]
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"written {RESULTS.relative_to(ROOT)}")
 

@@ -90,6 +90,7 @@ def test_login_view_logout_and_back_shows_no_data(server, page):
     _login(page)
     page.get_by_text("Geladen gegevens").first.wait_for(timeout=30000)
     assert page.get_by_text("Demo gemeente Veenhaven").count() >= 1
+    assert page.get_by_role("link", name="Landelijk").count() == 0  # for beheerders and regio users
     page.screenshot(path=str(ARTIFACTS / "overzicht.png"), full_page=True)
 
     page.get_by_role("button", name="Uitloggen").click()
@@ -158,6 +159,8 @@ VIEWS = {  # page title → (text once drawn, a filter change, text after it, pa
                 "Over deze indicator: Gemiddeld schooladvies", "indicator=schooladvies_gem"),
     "Ouderopleiding": ("In 2018 zat in Dijkstede", lambda p: _choose(p, "Gemeente", "Veenhaven (GM9901)"),
                        "In 2018 zat in Veenhaven", "gemeente=GM9901"),
+    "Landelijk": ("Afstroom in het vo, 2016-2018 — wijken (36)", lambda p: _choose(p, "Periode", "2014-2016"),
+                  "Afstroom in het vo, 2014-2016 — wijken (36)", "periode=2014-2016"),
 }
 
 
