@@ -124,6 +124,8 @@ async def session(browser, base: str, account: Account, arrival: float, deadline
             turn += 1
     except Exception as exc:
         steps.append(Step(account.username, "sessie", 0.0, f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"))
+        FAILURES.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(FAILURES / f"{account.username}-sessie.png"))
     finally:
         await context.close()
 
