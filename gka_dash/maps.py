@@ -1,5 +1,5 @@
 """pydeck map builders: wijken coloured by a value, schools as points, and the legend pydeck does
-not draw itself. No Streamlit here.
+not draw itself; and the national map of a scope, from scoped reads, cached. No Streamlit here.
 
 Colours are computed in Python from rows that passed suppression; a withheld wijk is drawn grey
 with the reason in its tooltip, so its value never reaches the browser. Palettes are ColorBrewer
