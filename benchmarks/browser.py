@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
 from gka_dash import auth
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +21,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--disable-dev-shm-usage"]
 # Streamlit marks its root with the script's state; "notRunning" once a run has drawn everything.
 TIMEOUT_MS = 180_000
+RETRY_LOGIN_MS = 60_000
 IDLE = "document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state') === 'notRunning'"
 
 
@@ -63,17 +66,28 @@ async def warm_up(browser, base: str) -> None:
     await page.close()
 
 
-async def login(page, base: str, username: str, password: str, *, path: str = "/") -> None:
-    """Open the app, wait for one login form to stand, log in and wait for the first page."""
+async def login(page, base: str, username: str, password: str, *, path: str = "/") -> int:
+    """Open the app, wait for one login form to stand, log in and wait for the first page.
+
+    Returns how many times the user had to log in: as a person would, it tries once more when a
+    minute after clicking the form is still there (a click can land while a rerun redraws it).
+    """
     await page.goto(base + path, timeout=TIMEOUT_MS, wait_until="domcontentloaded")
     field = page.get_by_label("Gebruikersnaam")
-    await field.first.wait_for(timeout=TIMEOUT_MS)
-    await page.wait_for_function(IDLE, timeout=TIMEOUT_MS)
-    await page.wait_for_timeout(500)
-    await field.first.fill(username)
-    await page.get_by_label("Wachtwoord").first.fill(password)
-    await page.get_by_role("button", name="Inloggen").first.click()
-    await page.get_by_role("button", name="Uitloggen").first.wait_for(timeout=TIMEOUT_MS)
+    for attempt in (1, 2):
+        await field.first.wait_for(timeout=TIMEOUT_MS)
+        await page.wait_for_function(IDLE, timeout=TIMEOUT_MS)
+        await page.wait_for_timeout(500)
+        await field.first.fill(username)
+        await page.get_by_label("Wachtwoord").first.fill(password)
+        await page.get_by_role("button", name="Inloggen").first.click()
+        try:
+            await page.get_by_role("button", name="Uitloggen").first.wait_for(
+                timeout=RETRY_LOGIN_MS if attempt == 1 else TIMEOUT_MS)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2 or not await field.count():
+                raise
     # The run after login writes the login cookie through a component, whose answer starts one
     # more run; a user who opens a link before the cookie is there meets the login form again.
     deadline = time.time() + TIMEOUT_MS / 1000
@@ -82,3 +96,4 @@ async def login(page, base: str, username: str, password: str, *, path: str = "/
             raise TimeoutError("no login cookie")
         await page.wait_for_timeout(200)
     await page.wait_for_function(IDLE, timeout=TIMEOUT_MS)
+    return attempt

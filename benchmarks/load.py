@@ -96,9 +96,9 @@ async def session(browser, base: str, account: Account, arrival: float, deadline
 
     try:
         start = time.perf_counter()
-        await login(page, base, account.username, PASSWORD)
-        steps.append(Step(account.username, "login", (time.perf_counter() - start) * 1000,
-                          await _problems(page, outside)))
+        attempts = await login(page, base, account.username, PASSWORD)
+        steps.append(Step(account.username, "login" if attempts == 1 else "login, tweede poging",
+                          (time.perf_counter() - start) * 1000, await _problems(page, outside)))
         if outside:
             await record("link buiten bevoegdheid", lambda: page.goto(f"{base}/kaart?gemeente={outside[0]}", timeout=TIMEOUT_MS),
                          text="buiten uw bevoegdheid")
@@ -183,7 +183,8 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def report(table: Table, steps: list[Step], made: list[Account], wall: float, cpu: float) -> None:
-    answered = [s for s in steps if s.kind not in ("login", "sessie") and not s.problem]
+    logins = [s for s in steps if s.kind.startswith("login") and not s.problem]
+    answered = [s for s in steps if s not in logins and s.kind != "sessie" and not s.problem]
     failed = [s for s in steps if s.problem]
     leaks = [s for s in failed if s.problem.startswith("leak")]
     times = [s.ms for s in answered]
@@ -205,10 +206,11 @@ def report(table: Table, steps: list[Step], made: list[Account], wall: float, cp
             kind_times = [s.ms for s in answered if s.kind == kind]
             lines.append((f"load: {kind} median / p95", f"{statistics.median(kind_times):.0f} / "
                           f"{percentile(kind_times, 0.95):.0f} ms ({len(kind_times)}×)", "", None))
-    logins = [s.ms for s in steps if s.kind == "login" and not s.problem]
     if logins:
-        lines.append(("load: login to first page median / p95", f"{statistics.median(logins):.0f} / "
-                      f"{percentile(logins, 0.95):.0f} ms", "", None))
+        ms = [s.ms for s in logins]
+        retried = sum(s.kind != "login" for s in logins)
+        lines.append(("load: login to first page median / p95 (logins that took a second click)",
+                      f"{statistics.median(ms):.0f} / {percentile(ms, 0.95):.0f} ms ({retried})", "", None))
     for what, figure, budget, ok in lines:
         table.add(what.replace("load", label, 1), figure, budget, ok)
     for step in failed[:10]:
