@@ -27,11 +27,17 @@ def _notes(statuses, noun: str) -> list[str]:
     return ["" if s == SHOWN else privacy.reason(noun) if s == WITHHELD else s for s in statuses]
 
 
-def area_table(values: AreaValues, ind: registry.Indicator, period: str, level: str = "wijk") -> pd.DataFrame:
+def area_table(values: AreaValues, ind: registry.Indicator, period: str, level: str = "wijk", *,
+               gemeenten: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per area; ``gemeenten`` (code → name) adds the gemeente of each, for a table that
+    spans several."""
     frame = values.frame.reset_index(drop=True)
     noun = level.capitalize()
+    columns = {noun: frame["name"], f"{noun}code": frame["code"]}
+    if gemeenten is not None:
+        columns["Gemeente"] = frame["gemeente_code"].map(gemeenten)
     return pd.DataFrame({
-        noun: frame["name"], f"{noun}code": frame["code"],
+        **columns,
         _header(ind, period): _rounded(frame["value"], ind.unit),
         "Aantal (n)": frame["n"].astype("Int64"),
         "Opmerking": _notes(frame["status"], ind.counted),

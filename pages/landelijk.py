@@ -30,7 +30,10 @@ st.subheader(f"{ind.label}, {period} — {LEVELS[level].lower()} ({len(values.fr
 ui.map_view(view)
 ui.withheld_note(values.withheld, ind.counted)
 ui.about(ind, labels)
-ui.table(user, tables.area_table(values, ind, period, level), f"landelijk-{level}-{ind.key}-{period}")
+names = queries.gemeenten(engine, user.scope)
+ui.table(user, tables.area_table(values, ind, period, level,
+                                 gemeenten=dict(zip(names["code"], names["name"])) if level == "wijk" else None),
+         f"landelijk-{level}-{ind.key}-{period}")
 
 st.page_link("pages/kaart.py", label=f"Open {gemeente.name} in Kaart", icon=":material/map:",
              query_params={"gemeente": gemeente.code, "indicator": ind.key, "periode": period})

@@ -101,6 +101,10 @@ def _direct(engine, key: str) -> pd.DataFrame:
     return frame[frame["n"] >= 10]
 
 
+def demo_names() -> dict[str, str]:
+    return {code: name for code, name, *_ in demo.GEMEENTEN}
+
+
 def _pct(value: float) -> str:
     return f"{value:.1f} %".replace(".", ",")
 
@@ -129,6 +133,8 @@ def test_landelijk_maps_every_wijk_in_scope_with_its_stored_value(demo_engine, u
                                                             area.c.gemeente_code.in_(gemeenten))).scalars())
     assert mapped == wijken
     table = at.dataframe[0].value.set_index("Wijkcode")
+    assert {code[2:6]: name for code, name in table["Gemeente"].items()} == {
+        code[2:]: name for code, name in demo_names().items() if code in gemeenten}
     direct = _direct(demo_engine, "opstroom_pct")
     direct = direct[direct["gemeente_code"].isin(gemeenten) & (direct["period"] == "2016-2018")]
     assert set(table.index[table["Opmerking"] == ""]) == set(direct["subject"])
