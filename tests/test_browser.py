@@ -210,8 +210,13 @@ def _observations(database) -> int:
 
 
 def _upload(page, kind: str, name: str, content: bytes) -> None:
+    """As a person does it: choose the file, see it listed, then press Inlezen. Pressing before
+    the upload has reached the server imports the file chosen before, or none."""
     _choose(page, "Soort bestand", kind)
     page.locator("input[type=file]").set_input_files(files=[{"name": name, "mimeType": "text/csv", "buffer": content}])
+    page.get_by_test_id("stFileUploader").get_by_text(name).first.wait_for(timeout=30000)
+    page.wait_for_function(
+        "document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state') === 'notRunning'")
     page.get_by_role("button", name="Inlezen").click()
 
 
