@@ -16,6 +16,7 @@ from . import db, demo, info, users
 from .errors import GkaError
 from .importers.cbs_areas import DEFAULT_SIMPLIFY_M, import_areas
 from .importers.duo_schools import import_schools
+from .importers.folder import import_folder
 from .importers.indicators_csv import import_indicators
 from .importers.open_data import KINDS, import_open_data
 
@@ -50,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("path", type=Path)
     p.add_argument("--kind", choices=KINDS, help="default: recognised from the columns")
 
+    p = sub.add_parser("import-folder", help="every CBS/DUO file in a folder (and its subfolders), in the right order")
+    p.add_argument("path", type=Path)
+    p.add_argument("--year", type=int, help="year of CBS layers whose file name has none (e.g. 2015)")
+
     p = sub.add_parser("users", help="user administration")
     usub = p.add_subparsers(dest="action", required=True)
     a = usub.add_parser("add", help="add a user")
@@ -81,6 +86,11 @@ def _password(args) -> str:
     return getpass.getpass("Wachtwoord: ")
 
 
+def _progress(i: int, total: int, item) -> None:
+    done = round(20 * (i - 1) / total)
+    print(f"[{'#' * done}{'.' * (20 - done)}] {i}/{total} {item.what}: {item.path.name}", file=sys.stderr, flush=True)
+
+
 def _print_report(report) -> None:
     print("\n".join(report.lines()))
 
@@ -102,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
             _print_report(import_indicators(engine, args.path))
         elif args.command == "import-open-data":
             _print_report(import_open_data(engine, args.path, kind=args.kind))
+        elif args.command == "import-folder":
+            result = import_folder(engine, args.path, year=args.year, progress=_progress)
+            print("\n".join(result.lines()))
+            if result.failed:
+                return 2
         elif args.command == "users":
             _users(engine, args)
         elif args.command == "info":
