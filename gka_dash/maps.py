@@ -61,22 +61,37 @@ def _nice_step(span: float, count: int) -> float:
     return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
 
 
-def level_classes(values) -> Classes:
-    """Five equal classes on round numbers over the values given.
+def _readable(value: float, how) -> float:
+    """The value on two significant digits (2.160 → 2.200, 0,347 → 0,35), so a legend reads
+    like a person wrote it; ``how`` rounds, floors or ceils."""
+    if value == 0:
+        return 0.0
+    step = 10 ** (math.floor(math.log10(abs(value))) - 1)
+    return round(how(value / step) * step, 10)
 
-    Callers pass every period's values of the gemeente, so switching periods keeps the colours
-    comparable: a darker wijk is a higher value, not a higher rank.
+
+def level_classes(values, count: int = len(SEQUENTIAL)) -> Classes:
+    """Up to five classes at the quantiles of the values, with readable edges.
+
+    Quantiles, not equal steps: kerncijfers are skewed (a few wijken with 30.000 inhabitants,
+    many with 2.000), and equal steps then paint almost every wijk in the lowest class. Edges
+    are rounded to two significant digits; classes that rounding empties are merged. Callers
+    pass every period's values of the gemeente, so switching periods keeps colours comparable.
     """
     values = pd.Series(values, dtype=float).dropna()
     if values.empty:
         return Classes([0.0, 1.0], SEQUENTIAL[:1])
-    count = len(SEQUENTIAL)
-    step = _nice_step(values.max() - values.min(), count)
-    low = math.floor(values.min() / step) * step
-    while low + count * step < values.max():
-        step = _nice_step(step * count * 1.01, count)
-        low = math.floor(values.min() / step) * step
-    return Classes([low + i * step for i in range(count + 1)], SEQUENTIAL)
+    low, high = float(values.min()), float(values.max())
+    inner = [_readable(q, round) for q in np.quantile(values, np.linspace(0, 1, count + 1)[1:-1])]
+    edges = [_readable(low, math.floor)]
+    for edge in [*inner, _readable(high, math.ceil)]:
+        if edge > edges[-1]:
+            edges.append(edge)
+    if len(edges) == 1:  # every value the same: one class around it
+        edges.append(edges[0] + 10 ** (math.floor(math.log10(abs(high) or 1)) - 1))
+    classes = len(edges) - 1
+    picks = np.round(np.linspace(0, len(SEQUENTIAL) - 1, classes)).astype(int) if classes > 1 else [2]
+    return Classes(edges, [SEQUENTIAL[i] for i in picks])
 
 
 def change_classes(values, higher_is_better: bool | None) -> Classes:
@@ -206,6 +221,4 @@ def scope_map(engine, scope, level: str, key: str, period: str) -> tuple[MapView
     takes longer than a click may, and the classes span every period of that level.
     """
     values = area_values(engine, scope, None, key, period, level=level)
-    rows = queries.observations(engine, scope, key).rows
-    scale = rows.loc[rows["subject"].str.startswith(queries.SUBJECT_PREFIX[level]), "value"]
-    return level_map(values, registry.get(key), period, scale), values
+    return level_map(values, registry.get(key), period, queries.level_values(engine, scope, key, level)), values

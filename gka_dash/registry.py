@@ -190,3 +190,8 @@ def sync(conn) -> None:
 # The Scholen view: a school's pupil population on the x-axis, what its pupils reach on the y-axis.
 SCHOOL_POPULATION = ("apcg_pct", "achterstandsscore_per_100", "achterstandsscore")
 SCHOOL_OUTCOMES = ("toetsadvies_gem", "schooladvies_gem", "eindtoets_gem", "schooladvies_havo_vwo_pct")
+
+# What a wijk map opens on: a rate that differs between wijken, never a count (inhabitants are
+# mostly a measure of a wijk's size, and paint a city in one colour).
+MAP_PREFERENCE = ("afstroom_pct", "opstroom_pct", "bijstand_per_1000", "pct_niet_westers", "pct_0_14_jr",
+                  "ww_per_1000", "ao_per_1000", "pct_hh_met_kinderen", "bevolkingsdichtheid")

@@ -3,7 +3,7 @@ periods, with the schools on top when asked."""
 
 import streamlit as st
 
-from gka_dash import analysis, maps, queries, tables, ui
+from gka_dash import analysis, maps, queries, registry, tables, ui
 
 user = ui.require_user()
 ui.page_header("Kaart", "Wat gebeurt er waar? Kies een indicator en periode; vergelijk twee perioden "
@@ -16,8 +16,9 @@ if not keys:
     ui.empty(f"Geen wijkgegevens voor {gemeente.name}.")
     st.stop()
 left, middle, right = st.columns(3)
-ind = ui.indicator_select("Indicator", keys, default="afstroom_pct", where=left)
-labels = queries.periods(engine, user.scope, ind.key, gemeente=gemeente.code)
+ind = ui.indicator_select("Indicator", keys, where=left,
+                          default=next((k for k in registry.MAP_PREFERENCE if k in keys), None))
+labels = queries.periods(engine, user.scope, ind.key, gemeente=gemeente.code, level="wijk")
 period = ui.url_choice("Periode", labels, "periode", default=labels[-1], where=middle)
 compare = ui.url_choice("Verschil met", ["", *[p for p in labels if p != period]], "vergelijk", where=right,
                         format_func=lambda p: p or "geen (alleen deze periode)")
@@ -31,7 +32,7 @@ if compare:
     title, table = f"Verandering {before} → {after}", tables.change_table(values, ind, before, after)
 else:
     values = analysis.area_values(engine, user.scope, gemeente.code, ind.key, period)
-    scale = queries.observations(engine, user.scope, ind.key, gemeente=gemeente.code).rows["value"]
+    scale = queries.level_values(engine, user.scope, ind.key, "wijk", gemeente=gemeente.code)
     view = maps.level_map(values, ind, period, scale, schools=schools)
     title, table = f"{ind.label}, {period}", tables.area_table(values, ind, period)
 

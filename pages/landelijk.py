@@ -22,7 +22,7 @@ level = ui.url_choice("Niveau", [k for k in LEVELS if present[k]], "niveau", for
                       radio=True)
 keys = present[level]
 ind = ui.indicator_select("Indicator", keys, default="afstroom_pct", where=middle)
-labels = queries.periods(engine, user.scope, ind.key)
+labels = queries.periods(engine, user.scope, ind.key, level=level)
 period = ui.url_choice("Periode", labels, "periode", default=labels[-1], where=right)
 
 view, values = maps.scope_map(engine, user.scope, level, ind.key, period)

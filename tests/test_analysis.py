@@ -29,14 +29,28 @@ def test_expected_line_is_the_pupil_weighted_least_squares_fit_over_all_gemeente
     assert fit.slope < 0  # the demo mimics the real relation: more APCG pupils, lower advice
 
 
-def test_level_classes_cover_every_value_on_equal_round_steps():
-    values = [3.17, 8.2, 12.94, 19.46, 0.52]
+def test_level_classes_cover_every_value_in_order():
+    values = [3.17, 8.2, 12.94, 19.46, 0.52, 5.5, 7.1, 10.0, 15.2, 2.2]
     classes = maps.level_classes(values)
-    steps = np.diff(classes.edges)
-    assert len(classes.colours) == len(steps) == 5 and np.allclose(steps, steps[0])
+    assert len(classes.colours) == len(classes.edges) - 1 == 5
     assert classes.edges[0] <= min(values) and classes.edges[-1] >= max(values)
     assert [maps.colour_of(v, classes) for v in sorted(values)] == sorted(
         [maps.colour_of(v, classes) for v in values], key=maps.SEQUENTIAL.index)
+
+
+def test_level_classes_of_skewed_counts_spread_the_wijken_over_the_classes():
+    """Inhabitants per wijk: many small, a few large. Equal steps put 90 % in one class."""
+    values = [1200, 1500, 1800, 2100, 2500, 3000, 3400, 4100, 5200, 6000, 7800, 9500, 14000, 31000, 52000]
+    classes = maps.level_classes(values)
+    used = pd.Series([maps.colour_of(v, classes) for v in values]).value_counts()
+    assert len(used) == 5 and used.max() <= 4
+    assert all(float(f"{edge:.2g}") == edge for edge in classes.edges)  # two significant digits
+
+
+def test_level_classes_of_few_distinct_values_merge_empty_classes():
+    classes = maps.level_classes([1, 1, 1, 3, 3])
+    assert len(classes.colours) == len(classes.edges) - 1 >= 2
+    assert maps.colour_of(1, classes) != maps.colour_of(3, classes)
 
 
 @pytest.mark.parametrize("higher_is_better, worse", [(False, 2.5), (True, -2.5), (None, 2.5)])
