@@ -77,7 +77,11 @@ def bump_data_version(conn) -> None:
 
 def is_demo(engine: Engine) -> bool:
     with engine.connect() as conn:
-        return _get(conn, "demo") == "1"
+        return is_demo_conn(conn)
+
+
+def is_demo_conn(conn) -> bool:
+    return _get(conn, "demo") == "1"
 
 
 def set_demo(conn, demo: bool) -> None:

@@ -4,6 +4,8 @@ or a stricter threshold with what it stored before."""
 import pytest
 
 from gka_dash import analysis, db, demo, queries
+
+from .conftest import as_real
 from gka_dash.errors import ScopeError
 from gka_dash.importers.indicators_csv import import_indicators
 from gka_dash.scope import Scope
@@ -26,6 +28,7 @@ def test_a_warm_cache_never_answers_another_scope(demo_engine):
 
 
 def test_an_import_is_seen_by_the_next_read(demo_engine, tmp_path):
+    as_real(demo_engine)
     before = analysis.area_values(demo_engine, REGIO, "GM9901", "afstroom_pct", "2016-2018").frame
     wijk = before.loc[before["status"] == analysis.SHOWN, "code"].iloc[0]
     csv = tmp_path / "nieuw.csv"

@@ -69,6 +69,25 @@ def test_demo_refuses_a_database_with_real_imports(sqlite_engine, tmp_path):
     assert not db.is_demo(sqlite_engine)
 
 
+@pytest.mark.parametrize("importer", ["areas", "schools", "open-data", "indicators"])
+def test_the_demo_database_refuses_real_imports_and_stays_unchanged(sqlite_engine, tmp_path, capsys, importer):
+    """Its accounts and cookie key are published: real data in it would be open to anyone."""
+    from gka_dash import cli
+    from .conftest import raw, snapshot
+    demo.build_demo(sqlite_engine)
+    long_format = tmp_path / "maatwerk.csv"
+    long_format.write_text("indicator,subject,period,group,value,n\nafstroom_pct,WK990100,2014-2016,,12.5,140\n")
+    command = {"areas": ["import-areas", str(raw("tnocs_vr/gemeente.geojson")), "--level", "gemeente", "--year", "2015"],
+               "schools": ["import-schools", str(raw("duo_cbs_ginberg_cito/vestigingen_bo_all_geocoded.csv"))],
+               "open-data": ["import-open-data", str(raw("apcg/apcg_pc4_LA2014_LA2011-2012.csv"))],
+               "indicators": ["import-indicators", str(long_format)]}[importer]
+    before = snapshot(sqlite_engine)
+    assert cli.main(command) == 2
+    message = capsys.readouterr().err.strip().splitlines()
+    assert len(message) == 1 and "synthetic demo database, which never holds real data" in message[0]
+    assert snapshot(sqlite_engine) == before and db.is_demo(sqlite_engine)
+
+
 def test_first_start_builds_the_demo_only_when_empty(sqlite_engine):
     assert demo.ensure_demo(sqlite_engine) is True
     assert demo.ensure_demo(sqlite_engine) is False

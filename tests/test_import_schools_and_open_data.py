@@ -132,7 +132,9 @@ def test_achterstandsscores_are_attached_to_known_schools(with_schools):
 
 def test_long_format_accepts_dutch_excel_variant(engine, tmp_path):
     from gka_dash.demo import build_demo
+    from .conftest import as_real
     build_demo(engine)
+    as_real(engine)
     path = tmp_path / "maatwerk.csv"
     path.write_text("indicator;subject;period;group;value;n\n"
                     "afstroom_pct;WK990100;2014-2016;;12,5;140\n"

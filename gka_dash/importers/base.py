@@ -123,9 +123,22 @@ def read_table(path: Path, *, allow_latin1: bool, normalise=lambda name: name.st
     return TextTable(path.name, columns, rows, decimal_comma=(sep == ";"))
 
 
+def refuse_demo(conn, file_name: str) -> None:
+    """The demo database takes no real data: its accounts and cookie key are published, so real
+    figures in it would be open to anyone who read the README. Refusing (rather than quietly
+    turning the demo into a real database) keeps the rule simple: real data goes into a
+    database of its own, which then needs its own key and has no demo accounts."""
+    if db.is_demo_conn(conn):
+        raise InputError(file_name, "this is the synthetic demo database, which never holds real data; "
+                                    "set GKA_DATABASE_URL to a database of its own (e.g. "
+                                    "sqlite:///data/gemeente.sqlite) and import there")
+
+
 def start_dataset(conn, *, kind: str, name: str, file_name: str, digest: str, rows: int,
                   user: str, synthetic: bool = False) -> int:
     """Replace an earlier import of the same source: re-importing a file is idempotent."""
+    if not synthetic:
+        refuse_demo(conn, file_name)
     old = conn.execute(select(dataset.c.id).where(and_(dataset.c.kind == kind, dataset.c.name == name))).scalar_one_or_none()
     if old is not None:
         _delete_dataset_rows(conn, old)

@@ -21,7 +21,8 @@ from sqlalchemy import select
 from .. import codes, registry
 from ..errors import InputError
 from ..schema import school
-from .base import ImportReport, TextTable, checksum, read_bytes, read_table, start_dataset, write_observations
+from .base import (ImportReport, TextTable, checksum, read_bytes, read_table, refuse_demo, start_dataset,
+                   write_observations)
 from .duo_schools import normalise_column
 
 KINDS = ("eindtoets", "achterstand", "schooladviezen", "apcg")
@@ -49,6 +50,7 @@ def import_open_data(engine, path: Path, *, kind: str | None = None, user: str =
     kind = kind or detect_kind(table)
     report = ImportReport(dataset=f"{kind} ({path.name})")
     with engine.begin() as conn:
+        refuse_demo(conn, path.name)
         schools = {row.id: row for row in conn.execute(
             select(school.c.id, school.c.brin, school.c.gemeente_code, school.c.postcode, school.c.sector))}
         rows = _PARSERS[kind](table, schools, report)
