@@ -1,0 +1,19 @@
+"""The one part of the core that imports Streamlit, one idea per module: the engine
+(``database``), the login gate (``login``), the sidebar, URL-bound filters (``filters``),
+tables/charts with their downloads (``downloads``) and the page chrome (``chrome``). Pages use
+the names below as ``ui.…`` and stay a screenful of "what the user sees"."""
+
+from .chrome import (SYNTHETIC_NOTE, about, empty, empty_state, key_figure, map_view, page_header, plain,
+                     presenting, pseudonyms, withheld_note)
+from .database import engine
+from .downloads import chart, download, plain_table, table
+from .filters import (Gemeente, gemeente_select, indicator_select, presentation_controls, run_page, school_select,
+                      share_link, url_choice, url_choices, url_flag)
+from .login import current_user, require_user
+from .sidebar import sidebar
+
+__all__ = ["SYNTHETIC_NOTE", "about", "chart", "current_user", "download", "empty", "empty_state", "engine",
+           "gemeente_select", "Gemeente", "indicator_select", "key_figure", "map_view", "page_header", "plain",
+           "plain_table", "presentation_controls", "presenting", "pseudonyms", "require_user", "run_page",
+           "school_select", "share_link", "sidebar", "table", "url_choice", "url_choices", "url_flag",
+           "withheld_note"]

@@ -1,0 +1,145 @@
+"""Page chrome: the header with the synthetic-data notice, presentation mode, the texts that
+explain a figure (about, withheld, empty states), the map with its legend and key figures."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import streamlit as st
+
+from .. import config, db, formatting, privacy, registry
+from .database import engine
+
+SYNTHETIC_NOTE = ("**Synthetisch (demo)** — alle gemeenten, wijken, scholen en cijfers in deze "
+                  "database zijn verzonnen en dienen alleen om het dashboard te laten zien.")
+
+
+def page_header(title: str, subtitle: str = "") -> None:
+    """The page's title and purpose; its corner keeps a place for "Deel deze weergave", which
+    ``run_page`` fills once the page has set every filter in the URL."""
+    head, corner = st.columns([4, 1], vertical_alignment="bottom")
+    head.title(title)
+    st.session_state["_share_slot"] = None if presenting() else corner.empty()
+    if subtitle:
+        st.caption(subtitle)
+    if db.is_demo(engine()):
+        st.info(SYNTHETIC_NOTE, icon=":material/science:")
+
+
+PRESENTATION_PARAMS = ("presentatie", "pseudoniemen")
+PRESENTATION_CSS = """<style>
+html { font-size: 21px; }
+.stApp, [data-testid="stHeader"] { background: #ffffff; }
+.stApp p, .stApp li, .stApp label, .stApp h1, .stApp h2, .stApp h3 { color: #000000; }
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #111111 !important; }
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none !important; }
+[data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 4.5rem 3rem 3rem !important; }
+[data-testid="stAlert"] { border: 2px solid #000000; }
+</style>"""
+
+
+def presenting() -> bool:
+    """Presentation mode (``?presentatie=1``): for a screen shared in a meeting. A URL value we
+    did not write ourselves (an opened link, back/forward) wins, as for every filter."""
+    raw = st.query_params.get("presentatie")
+    if raw in ("0", "1") and raw != st.session_state.get("_last_presentatie"):
+        return raw == "1"
+    return bool(st.session_state.get("filter_presentatie", False))
+
+
+def pseudonyms() -> bool:
+    """School names replaced by School A, B, …: only while presenting, and on unless switched off."""
+    if not presenting():
+        return False
+    state = st.session_state.get("filter_pseudoniemen")
+    return bool(state) if state is not None else st.query_params.get("pseudoniemen") != "0"
+
+
+def about(ind: registry.Indicator, periods: list[str]) -> None:
+    """'Over deze indicator': what a figure means, from the registry, one click away."""
+    with st.expander(f"Over deze indicator: {ind.label}"):
+        unit = registry.UNITS[ind.unit][2] or {"advies": "adviesschaal 1-6"}.get(ind.unit, "getal")
+        st.markdown(f"{ind.description}\n\n"
+                    f"- **Bron:** {ind.source}\n"
+                    f"- **Perioden:** {', '.join(periods) if periods else 'geen'}\n"
+                    f"- **Eenheid:** {unit}\n"
+                    + (f"- **Let op:** {ind.caveat}\n" if ind.caveat else "")
+                    + (f"- **Privacy:** waarden op minder dan {config.suppression_threshold()} "
+                       "leerlingen worden niet getoond, gekleurd of geëxporteerd.\n" if not ind.level == "area" else ""))
+
+
+def withheld_note(count: int, noun: str = "leerlingen") -> None:
+    if count:
+        st.caption(privacy.withheld_text(count, noun))
+
+
+def empty(message: str = "Geen gegevens voor deze keuze.") -> None:
+    st.info(message, icon=":material/info:")
+
+
+def map_view(view, height: int = 520) -> None:
+    """The map with its legend underneath: pydeck draws none, so this one uses the map's colours."""
+    st.pydeck_chart(view.deck, height=height)
+    entries, title = view.legend, view.title
+    items = "".join(
+        f'<span style="display:inline-flex;align-items:center;margin:0 14px 4px 0">'
+        f'<span style="width:18px;height:14px;background:{e.colour};border:1px solid #777;'
+        f'margin-right:6px;display:inline-block"></span>{html.escape(e.label)}</span>'
+        for e in entries)
+    st.html(f'<div role="list" aria-label="Legenda" style="font-size:0.95rem">'
+            f'<strong>{html.escape(title)}</strong><br>{items}</div>')
+
+
+# What makes Markdown (and Streamlit's extensions: :red[…], :material/…:, $…$) of plain text;
+# + - . only start a list at the start of a line, which a name inside a sentence never is.
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#!|~$:])")
+
+
+def plain(text: str) -> str:
+    """Text from a file (a school or wijk name) made inert inside Markdown: no link, image,
+    emphasis or heading can be smuggled in through a name. HTML is escaped by Streamlit."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+def empty_state(user, what: str, ind: registry.Indicator | None) -> None:
+    """An empty view explained to the person who sees it: what is missing, where it comes from,
+    whom to ask; a beheerder also reads how to load it."""
+    lines = [what]
+    if ind is not None:
+        lines.append(f"**{ind.label}:** {ind.description}")
+        lines.append(f"**Bron:** {ind.source}." + (" Dit is een maatwerktabel die CBS of DUO alleen aan de "
+                                                   "gemeente levert; hij is niet openbaar." if ind.restricted else ""))
+    if user.role == "beheerder":
+        lines.append("**Inlezen (beheerder):** via Beheer → Gegevens inlezen, of "
+                     "`python -m gka_dash import-indicators BESTAND.csv` (maatwerk) en "
+                     "`python -m gka_dash import-folder MAP` (open data).")
+    else:
+        lines.append("Wilt u deze cijfers zien? Vraag de beheerder van het dashboard of de "
+                     "onderzoeksafdeling van uw gemeente om ze aan te leveren.")
+    st.info("\n\n".join(lines), icon=":material/info:")
+
+
+def key_figure(figure: dict) -> None:
+    """One key figure as a metric: the value, its change since the previous period, and in
+    the caption its period, n and the all-gemeenten reference (or why it is withheld)."""
+    delta = (figure["value"] - figure["previous"] if figure["previous"] is not None else None)
+    unit = figure["unit"]
+    suffix = registry.UNITS[unit][2]
+    long_unit = len(suffix) > 2  # "per 1.000 inw." goes in the label, or the number is cut off
+    text = formatting.difference(delta, unit) if delta is not None else ""
+    unchanged = text.startswith("±")
+    st.metric(figure["label"] + (f" ({suffix})" if long_unit else ""),
+              formatting.value(figure["value"], unit, with_unit=not long_unit),
+              delta=f"{text} t.o.v. {figure['previous_period']}" if delta is not None else None,
+              delta_color="off" if unchanged else {True: "normal", False: "inverse", None: "off"}[figure["higher_is_better"]],
+              delta_arrow="off" if unchanged else "auto")
+    parts = [figure["period"]]
+    if figure.get("n"):
+        parts.append(f"n = {formatting.number(figure['n'], 0)}")
+    parts.append("alle gemeenten: " + (formatting.value(figure["all_gemeenten"], figure["unit"])
+                                       if figure["all_gemeenten"] is not None else "niet getoond"))
+    if figure["withheld"]:
+        parts.append(f"{figure['withheld']} {'waarde' if figure['withheld'] == 1 else 'waarden'} onderdrukt "
+                     "(te weinig leerlingen)")
+    st.caption(" · ".join(parts))

@@ -1,0 +1,71 @@
+"""Tables, charts and the files behind their download buttons: made on the click, for the
+logged-in user, audited."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from .. import audit, charts, db, tables, users
+from ..users import User
+from .chrome import presenting
+from .database import engine
+
+
+def _audit_export(eng, user: User, what: str) -> None:
+    with eng.begin() as conn:
+        audit.log(conn, user.username, "export", what)
+
+
+def plain_table(frame) -> None:
+    """A table on screen only, numbers written the Dutch way (see :func:`tables.for_display`)."""
+    st.dataframe(tables.for_display(frame), hide_index=True, width="stretch")
+
+
+def table(user: User, frame, stem: str) -> None:
+    """Render a table the Dutch way and offer exactly that table as CSV, made on the click.
+
+    While presenting, the table folds away and offers no download.
+    """
+    where = st.expander("Tabel") if presenting() else st.container()
+    where.dataframe(tables.for_display(frame), hide_index=True, width="stretch")
+    if presenting():
+        return
+    synthetic = db.is_demo(engine())
+    download(user, "Download tabel (CSV)", lambda: tables.to_csv(frame, synthetic=synthetic),
+             f"{stem}{'-synthetisch-demo' if synthetic else ''}.csv", "text/csv",
+             icon=":material/download:", key=f"csv_{stem}")
+
+
+def chart(user: User, chart, stem: str) -> None:
+    """Render an altair chart with PNG and SVG downloads, rendered on the server only when asked;
+    while presenting, with type readable on a projector and no downloads."""
+    if presenting():
+        st.altair_chart(charts.for_projector(chart), width="stretch")
+        return
+    st.altair_chart(chart, width="stretch")
+    suffix = "-synthetisch-demo" if db.is_demo(engine()) else ""
+    columns = st.columns([1, 1, 4])
+    for column, fmt in zip(columns, ("png", "svg")):
+        download(user, f"Grafiek als {fmt.upper()}", lambda fmt=fmt: charts.image(chart, fmt),
+                 f"{stem}{suffix}.{fmt}", "image/png" if fmt == "png" else "image/svg+xml",
+                 icon=":material/image:", key=f"{fmt}_{stem}", where=column)
+
+
+def download(user: User, label: str, render, file_name: str, mime: str, *, icon: str, key: str, where=None) -> None:
+    """A download button whose file is made on the server only when clicked, for a user whose
+    account still stands at that moment (not removed, not locked); the click is audited.
+
+    Nothing of the file is sent with the page: Streamlit keeps the callable and runs it when the
+    button is pressed, so a page left open after an account was revoked yields nothing.
+    """
+    eng = engine()
+
+    def make():
+        with eng.connect() as conn:
+            still = users.get_user(conn, user.username)
+        if still is None or still.locked():
+            raise PermissionError("account no longer active")
+        _audit_export(eng, user, file_name)
+        return render()
+
+    (where or st).download_button(label, make, file_name=file_name, mime=mime, icon=icon, key=key)
