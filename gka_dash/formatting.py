@@ -1,10 +1,11 @@
-"""Dutch number formatting: decimal comma, thousands dot, '12,3 %'."""
+"""Dutch number formatting (Babel's nl_NL): decimal comma, thousands dot, '12,3 %'."""
 
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+from babel.numbers import format_decimal
 
 from . import registry
 
@@ -14,11 +15,16 @@ DECIMALS = {"pct": 1, "advies": 2, "count": 0, "per_1000": 1, "per_km2": 0, "ste
             "persons": 1, "z": 2, "score": 1, "flag": 0}
 
 
+LOCALE = "nl_NL"
+
+
 def number(value: float | None, decimals: int = 1) -> str:
-    if value is None:
+    """Rounded by Python first, as every table rounds (see ``tables._rounded``), so a label and
+    the table next to it never differ in the last digit; Babel then writes it the Dutch way."""
+    if value is None or value != value:
         return "–"
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", "\u2009").replace(".", ",").replace("\u2009", ".")
+    pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+    return format_decimal(round(float(value), decimals), format=pattern, locale=LOCALE)
 
 
 def value(value: float | None, unit: str, *, with_unit: bool = True) -> str:

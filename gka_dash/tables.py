@@ -11,6 +11,16 @@ import pandas as pd
 from . import formatting, privacy, registry
 from .analysis import SHOWN, WITHHELD, GroupValues, SchoolPairs, AreaValues
 
+# OWASP's rule for CSV injection: a cell that starts with one of these is a formula to Excel.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _with_decimals(frame: pd.DataFrame, decimals: dict[str, int]) -> pd.DataFrame:
+    """Remember how many decimals each number column shows, for :func:`for_display`."""
+    frame.attrs["decimals"] = decimals
+    return frame
+
+
 def _header(ind: registry.Indicator, period: str = "") -> str:
     suffix = registry.UNITS[ind.unit][2]
     return f"{ind.label}{' ' + period if period else ''}{' (' + suffix + ')' if suffix else ''}"
@@ -36,51 +46,83 @@ def area_table(values: AreaValues, ind: registry.Indicator, period: str, level: 
     columns = {noun: frame["name"], f"{noun}code": frame["code"]}
     if gemeenten is not None:
         columns["Gemeente"] = frame["gemeente_code"].map(gemeenten)
-    return pd.DataFrame({
+    value = _header(ind, period)
+    return _with_decimals(pd.DataFrame({
         **columns,
-        _header(ind, period): _rounded(frame["value"], ind.unit),
+        value: _rounded(frame["value"], ind.unit),
         "Aantal (n)": frame["n"].astype("Int64"),
         "Opmerking": _notes(frame["status"], ind.counted),
-    })
+    }), {value: formatting.DECIMALS.get(ind.unit, 1)})
 
 
 def change_table(values: AreaValues, ind: registry.Indicator, before: str, after: str) -> pd.DataFrame:
     frame = values.frame.reset_index(drop=True)
     change = "Verandering" + (" (procentpunt)" if ind.unit == "pct" else "")
-    return pd.DataFrame({
+    decimals = formatting.DECIMALS.get(ind.unit, 1)
+    return _with_decimals(pd.DataFrame({
         "Wijk": frame["name"], "Wijkcode": frame["code"],
         _header(ind, before): _rounded(frame["before"], ind.unit),
         _header(ind, after): _rounded(frame["after"], ind.unit),
         change: _rounded(frame["change"], ind.unit),
         f"n {before}": frame["n_before"].astype("Int64"), f"n {after}": frame["n_after"].astype("Int64"),
         "Opmerking": _notes(frame["status"], ind.counted),
-    })
+    }), {_header(ind, before): decimals, _header(ind, after): decimals, change: decimals})
 
 
 def school_table(pairs: SchoolPairs, x_ind: registry.Indicator, y_ind: registry.Indicator) -> pd.DataFrame:
     frame = pairs.frame.reset_index(drop=True)
-    return pd.DataFrame({
+    x_dec, y_dec = formatting.DECIMALS.get(x_ind.unit, 1), formatting.DECIMALS.get(y_ind.unit, 1)
+    return _with_decimals(pd.DataFrame({
         "School": frame["name"], "Vestiging": frame["code"], "Schooljaar": frame["period"],
         _header(x_ind): _rounded(frame["x"], x_ind.unit), _header(y_ind): _rounded(frame["y"], y_ind.unit),
         "Verwacht": _rounded(frame["expected"], y_ind.unit),
         "Verschil met verwachting": _rounded(frame["residual"], y_ind.unit),
         "Leerlingen (n)": frame["n"].astype("Int64"),
-    })
+    }), {_header(x_ind): x_dec, _header(y_ind): y_dec, "Verwacht": y_dec, "Verschil met verwachting": y_dec})
 
 
 def group_table(groups: GroupValues, ind: registry.Indicator) -> pd.DataFrame:
     frame = groups.frame.reset_index(drop=True)
-    return pd.DataFrame({
+    return _with_decimals(pd.DataFrame({
         "Gebied": frame["where"], "Jaar": frame["period"], "Opleiding ouders": frame["group"],
         _header(ind): _rounded(frame["value"], ind.unit), "17-jarigen (n)": frame["n"].astype("Int64"),
-    })
+    }), {_header(ind): formatting.DECIMALS.get(ind.unit, 1)})
+
+
+def for_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table as a Dutch reader reads it: 32.080 and 4,9, each number column with the
+    decimals of its unit, and a word where a value is absent: "onderdrukt" where the row says
+    it was withheld, otherwise "–". The browser's own locale (often en-US) plays no part."""
+    decimals = frame.attrs.get("decimals", {})
+    withheld = (frame["Opmerking"].astype(str).str.startswith("onderdrukt") if "Opmerking" in frame.columns
+                else pd.Series(False, index=frame.index))
+    shown = frame.copy()
+    for column in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
+            continue
+        places = decimals.get(column, 0 if pd.api.types.is_integer_dtype(frame[column]) else 1)
+        shown[column] = [formatting.number(float(v), places) if pd.notna(v) else ("onderdrukt" if w else "–")
+                         for v, w in zip(frame[column], withheld)]
+    return shown
+
+
+def neutralised(value):
+    """A text cell that Excel would run as a formula gets a leading apostrophe (OWASP); numbers
+    are data and stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
 
 
 def to_csv(frame: pd.DataFrame, *, synthetic: bool) -> bytes:
     """CSV for Dutch Excel: ';' separator, decimal comma, UTF-8 with BOM so 'ë' survives.
 
-    Synthetic data says so in every row, so a file passed on without its name still tells.
+    Every text cell passes :func:`neutralised`: school and wijk names come from files anyone
+    can edit. Synthetic data says so in every row, so a file passed on without its name still tells.
     """
     if synthetic:
         frame = frame.assign(Bron="synthetisch (demo)")
+    frame = frame.assign(**{c: frame[c].map(neutralised) for c in frame.columns
+                            if not pd.api.types.is_numeric_dtype(frame[c])})
+    frame.columns = [neutralised(str(c)) for c in frame.columns]
     return frame.to_csv(sep=";", decimal=",", index=False).encode("utf-8-sig")
