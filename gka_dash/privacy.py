@@ -48,6 +48,31 @@ def withheld_text(count: int, noun: str = "leerlingen") -> str:
     return f"{count} {values} niet getoond ({reason(noun)}), ter bescherming van de privacy."
 
 
+# Disclosure control for references (design §7). A reference over "alle gemeenten" next to a
+# user's own figures lets the user subtract: total minus what is in scope is what is not. So a
+# reference is shown only when what lies outside the user's scope is an aggregate of at least
+# MIN_OTHERS gemeenten of which no DOMINANCE_N together hold more than DOMINANCE_K of the pupils
+# (the (n, k)-dominance rule of statistical disclosure control), and never with its n.
+MIN_OTHERS = 3
+DOMINANCE_N, DOMINANCE_K = 2, 0.85
+
+
+def reference_allowed(rows: pd.DataFrame, scope) -> bool:
+    """Whether a reference over ``rows`` (shown rows of every gemeente) may be shown to a user
+    with ``scope``: the part outside the scope must not be one or two gemeenten in disguise."""
+    if scope.is_everything:
+        return True  # nothing lies outside a beheerder's scope
+    outside = rows[~rows["gemeente_code"].isin(scope.gemeenten)]
+    weight = outside["n"].fillna(1).clip(lower=1).groupby(outside["gemeente_code"]).sum()
+    if len(weight) < MIN_OTHERS:
+        return False
+    return float(weight.nlargest(DOMINANCE_N).sum()) <= DOMINANCE_K * float(weight.sum())
+
+
+REFERENCE_WITHHELD = ("referentie niet getoond: te weinig andere gemeenten in de gegevens "
+                      "(anders is uw eigen cijfer ervan af te trekken)")
+
+
 def _letters(index: int) -> str:
     """0 → A, 25 → Z, 26 → AA: spreadsheet column letters, so any number of schools fits."""
     text = ""

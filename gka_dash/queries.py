@@ -13,6 +13,9 @@ from .cache import cached
 from .scope import Scope
 
 
+SUBJECT_PREFIX = {"wijk": "WK", "gemeente": "GM", "buurt": "BU"}
+
+
 def _in_scope(column, scope: Scope):
     return True if scope.is_everything else column.in_(sorted(scope.gemeenten))
 
@@ -52,24 +55,49 @@ def observations(engine, scope: Scope, key: str, *, gemeente: str | None = None,
     return privacy.suppress(frame)
 
 
+def level_values(engine, scope: Scope, key: str, level: str, *, gemeente: str | None = None) -> pd.Series:
+    """Every shown value of one level (all periods): what a map's classes span, so the
+    gemeente's own total (600.000 inhabitants) does not stretch the classes of its wijken."""
+    rows = observations(engine, scope, key, gemeente=gemeente).rows
+    return rows.loc[rows["subject"].str.startswith(SUBJECT_PREFIX[level]), "value"]
+
+
 def all_gemeenten(engine, key: str, *, period: str | None = None) -> pd.DataFrame:
-    """Every gemeente's shown rows, for references only (an average over all gemeenten, the
-    expected-toetsadvies line): callers reduce it to an aggregate that reveals no single area,
-    and it has already lost every suppressed cell."""
+    """Every gemeente's shown rows, for fits over all schools only (the expected-toetsadvies
+    line): callers reduce it to coefficients that reveal no single area, and it has already
+    lost every suppressed cell. Figures shown as a reference go through :func:`reference`."""
     return observations(engine, Scope.everything(), key, period=period).rows
 
 
 @cached
-def periods(engine, scope: Scope, key: str, *, gemeente: str | None = None) -> list[str]:
+def reference(engine, scope: Scope, key: str, *, period: str | None = None, level: str | None = None,
+              group: str | None = None) -> float | None:
+    """The pupil-weighted mean over all gemeenten in the data, or None when the disclosure rule
+    (:func:`privacy.reference_allowed`) forbids it for this scope. ``level`` keeps rows of one
+    kind of subject (wijk, gemeente; None: all, as for schools) so a gemeente's total is not
+    counted again with its own wijken."""
+    rows = all_gemeenten(engine, key, period=period)
+    if level is not None:
+        rows = rows[rows["subject"].str.startswith(SUBJECT_PREFIX[level])]
+    if group is not None:
+        rows = rows[rows["group"] == group]
+    if rows.empty or not privacy.reference_allowed(rows, scope):
+        return None
+    return weighted_mean(rows)
+
+
+@cached
+def periods(engine, scope: Scope, key: str, *, gemeente: str | None = None, level: str | None = None) -> list[str]:
+    """The periods with data; ``level`` (wijk, gemeente) only those with data at that level, so
+    a wijk map is not offered a year that only the gemeente layer has."""
     query = select(observation.c.period).distinct().where(
         observation.c.indicator_key == key, _in_scope(observation.c.gemeente_code, scope))
     if gemeente is not None:
         query = query.where(observation.c.gemeente_code == scope.check(gemeente))
+    if level is not None:
+        query = query.where(observation.c.subject.like(SUBJECT_PREFIX[level] + "%"))
     with engine.connect() as conn:
         return sort_periods(conn.execute(query).scalars().all())
-
-
-SUBJECT_PREFIX = {"wijk": "WK", "gemeente": "GM", "buurt": "BU"}
 
 
 @cached
@@ -103,32 +131,58 @@ def weighted_mean(frame: pd.DataFrame) -> float | None:
     return float(rows["value"].mean())
 
 
+# What Overzicht shows, in this order, when the gemeente has it: the restricted figures first,
+# then the public DUO/CBS school figures, then the CBS context of the wijken.
+KEY_FIGURES = (("afstroom_pct", ""), ("opstroom_pct", ""), ("toetsadvies_gem", ""), ("apcg_pct", ""),
+               ("havo_vwo_17_pct", "laag"), ("havo_vwo_17_pct", "hoog"),
+               ("schooladvies_havo_vwo_pct", ""), ("schooladvies_gem", ""), ("eindtoets_gem", ""),
+               ("achterstandsscore_per_100", ""),
+               ("bijstand_per_1000", ""), ("pct_niet_westers", ""), ("pct_0_14_jr", ""), ("ww_per_1000", ""))
+SECTIONS = {"wijk": "Onderwijs", "school": "Onderwijs", "gemeente": "Onderwijs", "area": "Wijken en bevolking (CBS)"}
+
+
+def _figure_level(engine, scope: Scope, gemeente: str, ind: registry.Indicator) -> str | None:
+    """Which rows make the gemeente's figure: its schools (None), its wijken, or its own row;
+    a CBS kerncijfer comes from the gemeente's own row where the gemeente layer is loaded."""
+    if ind.level == "school":
+        return None
+    if ind.level == "area":
+        return "gemeente" if periods(engine, scope, ind.key, gemeente=gemeente, level="gemeente") else "wijk"
+    return ind.level
+
+
 @cached
 def key_figures(engine, scope: Scope, gemeente: str) -> list[dict]:
-    """A few figures with the references a reader needs: all gemeenten and the previous period.
-
-    The all-gemeenten reference is over every gemeente in the data; it is an aggregate, so it is
-    computed without the scope limit, from suppressed rows only, and reveals no single area.
-    """
+    """The figures Overzicht shows, from whatever is loaded, each with the references a reader
+    needs: all gemeenten (under the disclosure rule, without n) and the previous period."""
     scope.check(gemeente)
     figures = []
-    for key, group in (("afstroom_pct", ""), ("opstroom_pct", ""), ("toetsadvies_gem", ""),
-                       ("apcg_pct", ""), ("havo_vwo_17_pct", "laag"), ("havo_vwo_17_pct", "hoog")):
-        labels = periods(engine, Scope.everything(), key)
+    for key, group in KEY_FIGURES:
+        ind = registry.get(key)
+        level = _figure_level(engine, scope, gemeente, ind)
+        labels = periods(engine, scope, key, gemeente=gemeente, level=level)
         if not labels:
             continue
         latest, previous = labels[-1], (labels[-2] if len(labels) > 1 else None)
-        here, withheld = observations(engine, scope, key, gemeente=gemeente, period=latest)
-        everywhere = all_gemeenten(engine, key, period=latest)
-        before = observations(engine, scope, key, gemeente=gemeente, period=previous).rows if previous else here.iloc[0:0]
-        if group:
-            here, everywhere, before, withheld = (f[f["group"] == group] for f in (here, everywhere, before, withheld))
-        ind = registry.get(key)
+
+        def own(period):
+            shown, withheld = observations(engine, scope, key, gemeente=gemeente, period=period)
+            if level is not None:
+                shown = shown[shown["subject"].str.startswith(SUBJECT_PREFIX[level])]
+                withheld = withheld[withheld["subject"].str.startswith(SUBJECT_PREFIX[level])]
+            return shown[shown["group"] == group], withheld[withheld["group"] == group]
+
+        here, withheld = own(latest)
+        value = weighted_mean(here)
+        if value is None:
+            continue
         figures.append({
             "key": key, "label": f"Havo/vwo 17-jarigen, ouders {group}" if group else ind.label, "unit": ind.unit,
-            "period": latest, "value": weighted_mean(here), "all_gemeenten": weighted_mean(everywhere),
-            "previous_period": previous, "previous": weighted_mean(before), "withheld": len(withheld),
-            "higher_is_better": ind.higher_is_better,
+            "section": SECTIONS[ind.level], "period": latest, "value": value,
+            "n": int(here["n"].sum()) if here["n"].notna().any() and ind.level != "area" else None,
+            "all_gemeenten": reference(engine, scope, key, period=latest, level=level, group=group),
+            "previous_period": previous, "previous": weighted_mean(own(previous)[0]) if previous else None,
+            "withheld": len(withheld), "higher_is_better": ind.higher_is_better, "source": ind.source,
         })
     return figures
 
