@@ -118,10 +118,11 @@ def _pair(x: pd.DataFrame, y: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     note = ""
     if x.empty or y.empty:
         return pd.DataFrame(columns=["subject", "gemeente_code", "period", "x", "y", "n"]), note
-    if not set(x["period"]) & set(y["period"]):
+    if not set(x["period"]) & set(y["period"]) or (x["period"].nunique() == 1 and y["period"].nunique() > 1):
         latest = sort_periods(x["period"])[-1]
         x = x[x["period"] == latest].drop(columns="period")
-        note = f"De x-as komt alleen uit {latest}; die waarde staat bij elk schooljaar."
+        note = (f"De horizontale as is er alleen voor {latest}; die waarde van elke school staat bij elk "
+                "schooljaar van de verticale as.")
         pairs = y.merge(x, on=["subject", "gemeente_code"], suffixes=("_y", "_x"))
     else:
         pairs = y.merge(x, on=["subject", "gemeente_code", "period"], suffixes=("_y", "_x"))
@@ -144,6 +145,16 @@ def expected_line(engine, x_key: str, y_key: str) -> Fit | None:
     weights = np.sqrt(pairs["n"].fillna(1).clip(lower=1))
     slope, intercept = np.polyfit(pairs["x"], pairs["y"], 1, w=weights)
     return Fit(float(slope), float(intercept), len(pairs), float(np.corrcoef(pairs["x"], pairs["y"])[0, 1]))
+
+
+def school_axes(engine, scope: Scope, gemeente: str) -> tuple[str, str] | None:
+    """The population (x) and outcome (y) indicators a gemeente's schools have, best first:
+    toetsadvies against % APCG from the restricted tables, else the public figures (schooladvies
+    against the CBS achterstandsscore), so a gemeente with public data only still gets the view."""
+    present = queries.indicators_at(engine, scope, gemeente, "school")
+    x = next((k for k in registry.SCHOOL_POPULATION if k in present), None)
+    y = next((k for k in registry.SCHOOL_OUTCOMES if k in present), None)
+    return (x, y) if x and y else None
 
 
 @cached

@@ -21,13 +21,6 @@ from . import formatting, registry
 from .analysis import ALL_GEMEENTEN, Fit
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
-# 20 categorical colours for one-colour-per-school; a school keeps its colour because the scale's
-# domain is every school of the gemeente, not only those visible in the chosen years.
-SCHOOL_COLOURS = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
-    "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
-]
 GROUP_COLOURS = {"laag": "#D55E00", "midden": "#009E73", "hoog": "#0072B2"}
 FONT = "Source Sans Pro, Arial, sans-serif"
 
@@ -139,38 +132,48 @@ def school_labels(schools: pd.DataFrame) -> pd.Series:
     return schools["name"].where(~duplicated, schools["name"] + " (" + schools["id"] + ")")
 
 
+OTHER_SCHOOLS = "Overige scholen"
+QUIET = "#9a9a9a"
+
+
 @_built_once
 def school_scatter(pairs: pd.DataFrame, schools: pd.DataFrame, x_ind: registry.Indicator,
                    y_ind: registry.Indicator, fit: Fit | None, highlight: str | None = None) -> alt.Chart:
-    """Schools as points in one colour each, their path over the chosen years, and the line that
-    all schools of all gemeenten together lead one to expect. Clicking a school (or its legend
-    entry) highlights it; ``highlight`` does the same from the page's school picker."""
+    """Schools as grey points and the line that all schools of all gemeenten lead one to expect;
+    the highlighted school in colour with its path over the years.
+
+    Built for a big city: 200 schools get no legend of 200 names (which took the plot's height)
+    and no palette of 20 colours that repeats; every name is on hover, and the one school the
+    user looks for stands out. The legend holds at most three entries.
+    """
     labels = dict(zip(schools["id"], school_labels(schools)))
-    domain = [labels[i] for i in schools["id"]]
     # The chart carries the label only: with pseudonyms, a vestiging id in its data would name the school.
-    rows = pairs.assign(school=pairs["id"].map(labels)).drop(columns=["id", "code"], errors="ignore")
+    rows = pairs.assign(school=pairs["id"].map(labels))
+    rows["groep"] = [labels[i] if i == highlight else OTHER_SCHOOLS for i in rows["id"]]
+    rows = rows.drop(columns=["id", "code"], errors="ignore")
     rows["x_tekst"], rows["y_tekst"] = _text(rows["x"], x_ind.unit), _text(rows["y"], y_ind.unit)
     rows["verwacht"] = _text(rows["expected"], y_ind.unit)
     rows["ten_opzichte"] = [
         "" if pd.isna(r) else ("boven verwachting" if r > 0 else "onder verwachting") + f" ({formatting.difference(r, y_ind.unit)})"
         for r in rows["residual"]]
-    colour = alt.Color("school:N", title="School", scale=alt.Scale(
-        domain=domain, range=[SCHOOL_COLOURS[i % len(SCHOOL_COLOURS)] for i in range(len(domain))]),
-        legend=alt.Legend(orient="bottom", columns=3, symbolLimit=0, labelLimit=240))
-    pick = alt.selection_point(fields=["school"], bind="legend", on="click", clear="dblclick",
-                               value=[{"school": labels[highlight]}] if highlight in labels else None)
+    domain = [labels[highlight], OTHER_SCHOOLS] if highlight in labels else [OTHER_SCHOOLS]
+    colour = alt.Color("groep:N", title=None, scale=alt.Scale(domain=domain, range=[OKABE_ITO[0], QUIET][-len(domain):]),
+                       legend=alt.Legend(orient="top", labelLimit=400))
     x = alt.X("x:Q", axis=_dutch_axis(_axis_title(x_ind), x_ind.unit), scale=alt.Scale(zero=False))
     y = alt.Y("y:Q", axis=_dutch_axis(_axis_title(y_ind), y_ind.unit), scale=alt.Scale(zero=False))
-    opacity = alt.condition(pick, alt.value(0.95), alt.value(0.15))
     tooltip = [alt.Tooltip("school:N", title="School"), alt.Tooltip("period:N", title="Schooljaar"),
                alt.Tooltip("x_tekst:N", title=x_ind.label), alt.Tooltip("y_tekst:N", title=y_ind.label),
                alt.Tooltip("verwacht:N", title="Verwacht"), alt.Tooltip("ten_opzichte:N", title="Ten opzichte"),
                alt.Tooltip("n:Q", title="Leerlingen", format=",.0f")]
-    base = alt.Chart(rows)
-    paths = base.mark_line(strokeWidth=1.5).encode(x=x, y=y, color=colour, detail="school:N", order="period:O",
-                                                  opacity=alt.condition(pick, alt.value(0.6), alt.value(0.08)))
-    points = base.mark_circle(size=90).encode(x=x, y=y, color=colour, opacity=opacity, tooltip=tooltip).add_params(pick)
-    layers = [paths, points]
+    others = alt.Chart(rows[rows["groep"] == OTHER_SCHOOLS]).mark_circle(size=55, opacity=0.45).encode(
+        x=x, y=y, color=colour, tooltip=tooltip)
+    layers = [others]
+    chosen = rows[rows["groep"] != OTHER_SCHOOLS]
+    if len(chosen):
+        base = alt.Chart(chosen)
+        layers += [base.mark_line(strokeWidth=2.5).encode(x=x, y=y, color=colour, order="period:O"),
+                   base.mark_circle(size=160, opacity=1, stroke="#000000", strokeWidth=1).encode(
+                       x=x, y=y, color=colour, tooltip=tooltip)]
     if fit is not None and len(rows):
         lo, hi = float(rows["x"].min()), float(rows["x"].max())
         line = pd.DataFrame({"x": [lo, hi], "y": fit.predict([lo, hi]),
@@ -222,10 +225,7 @@ def static_map(view) -> alt.Chart:
 
 
 def for_projector(chart: alt.Chart) -> alt.Chart:
-    """The same chart with type large enough for the back of a meeting room; a fixed-height chart
-    grows, so its larger legend does not squeeze the plot."""
-    if isinstance(chart.height, int):
-        chart = chart.properties(height=chart.height + 240)
+    """The same chart with type large enough for the back of a meeting room."""
     return (chart.configure_axis(labelFontSize=20, titleFontSize=20)
             .configure_legend(labelFontSize=19, titleFontSize=19, labelLimit=360, symbolSize=180))
 

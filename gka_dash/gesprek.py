@@ -59,30 +59,59 @@ def afstroom_rises(engine, scope: Scope, gemeente: str, top: int = 3) -> tuple[l
 
 
 def school_extremes(engine, scope: Scope, gemeente: str, *, pseudonyms: bool = False) -> list[Highlight]:
-    """The schools furthest above and below the toetsadvies their % APCG pupils leads one to
-    expect, in the newest school year."""
-    pairs = analysis.school_pairs(engine, scope, gemeente, APCG, TOETSADVIES, pseudonyms=pseudonyms)
+    """The schools furthest above and below what their pupil population leads one to expect, in
+    the newest school year: toetsadvies against % APCG where the gemeente has those tables,
+    else schooladvies against the public CBS achterstandsscore."""
+    axes = analysis.school_axes(engine, scope, gemeente)
+    if axes is None:
+        return []
+    x, y = registry.get(axes[0]), registry.get(axes[1])
+    pairs = analysis.school_pairs(engine, scope, gemeente, x.key, y.key, pseudonyms=pseudonyms)
     frame = pairs.frame.dropna(subset=["residual"])
     if frame.empty:
         return []
     period = sort_periods(frame["period"])[-1]
     frame = frame[frame["period"] == period]
-    y, x = registry.get(TOETSADVIES), registry.get(APCG)
     found = []
     for row, above in ((frame.loc[frame["residual"].idxmax()], True), (frame.loc[frame["residual"].idxmin()], False)):
         if (row["residual"] > 0) != above:
             continue
-        params = {"gemeente": gemeente, "indicator": TOETSADVIES, "x": APCG, "jaren": period}
+        params = {"gemeente": gemeente, "indicator": y.key, "x": x.key, "jaren": period}
         if not pseudonyms:  # a vestiging id in the link would name the school
             params["school"] = row["id"]
         where = "boven" if above else "onder"
         found.append(Highlight(
             2, f"{row['name']}: het verst {where} de verwachting",
-            f"{row['name']} had in {period} een gemiddeld toetsadvies van {formatting.value(row['y'], y.unit)} "
-            f"bij {formatting.value(row['x'], x.unit)} leerlingen uit APCG-gebieden; bij die leerlingpopulatie is "
-            f"{formatting.value(row['expected'], y.unit)} te verwachten.",
+            f"{row['name']} had in {period} {formatting.in_sentence(y.label)} van {formatting.value(row['y'], y.unit)} "
+            f"bij {formatting.in_sentence(x.label)} van {formatting.value(row['x'], x.unit)}; bij die "
+            f"leerlingpopulatie is {formatting.value(row['expected'], y.unit)} te verwachten.",
             formatting.difference(row["residual"], y.unit), "scholen", params))
     return found
+
+
+def schooladvies_trend(engine, scope: Scope, gemeente: str, name: str) -> list[Highlight]:
+    """How the share of havo/vwo advice in the gemeente moved from the first to the newest
+    school year (DUO open data), next to the same move over all gemeenten."""
+    key = "schooladvies_havo_vwo_pct"
+    labels = queries.periods(engine, scope, key, gemeente=gemeente)
+    if len(labels) < 2:
+        return []
+    first, last = labels[0], labels[-1]
+    ind = registry.get(key)
+    here = {p: queries.weighted_mean(queries.observations(engine, scope, key, gemeente=gemeente, period=p).rows)
+            for p in (first, last)}
+    if None in here.values():
+        return []
+    change = here[last] - here[first]
+    everywhere = [queries.reference(engine, scope, key, period=p) for p in (first, last)]
+    against = ("" if None in everywhere else
+               f" In alle gemeenten samen ging het van {formatting.value(everywhere[0], ind.unit)} naar "
+               f"{formatting.value(everywhere[1], ind.unit)}.")
+    return [Highlight(1, "Schooladvies havo/vwo door de jaren",
+                      f"In {name} kreeg in {first} {formatting.value(here[first], ind.unit)} van de leerlingen in "
+                      f"groep 8 een havo- of vwo-advies, in {last} {formatting.value(here[last], ind.unit)}."
+                      + against, formatting.difference(change, ind.unit), "scholen",
+                      {"gemeente": gemeente, "indicator": key})]
 
 
 def ouderopleiding_gap(engine, scope: Scope, gemeente: str, name: str) -> list[Highlight]:
@@ -98,7 +127,8 @@ def ouderopleiding_gap(engine, scope: Scope, gemeente: str, name: str) -> list[H
                       formatting.difference(gap.gap, "pct") + against, "ouderopleiding", {"gemeente": gemeente})]
 
 
-def wijk_context(engine, scope: Scope, gemeente: str, wijken: list[str]) -> list[Highlight]:
+def wijk_context(engine, scope: Scope, gemeente: str, wijken: list[str],
+                 which: str = "waar de afstroom het meest steeg") -> list[Highlight]:
     """Context figures (CBS kerncijfers) of the given wijken next to the whole gemeente, so the
     room can ask whether a rise goes with, say, more benefits."""
     present = queries.indicators_at(engine, scope, gemeente, "wijk")
@@ -108,7 +138,7 @@ def wijk_context(engine, scope: Scope, gemeente: str, wijken: list[str]) -> list
     table, sentences, figures = {}, [], []
     for key in keys:
         ind = registry.get(key)
-        period = queries.periods(engine, scope, key, gemeente=gemeente)[-1]
+        period = queries.periods(engine, scope, key, gemeente=gemeente, level="wijk")[-1]
         values = analysis.area_values(engine, scope, gemeente, key, period).frame
         here = values[values["code"].isin(wijken)].set_index("code").reindex(wijken)
         whole = queries.observations(engine, scope, key, gemeente=gemeente, period=period).rows
@@ -125,18 +155,35 @@ def wijk_context(engine, scope: Scope, gemeente: str, wijken: list[str]) -> list
     if not sentences:
         return []
     return [Highlight(2, "Context van deze wijken",
-                      "In de wijken waar de afstroom het meest steeg: " + "; ".join(sentences) + ".",
+                      f"In de wijken {which}: " + "; ".join(sentences) + ".",
                       figures[0], "kaart", {"gemeente": gemeente, "indicator": keys[0]}, pd.DataFrame(table))]
+
+
+def standout_wijken(engine, scope: Scope, gemeente: str, top: int = 3) -> list[str]:
+    """The wijken with the most bijstand (else the first context figure loaded), for the context
+    highlight when there is no afstroom to point at: where in the city poverty gathers."""
+    present = queries.indicators_at(engine, scope, gemeente, "wijk")
+    key = next((k for k in CONTEXT if k in present), None)
+    if key is None:
+        return []
+    period = queries.periods(engine, scope, key, gemeente=gemeente, level="wijk")[-1]
+    values = analysis.area_values(engine, scope, gemeente, key, period).frame
+    return list(values[values["status"] == analysis.SHOWN].nlargest(top, "value")["code"])
 
 
 def highlights(engine, scope: Scope, gemeente: str, name: str, *, pseudonyms: bool = False) -> Highlights:
     scope.check(gemeente)
     rises, wijken, missing = afstroom_rises(engine, scope, gemeente)
-    items = [*rises, *school_extremes(engine, scope, gemeente, pseudonyms=pseudonyms),
-             *ouderopleiding_gap(engine, scope, gemeente, name), *wijk_context(engine, scope, gemeente, wijken)]
-    for what, present in (("afstroom over twee perioden", rises or missing),
-                          ("toetsadvies en % APCG per school", any(h.page == "scholen" for h in items)),
-                          ("17-jarigen naar opleiding van de ouders", any(h.page == "ouderopleiding" for h in items))):
+    context = (wijk_context(engine, scope, gemeente, wijken) if wijken else
+               wijk_context(engine, scope, gemeente, standout_wijken(engine, scope, gemeente),
+                            "met de meeste bijstandsuitkeringen"))
+    items = [*rises, *schooladvies_trend(engine, scope, gemeente, name),
+             *school_extremes(engine, scope, gemeente, pseudonyms=pseudonyms),
+             *ouderopleiding_gap(engine, scope, gemeente, name), *context]
+    for what, present in (("afstroom over twee perioden (maatwerktabel CBS/DUO)", rises or missing),
+                          ("de leerlingpopulatie en uitkomsten per school", any(h.page == "scholen" for h in items)),
+                          ("17-jarigen naar opleiding van de ouders (maatwerktabel CBS)",
+                           any(h.page == "ouderopleiding" for h in items))):
         if not present:
             missing.append(f"Geen gegevens over {what} voor deze gemeente.")
     return Highlights(items, missing)

@@ -18,7 +18,7 @@ from . import analysis, charts, config, db, formatting, gesprek, maps, notes, pr
 from .errors import GkaError
 from .scope import Scope
 
-VIEWS = {"afstroom": "Afstroom per wijk", "kaart": "Kaart van de afstroom", "scholen": "Scholen: toetsadvies en APCG",
+VIEWS = {"afstroom": "Afstroom per wijk", "kaart": "Kaart van de wijken", "scholen": "Scholen en hun leerlingpopulatie",
          "ouderopleiding": "Ouderopleiding"}
 SYNTHETIC_LABEL = "Synthetisch (demo): alle gemeenten, wijken, scholen en cijfers in dit rapport zijn verzonnen."
 
@@ -64,19 +64,33 @@ def _afstroom(engine, scope, gemeente, name, pseudonyms) -> Section | None:
 
 
 def _kaart(engine, scope, gemeente, name, pseudonyms) -> Section | None:
+    """The change in afstroom where the gemeente has it, else the wijken by the first context
+    figure a Kaart opens on (a rate that differs between wijken)."""
     ind = registry.get(gesprek.AFSTROOM)
     latest = analysis.latest_change(engine, scope, gemeente, ind.key)
-    if latest is None:
+    if latest is not None:
+        before, after, change = latest
+        view = maps.change_map(change, ind, before, after)
+        return Section(view.title, "Oranje: de afstroom steeg; paars: zij daalde. Grijs: onderdrukt.",
+                       charts.static_map(view), privacy.withheld_text(change.withheld, ind.counted),
+                       [ind.key], [before, after])
+    present = queries.indicators_at(engine, scope, gemeente, "wijk", whole=True)
+    key = next((k for k in registry.MAP_PREFERENCE if k in present), None)
+    if key is None:
         return None
-    before, after, change = latest
-    view = maps.change_map(change, ind, before, after)
-    return Section(view.title, "Oranje: de afstroom steeg; paars: zij daalde. Grijs: onderdrukt.",
-                   charts.static_map(view), privacy.withheld_text(change.withheld, ind.counted),
-                   [ind.key], [before, after])
+    ind = registry.get(key)
+    period = queries.periods(engine, scope, key, gemeente=gemeente, level="wijk")[-1]
+    values = analysis.area_values(engine, scope, gemeente, key, period)
+    view = maps.level_map(values, ind, period, queries.level_values(engine, scope, key, "wijk", gemeente=gemeente))
+    return Section(view.title, "Donkerder: een hogere waarde. Grijs: onderdrukt of geen gegevens.",
+                   charts.static_map(view), privacy.withheld_text(values.withheld, ind.counted), [key], [period])
 
 
 def _scholen(engine, scope, gemeente, name, pseudonyms) -> Section | None:
-    x, y = registry.get(gesprek.APCG), registry.get(gesprek.TOETSADVIES)
+    axes = analysis.school_axes(engine, scope, gemeente)
+    if axes is None:
+        return None
+    x, y = registry.get(axes[0]), registry.get(axes[1])
     pairs = analysis.school_pairs(engine, scope, gemeente, x.key, y.key, pseudonyms=pseudonyms)
     if pairs.frame.empty:
         return None
@@ -100,6 +114,13 @@ def _ouderopleiding(engine, scope, gemeente, name, pseudonyms) -> Section | None
 
 
 BUILDERS = {"afstroom": _afstroom, "kaart": _kaart, "scholen": _scholen, "ouderopleiding": _ouderopleiding}
+
+
+def available_views(engine, scope: Scope, gemeente: str, name: str) -> list[str]:
+    """The views that have data for this gemeente: the report offers no view that would come
+    out blank. Builders are cheap to ask twice; the reads and charts behind them are cached."""
+    scope.check(gemeente)
+    return [view for view, builder in BUILDERS.items() if builder(engine, scope, gemeente, name, False) is not None]
 
 
 def build(engine, scope: Scope, gemeente: str, name: str, *, views: list[str], author: str,

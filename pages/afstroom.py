@@ -3,7 +3,7 @@ gemeenten's average as reference; the map of the change and the table. Opstroom 
 
 import streamlit as st
 
-from gka_dash import analysis, charts, formatting, maps, queries, tables, ui
+from gka_dash import analysis, charts, formatting, maps, queries, registry, tables, ui
 
 user = ui.require_user()
 ui.page_header("Afstroom en opstroom", "Wat gebeurt er? Het aandeel leerlingen uit elke wijk dat in het vo "
@@ -15,8 +15,8 @@ engine = ui.engine()
 keys = [k for k in ("afstroom_pct", "opstroom_pct")
         if k in queries.indicators_at(engine, user.scope, gemeente.code, "wijk")]
 if not keys:
-    ui.empty(f"Geen gegevens over afstroom voor {gemeente.name}. Deze cijfers komen uit een maatwerktabel "
-             "van CBS/DUO en worden ingelezen met `python -m gka_dash import-indicators`.")
+    ui.empty_state(user, f"Er zijn geen cijfers over afstroom en opstroom per wijk van {gemeente.name} geladen.",
+                   registry.get("afstroom_pct"))
     st.stop()
 ind = ui.indicator_select("Indicator", keys, radio=True)
 labels = queries.periods(engine, user.scope, ind.key, gemeente=gemeente.code)

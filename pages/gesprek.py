@@ -25,10 +25,10 @@ for question, heading in ((1, notes.QUESTIONS[0]), (2, notes.QUESTIONS[1])):
     for h in items:
         with st.container(border=True):
             text, figure = st.columns([4, 1], vertical_alignment="center")
-            text.markdown(f"**{h.title}**  \n{h.text}")
+            text.markdown(f"**{ui.plain(h.title)}**  \n{ui.plain(h.text)}")
             figure.markdown(f"### {h.figure}")
             if h.table is not None:
-                st.dataframe(h.table, hide_index=True, width="stretch")
+                ui.plain_table(h.table)
             st.page_link(f"pages/{h.page}.py", label=f"Bekijk in {PAGE_TITLES[h.page]}", icon=":material/arrow_forward:",
                          query_params=h.params)
 for line in found.missing:
@@ -41,7 +41,7 @@ for number, question in enumerate(notes.QUESTIONS, start=1):
     st.subheader(f"{number}. {question}")
     entry = current.get(number)
     if presenting:  # read-only, without who wrote it
-        st.markdown(entry.text if entry else "_Nog geen notitie._")
+        st.markdown(ui.plain(entry.text) if entry else "_Nog geen notitie._")
         continue
     with st.form(f"note_{gemeente.code}_{number}", border=False):
         text = st.text_area("Notitie", value=entry.text if entry else "", height=120, label_visibility="collapsed",
@@ -57,7 +57,7 @@ for number, question in enumerate(notes.QUESTIONS, start=1):
                 st.info("Niet gewijzigd.")
     older = [v for v in versions if v.question == number]
     if older:
-        st.caption(f"Laatst gewijzigd door {older[0].author}, {formatting.moment(older[0].at)}")
+        st.caption(f"Laatst gewijzigd door {ui.plain(older[0].author)}, {formatting.moment(older[0].at)}")
         with st.expander(f"Eerdere versies ({len(older)})"):
             st.dataframe(notes.as_frame(older), hide_index=True, width="stretch")
 
@@ -65,8 +65,9 @@ if presenting:
     st.stop()
 st.header("Rapport")
 left, right = st.columns([3, 1])
-views = left.multiselect("Weergaven in het rapport", list(report.VIEWS), default=list(report.VIEWS),
-                         format_func=report.VIEWS.get)
+offered = report.available_views(engine, user.scope, gemeente.code, gemeente.name)
+views = left.multiselect("Weergaven in het rapport", offered, default=offered, format_func=report.VIEWS.get,
+                         placeholder="Kies weergaven")
 anonymous = right.toggle("Schoolnamen als pseudoniem", value=False)
 st.caption("Het rapport bevat de punten hierboven, de gekozen weergaven, de notities, bronnen en perioden. "
            "HTML opent zonder internet; onderdrukte waarden staan er ook niet in.")

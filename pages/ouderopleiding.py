@@ -13,8 +13,8 @@ engine = ui.engine()
 
 ind = registry.get("havo_vwo_17_pct")
 if ind.key not in queries.indicators_at(engine, user.scope, gemeente.code, "gemeente"):
-    ui.empty(f"Geen gegevens naar opleiding van de ouders voor {gemeente.name}. Deze cijfers komen uit een "
-             "maatwerktabel van CBS en worden ingelezen met `python -m gka_dash import-indicators`.")
+    ui.empty_state(user, f"Er zijn geen cijfers over 17-jarigen naar opleiding van de ouders voor {gemeente.name} "
+                         "geladen.", registry.get("havo_vwo_17_pct"))
     st.stop()
 groups = analysis.by_group(engine, user.scope, gemeente.code, gemeente.name, ind.key)
 st.markdown(f"### {analysis.gap_text(groups, gemeente.name)}")

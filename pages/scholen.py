@@ -16,7 +16,9 @@ present = queries.indicators_at(engine, user.scope, gemeente.code, "school")
 x_keys = [k for k in registry.SCHOOL_POPULATION if k in present]
 y_keys = [k for k in registry.SCHOOL_OUTCOMES if k in present]
 if not x_keys or not y_keys:
-    ui.empty(f"Geen schoolgegevens voor {gemeente.name} om tegen elkaar uit te zetten.")
+    ui.empty_state(user, f"Er zijn voor {gemeente.name} geen schoolcijfers geladen om tegen elkaar uit te zetten "
+                         "(een uitkomst zoals toetsadvies of schooladvies, en de leerlingpopulatie zoals % APCG "
+                         "of de achterstandsscore).", registry.get("toetsadvies_gem"))
     st.stop()
 left, right = st.columns(2)
 y_ind = ui.indicator_select("Uitkomst (verticaal)", y_keys, default="toetsadvies_gem", where=left)
@@ -41,7 +43,8 @@ else:
     if pairs.fit:
         st.caption(f"Stippellijn: verwachte waarde bij deze leerlingpopulatie, berekend over {pairs.fit.points} "
                    "school-jaren van alle gemeenten in de database (gewogen naar aantal leerlingen). "
-                   "Klik op een school of de legenda om haar te markeren; dubbelklik om dat op te heffen.")
+                   "Wijs een punt aan voor de naam; kies hierboven een school om haar en haar verloop over "
+                   "de jaren te markeren.")
 for note in (pairs.note, x_ind.caveat if x_ind.key != "apcg_pct" else ""):
     if note:
         st.caption(note)

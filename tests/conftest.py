@@ -105,15 +105,63 @@ def demo_engine(demo_file, tmp_path, monkeypatch):
     return db.get_engine(url)
 
 
+def as_real(engine):
+    """The demo's areas and schools in a database that is no longer the demo (flag cleared, demo
+    accounts gone): what a test needs to import restricted tables, which the demo refuses."""
+    from gka_dash import users
+    with engine.begin() as conn:
+        db.set_demo(conn, False)
+        for found in users.list_users(conn):
+            if found.demo:
+                users.remove_user(conn, found.username, by="test")
+    return engine
+
+
+class Downloads:
+    """The download buttons a page drew. Nothing is in them until they are clicked (the files
+    are made on the click); iterating clicks every button once, as a user would, and yields
+    (file name, bytes). ``eager`` holds anything that was sent with the page itself."""
+
+    def __init__(self):
+        self.eager: list[tuple[str, bytes]] = []
+        self.buttons: list[tuple[str, object]] = []
+
+    def __iter__(self):
+        return iter(list(self.eager) + [(name, make()) for name, make in self.buttons])
+
+    def clear(self) -> None:
+        """Forget the buttons of pages opened so far, to look at the next page alone."""
+        self.eager.clear()
+        self.buttons.clear()
+
+
 @pytest.fixture
 def downloads(monkeypatch):
-    """Every file the app hands to a download button, as bytes."""
-    files = []
+    """Every file the app offers for download: sent with the page (``eager``, which should stay
+    empty) or made when the button is pressed."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    from streamlit.runtime.media_file_storage import MediaFileKind
+    found = Downloads()
     original = MemoryMediaFileStorage.load_and_get_id
+    original_deferred = MediaFileManager.add_deferred
 
     def spy(self, path_or_data, mimetype, kind, filename=None):
-        files.append((filename, path_or_data))
+        if kind == MediaFileKind.DOWNLOADABLE:
+            found.eager.append((filename, path_or_data))
         return original(self, path_or_data, mimetype, kind, filename)
 
+    def spy_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        found.buttons.append((file_name, data_callable))
+        return original_deferred(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
-    return files
+    monkeypatch.setattr(MediaFileManager, "add_deferred", spy_deferred)
+    return found
+
+
+def dutch(text) -> float:
+    """A number as the tables show it (32.080 / 4,9 / onderdrukt) back as a float; NaN for a word."""
+    try:
+        return float(str(text).replace(".", "").replace(",", "."))
+    except ValueError:
+        return float("nan")

@@ -111,6 +111,7 @@ def test_notes_are_saved_with_history_and_shown_only_within_scope(demo_engine, d
     assert list(history["Tekst"]) == ["Afstroom stijgt in Kanaalzone en Zuiderveld.",
                                       "Afstroom stijgt in Kanaalzone; navragen bij de vo-scholen."]
 
+    downloads.clear()
     other = open_page("pages/gesprek.py", "waldersum", gemeente="GM9901")
     seen = everything(other, downloads)
     assert any("buiten uw bevoegdheid" in str(e.value) for e in other.error)

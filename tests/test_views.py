@@ -15,9 +15,9 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from gka_dash import demo
-from gka_dash.schema import area, observation, school
+from gka_dash.schema import area, audit_log, observation, school
 
-from .conftest import PLANTED
+from .conftest import PLANTED, dutch
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PASSWORDS = {u: pw for u, _, _, pw, _ in demo.DEMO_USERS}
@@ -46,11 +46,12 @@ def everything(at: AppTest, downloads=()) -> str:
     parts += [df.value.to_csv() for df in at.dataframe]
     parts += [h.proto.body for h in at.get("html")]
     parts += [d.proto.json for d in at.get("deck_gl_json_chart")]
-    for chart in at.get("arrow_vega_lite_chart"):
+    for chart in at.get("vega_lite_chart"):
         parts.append(chart.proto.spec)
         for dataset in chart.proto.datasets:
             parts.append(pa.ipc.open_stream(dataset.data.data).read_pandas().to_csv())
-    parts += [data.decode("utf-8-sig") if isinstance(data, bytes) else str(data) for _, data in downloads]
+    parts += [data.decode("utf-8-sig", errors="ignore") if isinstance(data, bytes) else str(data)
+              for _, data in downloads]
     return "\n".join(parts)
 
 
@@ -81,6 +82,7 @@ def test_planted_small_cell_appears_nowhere_not_even_in_downloads(demo_engine, d
     assert not leaks(value, decimals, seen)
     assert re.search(r"niet getoond \(onderdrukt: minder dan 10 (leerlingen|jongeren)\)", seen)
     assert any(name.endswith(".csv") for name, _ in downloads)
+    assert not downloads.eager  # nothing is sent before the click
 
 
 @pytest.mark.parametrize("key, subject, period, group, value, decimals, page", PLANTED)
@@ -105,6 +107,10 @@ def demo_names() -> dict[str, str]:
     return {code: name for code, name, *_ in demo.GEMEENTEN}
 
 
+def _nl(value: float, decimals: int) -> str:
+    return f"{value:,.{decimals}f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+
+
 def _pct(value: float) -> str:
     return f"{value:.1f} %".replace(".", ",")
 
@@ -118,7 +124,7 @@ def test_kaart_table_holds_the_stored_value_of_each_wijk(demo_engine):
     assert at.selectbox(key="filter_indicator").value == "opstroom_pct"
     assert at.selectbox(key="filter_periode").value == "2014-2016"
     for row in direct.itertuples():
-        assert table.loc[row.subject, column] == pytest.approx(round(row.value, 1))
+        assert table.loc[row.subject, column] == _nl(row.value, 1)  # as a Dutch reader reads it
 
 
 @pytest.mark.parametrize("username, gemeenten", [("regio", {"GM9901", "GM9902"}),
@@ -138,8 +144,10 @@ def test_landelijk_maps_every_wijk_in_scope_with_its_stored_value(demo_engine, u
     direct = _direct(demo_engine, "opstroom_pct")
     direct = direct[direct["gemeente_code"].isin(gemeenten) & (direct["period"] == "2016-2018")]
     assert set(table.index[table["Opmerking"] == ""]) == set(direct["subject"])
+    withheld = table["Opmerking"].str.startswith("onderdrukt")
+    assert set(table.index[table.iloc[:, 2] == "onderdrukt"]) == set(table.index[withheld]) != set()
     for row in direct.itertuples():
-        assert table.loc[row.subject, "Opstroom in het vo 2016-2018 (%)"] == pytest.approx(round(row.value, 1))
+        assert table.loc[row.subject, "Opstroom in het vo 2016-2018 (%)"] == _nl(row.value, 1)
 
 
 def test_kaart_difference_map_colours_only_wijken_with_both_periods(demo_engine):
@@ -227,4 +235,18 @@ def test_a_csv_download_is_the_table_on_screen_and_is_audited(demo_engine, downl
     assert list(exported.columns) == [*shown.columns, "Bron"]
     assert set(exported["Bron"]) == {"synthetisch (demo)"}
     assert exported["Wijk"].tolist() == shown["Wijk"].tolist()
-    assert exported.iloc[:, 2].tolist() == pytest.approx(shown.iloc[:, 2].tolist(), nan_ok=True)
+    assert exported.iloc[:, 2].tolist() == pytest.approx([dutch(v) for v in shown.iloc[:, 2]], nan_ok=True)
+    with demo_engine.connect() as conn:
+        audited = conn.execute(select(audit_log.c.username).where(audit_log.c.action == "export",
+                                                                  audit_log.c.detail == name)).scalars().all()
+    assert audited == ["veenhaven"]  # made on the click, for the logged-in user, and logged
+
+
+def test_a_download_of_a_removed_account_yields_nothing(demo_engine, downloads):
+    """A page left open after the account was removed: its buttons make no file."""
+    from gka_dash import users
+    open_page("pages/kaart.py")
+    with demo_engine.begin() as conn:
+        users.remove_user(conn, "veenhaven", by="test")
+    with pytest.raises(PermissionError):
+        list(downloads)
