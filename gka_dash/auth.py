@@ -3,21 +3,34 @@ before the app opens (design §7). No Streamlit here; :mod:`gka_dash.ui` wires i
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 import bcrypt
 from sqlalchemy import select
 
-from . import db, users
+from . import config, db, users
 from .schema import user as user_table
 
-COOKIE_NAME = "gka_dash_sessie"
+COOKIE_NAME = "gka_dash_sessie"  # the server-side session's token (gka_dash.sessions)
+LIBRARY_COOKIE_NAME = "gka_dash_formulier"  # streamlit-authenticator's own, never written
 # Used only on the synthetic demo database; a real deployment refuses to start with it.
 DEMO_COOKIE_KEY = "demo-sleutel-alleen-voor-synthetische-data"
 MIN_COOKIE_KEY_LENGTH = 32
-# The bcrypt hash of random bytes nobody knows: a locked account stays in the credentials (so a
-# valid cookie is recognised and then refused by the lockout) but no password matches it.
-UNUSABLE_HASH = bcrypt.hashpw(secrets.token_bytes(32), bcrypt.gensalt(4)).decode()
+
+
+@functools.lru_cache(maxsize=4)
+def unusable_hash(rounds: int) -> str:
+    """The bcrypt hash of random bytes nobody knows, at the cost of a real one: a locked account
+    stays in the credentials but no password matches it, and checking it takes as long as
+    checking a real password (a fast refusal would tell that the account is locked)."""
+    return bcrypt.hashpw(secrets.token_bytes(32), bcrypt.gensalt(rounds)).decode()
+
+
+def spend_password_check() -> None:
+    """Spend the time of one password check, for a username that does not exist: without it
+    the answer comes ~250 ms sooner for unknown names than for real ones."""
+    bcrypt.checkpw(secrets.token_bytes(16), unusable_hash(config.bcrypt_rounds()).encode())
 
 
 def credentials(conn) -> dict:
@@ -27,7 +40,8 @@ def credentials(conn) -> dict:
     for found in users.list_users(conn):
         entries[found.username] = {
             "name": found.name, "email": found.email or f"{found.username}@gka.invalid",
-            "password": UNUSABLE_HASH if found.locked() else users.password_hash(conn, found.username),
+            "password": (unusable_hash(config.bcrypt_rounds()) if found.locked()
+                         else users.password_hash(conn, found.username)),
             "roles": [found.role],
         }
     return {"usernames": entries}
@@ -49,7 +63,8 @@ def deployment_problems(engine, cookie_key: str | None) -> list[str]:
     elif len(cookie_key) < MIN_COOKIE_KEY_LENGTH:
         problems.append(f"de cookie-sleutel is korter dan {MIN_COOKIE_KEY_LENGTH} tekens")
     with engine.connect() as conn:
-        demo_accounts = conn.execute(select(user_table.c.username).where(user_table.c.demo.is_(True))).scalars().all()
+        demo_accounts = conn.execute(select(user_table.c.username).where(user_table.c.demo.is_(True))
+                                     .order_by(user_table.c.username)).scalars().all()
     if demo_accounts:
         problems.append("er bestaan nog demo-accounts (" + ", ".join(demo_accounts) + "); verwijder ze met "
                         "`python -m gka_dash users remove`")

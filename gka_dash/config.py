@@ -24,6 +24,11 @@ def suppression_threshold() -> int:
     return max(value, MIN_SUPPRESSION_THRESHOLD)
 
 
+def sqlite_busy_seconds() -> float:
+    """How long a write waits for SQLite's lock (held by an import) before it gives up."""
+    return float(os.environ.get("GKA_SQLITE_BUSY_SECONDS", "30"))
+
+
 def bcrypt_rounds() -> int:
     """12 in production; tests lower it (never below bcrypt's minimum of 4) to stay fast."""
     return max(4, int(os.environ.get("GKA_BCRYPT_ROUNDS", "12")))

@@ -111,6 +111,19 @@ audit_log = Table(
     Index("ix_audit_at", "at"),
 )
 
+login_session = Table(
+    "login_session", metadata,
+    # The cookie carries a random token; the database keeps only its SHA-256, so a copy of the
+    # database (a backup, a read-only account) holds nothing that logs anyone in.
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", String(60), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_why", String(60)),
+    Index("ix_login_session_user", "username"),
+)
+
 note = Table(
     "note", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

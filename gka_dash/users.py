@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import bcrypt
 from sqlalchemy import delete, insert, select, update
 
-from . import audit, codes, config
+from . import audit, codes, config, sessions
 from .errors import AuthError
 from .schema import user as user_table
 from .scope import ROLES, Scope
@@ -120,6 +120,7 @@ def _require(conn, username: str) -> User:
 def remove_user(conn, username: str, *, by: str = "cli") -> None:
     _require(conn, username)
     conn.execute(delete(user_table).where(user_table.c.username == username))
+    sessions.revoke_user(conn, username, "account removed")
     audit.log(conn, by, "user_remove", username)
 
 
@@ -128,6 +129,7 @@ def set_role(conn, username: str, *, role: str, gemeenten=(), by: str = "cli") -
     gemeenten = _validate(role, gemeenten)
     conn.execute(update(user_table).where(user_table.c.username == username)
                  .values(role=role, gemeenten=",".join(gemeenten)))
+    sessions.revoke_user(conn, username, "role or scope changed")
     audit.log(conn, by, "user_change", f"{username}: {role} {','.join(gemeenten)}")
 
 
@@ -135,6 +137,7 @@ def reset_password(conn, username: str, password: str, *, by: str = "cli") -> No
     _require(conn, username)
     conn.execute(update(user_table).where(user_table.c.username == username)
                  .values(password_hash=hash_password(password), failed_logins=0, locked_until=None))
+    sessions.revoke_user(conn, username, "password reset")
     audit.log(conn, by, "password_reset", username)
 
 
@@ -142,6 +145,7 @@ def store_password_hash(conn, username: str, new_hash: str, *, by: str) -> None:
     """Write back a password that streamlit-authenticator's own form has changed and hashed."""
     _require(conn, username)
     conn.execute(update(user_table).where(user_table.c.username == username).values(password_hash=new_hash))
+    sessions.revoke_user(conn, username, "password changed")
     audit.log(conn, by, "password_change", username)
 
 
@@ -169,5 +173,6 @@ def record_login(conn, username: str, success: bool, *, max_failures: int, locko
     if failures >= max_failures:
         values["locked_until"] = audit.now() + lockout
         audit.log(conn, found.username, "lockout", f"locked until {values['locked_until']:%Y-%m-%d %H:%M} UTC")
+        sessions.revoke_user(conn, found.username, "locked")
     conn.execute(update(user_table).where(user_table.c.username == found.username).values(**values))
     return get_user(conn, found.username)

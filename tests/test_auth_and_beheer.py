@@ -33,7 +33,7 @@ def test_a_real_database_refuses_to_open_while_demo_accounts_exist(demo_engine, 
     _as_real_deployment(demo_engine)
     monkeypatch.setenv("GKA_COOKIE_KEY", KEY)
     at = _first_screen()
-    assert "demo-accounts (beheer, regio, veenhaven, waldersum)" in at.error[0].value
+    assert "demo-accounts (beheer, grootzeestad, regio, veenhaven, waldersum)" in at.error[0].value
 
 
 def test_a_real_database_with_its_own_key_and_no_demo_accounts_opens_at_the_login(demo_engine, monkeypatch):
@@ -96,3 +96,69 @@ def test_logins_and_failures_are_audited(demo_engine, action):
     with demo_engine.connect() as conn:
         assert conn.execute(select(audit_log.c.action).where(audit_log.c.username == "veenhaven",
                                                              audit_log.c.action == action)).first()
+
+
+def _attempt(username: str, password: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.text_input[0].input(username)
+    at.text_input[1].input(password)
+    at.button[0].click()
+    return at.run()
+
+
+def test_a_login_opens_a_server_session_and_logout_revokes_it(demo_engine):
+    from gka_dash import sessions
+    from gka_dash.schema import login_session
+    at = _attempt("veenhaven", "demo-veenhaven-2024!")
+    token = at.session_state["_session_token"]
+    with demo_engine.connect() as conn:
+        assert sessions.username(conn, token) == "veenhaven"
+    at.switch_page("app.py").run()  # AppTest runs a page without app.py once it has one; the sidebar is app.py's
+    at.button(key="logout_button").click().run()
+    assert [t.label for t in at.text_input][:2] == ["Gebruikersnaam", "Wachtwoord"]
+    with demo_engine.connect() as conn:
+        assert sessions.username(conn, token) is None
+        assert conn.execute(select(login_session.c.revoked_why)).scalars().all() == ["logout"]
+
+
+def test_unknown_names_wrong_passwords_and_locked_accounts_get_the_same_answer(demo_engine, monkeypatch):
+    """And the same work: an unknown name costs a bcrypt check too, so timing tells nothing."""
+    from gka_dash import auth
+    checks = []
+    original = auth.bcrypt.checkpw
+    monkeypatch.setattr(auth.bcrypt, "checkpw", lambda *a: checks.append(1) or original(*a))
+    with demo_engine.begin() as conn:
+        for _ in range(5):
+            users.record_login(conn, "waldersum", False, max_failures=5, lockout=__import__("datetime").timedelta(minutes=5))
+    answers = {}
+    for who, password in (("bestaat-niet", "wat-dan-ook-123"), ("veenhaven", "fout-fout-fout-fout"),
+                          ("waldersum", "demo-waldersum-2024!")):
+        at = _attempt(who, password)
+        answers[who] = [e.value for e in at.error]
+        assert "_session_token" not in at.session_state
+    assert answers["bestaat-niet"] == answers["veenhaven"] == answers["waldersum"] != []
+    assert "geblokkeerd" not in answers["veenhaven"][0] or "herhaalde" in answers["veenhaven"][0]
+    assert checks  # the unknown name was checked against a hash as well
+
+
+def test_a_login_while_an_import_holds_the_lock_is_refused_not_let_through_unaudited(demo_engine, monkeypatch):
+    import sqlite3
+    from gka_dash.schema import login_session
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.text_input[0].input("veenhaven")
+    at.text_input[1].input("demo-veenhaven-2024!")
+    monkeypatch.setenv("GKA_SQLITE_BUSY_SECONDS", "0.2")
+    demo_engine.dispose()  # new connections read the shorter wait
+    holder = sqlite3.connect(demo_engine.url.database)
+    holder.execute("BEGIN IMMEDIATE")  # what an import's transaction holds
+    try:
+        at.button[0].click().run()
+    finally:
+        holder.rollback()
+        holder.close()
+        demo_engine.dispose()
+    assert "_session_token" not in at.session_state
+    assert any("kan op dit moment niet" in e.value for e in at.error)
+    assert not at.exception
+    with demo_engine.connect() as conn:
+        assert conn.execute(select(login_session)).first() is None

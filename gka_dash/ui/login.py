@@ -4,15 +4,16 @@ the audit of logins, and the rules a deployment must meet before any form is sho
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import streamlit as st
 import streamlit_authenticator as stauth
-from streamlit_authenticator.utilities import LoginError, Validator
+from sqlalchemy.exc import SQLAlchemyError
+from streamlit_authenticator.utilities import Validator
 
-from .. import audit, auth, config, db, demo, users
+from .. import audit, auth, config, db, demo, sessions, users
 from ..users import User
-from .chrome import SYNTHETIC_NOTE
+from .chrome import SYNTHETIC_NOTE, database_unreachable
 from .database import engine
 
 
@@ -46,8 +47,10 @@ def authenticator() -> stauth.Authenticate:
     """
     built = st.session_state.get("_authenticator")
     if built is None:
-        built = stauth.Authenticate({"usernames": {}}, cookie_name=auth.COOKIE_NAME, cookie_key=cookie_key(),
-                                    cookie_expiry_days=float(_secret("cookie_expiry_days", "GKA_COOKIE_EXPIRY_DAYS", 1)),
+        # The library's own cookie (a signed username that cannot be revoked) is switched off:
+        # expiry 0 days means it never writes one; the session cookie is ours (current_user).
+        built = stauth.Authenticate({"usernames": {}}, cookie_name=auth.LIBRARY_COOKIE_NAME, cookie_key=cookie_key(),
+                                    cookie_expiry_days=0,
                                     validator=PasswordRule(), auto_hash=False, login_sleep_time=0)
         st.session_state["_authenticator"] = built
     with engine().connect() as conn:
@@ -63,21 +66,34 @@ def refuse_unsafe_deployment() -> None:
 
 
 def current_user() -> User | None:
-    """The logged-in user, re-read from the database on every run, so a removed or locked
-    account loses access at its next click. A valid login cookie logs in without the form."""
-    refuse_unsafe_deployment()
+    """The logged-in user, re-read from the database on every run, so a removed, locked or
+    logged-out account loses access at its next click.
+
+    The session token lives in this browser session's state after a form login, and in the
+    login cookie for a new tab or a reload; either way the database decides whether it still
+    opens a session (see :mod:`gka_dash.sessions`).
+    """
     try:
-        authenticator().login(location="unrendered")
-    except LoginError:  # a cookie of an account that no longer exists
-        st.session_state["authentication_status"] = None
-    username = st.session_state.get("username")
-    if not st.session_state.get("authentication_status") or not username:
+        return _session_user()
+    except SQLAlchemyError:
+        database_unreachable()
+
+
+def _session_user() -> User | None:
+    refuse_unsafe_deployment()
+    cookie = st.context.cookies.get(auth.COOKIE_NAME)
+    token = st.session_state.get("_session_token") or (cookie if isinstance(cookie, str) else None)
+    if not token:
         return None
     with engine().connect() as conn:
-        user = users.get_user(conn, username)
+        username = sessions.username(conn, token)
+        user = users.get_user(conn, username) if username else None
     if user is None or user.locked():
-        _forget()
-        return None
+        if "_session_token" in st.session_state:  # logged in until now: end it, filters and all
+            _forget()
+        return None  # a stale cookie alone: show the form, and leave what is typed in it alone
+    st.session_state.update({"_session_token": token, "authentication_status": True, "username": user.username,
+                             "name": user.name})
     _store_login_cookie()
     return user
 
@@ -91,6 +107,11 @@ def require_user() -> User:
     return user
 
 
+LOGIN_FAILED = ("Inloggen mislukt. Controleer uw gebruikersnaam en wachtwoord; na herhaalde mislukte pogingen "
+                "wordt een account tijdelijk geblokkeerd. Lukt het niet, vraag dan de beheerder.")
+LOGIN_UNAVAILABLE = "Inloggen kan op dit moment niet. Probeer het over een minuut opnieuw."
+
+
 def login_page() -> None:
     st.title("GKA Dashboard Gelijke Kansen")
     st.caption("Gesloten omgeving voor medewerkers van gemeenten en regiocoördinatoren van de "
@@ -99,10 +120,8 @@ def login_page() -> None:
         "Form name": "Inloggen", "Username": "Gebruikersnaam", "Password": "Wachtwoord", "Login": "Inloggen"})
     status = st.session_state.get("authentication_status")
     if status is True:
-        _record_login(st.session_state["username"], True)
-        st.session_state["_cookie_due"] = True
-        st.rerun()
-    if status is False:
+        _start_session(st.session_state["username"])
+    elif status is False:
         _record_failure()
     if db.is_demo(engine()):
         st.info(SYNTHETIC_NOTE + "\n\nDemo-accounts: " + "; ".join(
@@ -110,24 +129,42 @@ def login_page() -> None:
             for u, role, g, pw, _ in demo.DEMO_USERS))
 
 
-def _record_login(username: str, success: bool) -> User | None:
-    with engine().begin() as conn:
-        return users.record_login(conn, username, success, max_failures=config.max_failed_logins(),
-                                  lockout=timedelta(minutes=config.lockout_minutes()))
+def _start_session(username: str) -> None:
+    """The password was right: audit the login and open a server-side session, in one
+    transaction. If that cannot be written (the database busy with an import past its wait,
+    or down) there is no login: an unaudited login is no login (fail closed)."""
+    lifetime = timedelta(days=float(_secret("cookie_expiry_days", "GKA_COOKIE_EXPIRY_DAYS", 1)))
+    try:
+        with engine().begin() as conn:
+            users.record_login(conn, username, True, max_failures=config.max_failed_logins(),
+                               lockout=timedelta(minutes=config.lockout_minutes()))
+            token = sessions.create(conn, username, lifetime)
+    except SQLAlchemyError:
+        st.session_state["authentication_status"] = None
+        st.error(LOGIN_UNAVAILABLE)
+        return
+    st.session_state["_session_token"] = token
+    st.session_state["_cookie_due"] = True
+    st.rerun()
 
 
 def _record_failure() -> None:
-    """Count the failure against the account the library just refused (it keeps the count of
-    this run in its credentials); an unknown name is audited as such."""
+    """Count the failure against the account the library just refused; an unknown name is
+    audited as such and costs the same bcrypt time, and every failure gets the same words, so
+    neither the answer nor its timing tells which usernames exist or are locked."""
     tried = [name for name, entry in st.session_state["_authenticator"].authentication_controller.authentication_model
              .credentials["usernames"].items() if entry.get("failed_login_attempts")]
-    user = _record_login(tried[0], False) if tried else _record_login("-", False)
-    if user is not None and user.locked():
-        st.error(f"Dit account is tijdelijk geblokkeerd na te veel mislukte pogingen. Probeer het na "
-                 f"{user.locked_until:%H:%M} UTC opnieuw of vraag een beheerder.")
-    else:
-        st.error("Gebruikersnaam of wachtwoord onjuist.")
+    if not tried:
+        auth.spend_password_check()
     st.session_state["authentication_status"] = None
+    try:
+        with engine().begin() as conn:
+            users.record_login(conn, tried[0] if tried else "-", False, max_failures=config.max_failed_logins(),
+                               lockout=timedelta(minutes=config.lockout_minutes()))
+    except SQLAlchemyError:
+        st.error(LOGIN_UNAVAILABLE)
+        return
+    st.error(LOGIN_FAILED)
 
 
 def _forget() -> None:
@@ -138,18 +175,31 @@ def _forget() -> None:
     st.session_state["authentication_status"] = None
 
 
-def _logged_out(details: dict) -> None:
+def logout() -> None:
+    """Revoke the session in the database (every copy of the cookie stops working at once),
+    delete the cookie in this browser, audit it, and forget the session's state."""
+    token, username = st.session_state.get("_session_token"), st.session_state.get("username")
     with engine().begin() as conn:
-        audit.log(conn, details.get("username") or "-", "logout")
+        sessions.revoke(conn, token, "logout")
+        audit.log(conn, username or "-", "logout")
+    try:
+        authenticator().cookie_controller.cookie_model.cookie_manager.delete(auth.COOKIE_NAME, key="logout_cookie")
+    except KeyError:  # this browser never got the cookie
+        pass
     _forget()
 
 
 def _store_login_cookie() -> None:
     """Write the login cookie in the first run after a form login.
 
-    The library writes it through a browser component in the login run itself, but that run
-    ends in ``st.rerun()`` before the browser has mounted the component, so the cookie would
-    never arrive; this run renders the component and lets it finish.
+    The login run ends in ``st.rerun()`` before the browser has mounted the cookie component,
+    so the cookie is written in the run after it. SameSite=Strict keeps it out of requests from
+    other sites; Secure where the app is served over HTTPS. (A cookie written by a component
+    cannot be HttpOnly; the token in it is worthless once revoked, and revoked at logout.)
     """
     if st.session_state.pop("_cookie_due", False):
-        authenticator().cookie_controller.set_cookie()
+        lifetime = timedelta(days=float(_secret("cookie_expiry_days", "GKA_COOKIE_EXPIRY_DAYS", 1)))
+        authenticator().cookie_controller.cookie_model.cookie_manager.set(
+            auth.COOKIE_NAME, st.session_state["_session_token"], key="login_cookie",
+            expires_at=datetime.now() + lifetime, same_site="strict",
+            secure=(st.context.url or "").startswith("https://") or None)

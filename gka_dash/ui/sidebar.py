@@ -8,14 +8,14 @@ from .. import db, users
 from ..users import User
 from .chrome import plain
 from .database import engine
-from .login import _logged_out, authenticator
+from .login import authenticator, logout
 
 
 def sidebar(user: User) -> None:
     with st.sidebar:
         scope = "alle gemeenten" if user.scope.is_everything else ", ".join(user.gemeenten)
         st.caption(f"Ingelogd als **{plain(user.name)}** ({user.role}: {plain(scope)})")
-        authenticator().logout("Uitloggen", location="sidebar", key="logout_button", callback=_logged_out)
+        st.button("Uitloggen", key="logout_button", on_click=logout)
         if db.is_demo(engine()):
             st.warning("Synthetische demodata", icon=":material/science:")
         with st.expander("Wachtwoord wijzigen"):

@@ -1,0 +1,62 @@
+"""Server-side login sessions: the cookie holds a random token, the database decides whether it
+still logs anyone in (design §7, OWASP ASVS V3).
+
+A signed cookie that carries the username (streamlit-authenticator's own) cannot be taken back:
+it logs in until it expires, after logout, after a password reset, after a lock. Here every
+such event revokes the sessions of the account, and expiry is the server's clock, not the
+cookie's. No Streamlit here; :mod:`gka_dash.ui.login` sets and reads the cookie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import insert, select, update
+
+from . import audit
+from .schema import login_session
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def create(conn, username: str, lifetime: timedelta) -> str:
+    """A new session for a user who has just proved who they are; returns the cookie's token."""
+    token = secrets.token_urlsafe(32)
+    now = audit.now()
+    conn.execute(insert(login_session).values(token_hash=_hash(token), username=username, created_at=now,
+                                              expires_at=now + lifetime))
+    return token
+
+
+def username(conn, token: str | None) -> str | None:
+    """Whose session this token opens, or None: unknown, revoked or expired tokens open nothing."""
+    if not token or not isinstance(token, str):
+        return None
+    row = conn.execute(select(login_session.c.username, login_session.c.expires_at, login_session.c.revoked_at)
+                       .where(login_session.c.token_hash == _hash(token))).first()
+    if row is None or row.revoked_at is not None or _aware(row.expires_at) <= audit.now():
+        return None
+    return row.username
+
+
+def revoke(conn, token: str | None, why: str = "logout") -> None:
+    if token:
+        conn.execute(update(login_session).where(login_session.c.token_hash == _hash(token),
+                                                 login_session.c.revoked_at.is_(None))
+                     .values(revoked_at=audit.now(), revoked_why=why))
+
+
+def revoke_user(conn, username: str, why: str) -> int:
+    """End every session of an account: its password changed, it was locked, its role or scope
+    changed, or it was removed. Returns how many were still open."""
+    return conn.execute(update(login_session).where(login_session.c.username == username,
+                                                    login_session.c.revoked_at.is_(None))
+                        .values(revoked_at=audit.now(), revoked_why=why)).rowcount
