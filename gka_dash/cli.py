@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from . import db, demo, info, users
 from .errors import GkaError
 from .importers.cbs_areas import DEFAULT_SIMPLIFY_M, import_areas
@@ -99,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     engine = db.get_engine()
     try:
-        db.init_db(engine)
+        if args.command != "info":  # reading what is there needs no schema upgrade (nor a writable file)
+            db.init_db(engine)
         if args.command == "demo":
             counts = demo.build_demo(engine)
             print("synthetic demo built: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
@@ -127,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     except (GkaError, demo.RealDataPresent) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except SQLAlchemyError as exc:
+        print(f"error: {db.describe_fault(exc, engine)}", file=sys.stderr)
+        return 3
     return 0
 
 

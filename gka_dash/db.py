@@ -29,7 +29,7 @@ def get_engine(url: str | None = None) -> Engine:
 def _engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -42,6 +42,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")  # readers (the app) do not block an import
+    # An import holds SQLite's one write lock for its whole transaction; a login, its audit row
+    # or a note waits for it this long instead of failing at once with "database is locked".
+    cursor.execute(f"PRAGMA busy_timeout = {int(config.sqlite_busy_seconds() * 1000)}")
     cursor.close()
 
 
@@ -119,3 +122,19 @@ def bulk_insert(conn, table, columns: list[str], rows: list[tuple]) -> None:
 def drop_all(engine: Engine) -> None:
     """For tests and ``demo --reset``: leave an empty schema behind."""
     metadata.drop_all(engine)
+
+
+def describe_fault(exc: Exception, engine: Engine | None = None) -> str:
+    """One line for a database fault, for a person: what happened and what to do, with the
+    database named by its URL without password, never a driver's traceback."""
+    text = str(getattr(exc, "orig", exc) or exc).splitlines()[0].lower()
+    where = engine.url.render_as_string(hide_password=True) if engine is not None else "the database"
+    if "locked" in text or "busy" in text:
+        return f"{where} is busy with another import (locked); try again when it has finished"
+    if "readonly" in text or "read-only" in text or "read only" in text:
+        return f"{where} cannot be written (read-only file or account); nothing was changed"
+    if "disk" in text and ("full" in text or "space" in text):
+        return f"{where}: the disk is full; nothing was changed"
+    if "no such table" in text or "does not exist" in text:
+        return f"{where} has no dashboard schema yet; run `python -m gka_dash init-db`"
+    return f"{where} cannot be reached or used ({text[:120]}); nothing was changed"

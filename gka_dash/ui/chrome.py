@@ -143,3 +143,12 @@ def key_figure(figure: dict) -> None:
         parts.append(f"{figure['withheld']} {'waarde' if figure['withheld'] == 1 else 'waarden'} onderdrukt "
                      "(te weinig leerlingen)")
     st.caption(" · ".join(parts))
+
+
+def database_unreachable() -> None:
+    """What every visitor sees while the database is down or busy: a plain sentence, no
+    traceback (no host, port or path); the next click tries again, so the app recovers by
+    itself when the database is back."""
+    st.error("Het dashboard kan de database op dit moment niet bereiken. Probeer het over een minuut opnieuw; "
+             "blijft dit zo, neem dan contact op met de beheerder.", icon=":material/cloud_off:")
+    st.stop()

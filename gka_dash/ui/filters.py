@@ -10,7 +10,9 @@ import streamlit as st
 
 from .. import charts, queries, registry
 from ..users import User
-from .chrome import PRESENTATION_CSS, PRESENTATION_PARAMS, presenting
+from sqlalchemy.exc import SQLAlchemyError
+
+from .chrome import PRESENTATION_CSS, PRESENTATION_PARAMS, database_unreachable, presenting
 from .database import engine
 
 
@@ -95,6 +97,8 @@ def run_page(page, *, keep_params: bool = False, app_params: tuple[str, ...] = (
     try:
         page.run()
         _offer_share_link()
+    except SQLAlchemyError:
+        database_unreachable()
     finally:
         unused = [p for p in st.query_params if p not in st.session_state.get("_params_used", ())]
         for param in [] if keep_params else unused:
