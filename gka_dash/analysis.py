@@ -81,12 +81,13 @@ def latest_change(engine, scope: Scope, gemeente: str, key: str) -> Change | Non
 @cached
 def reference_means(engine, scope: Scope, gemeente: str, key: str, periods: list[str]) -> pd.DataFrame:
     """Per period the gemeente's mean over its shown wijken or schools and the mean over all
-    gemeenten in the data, both weighted by pupils: the two yardsticks a reader asks for."""
+    gemeenten in the data, both weighted by pupils: the two yardsticks a reader asks for. The
+    second is None where the disclosure rule withholds it (see :func:`queries.reference`)."""
     records = []
     for period in periods:
         here = queries.observations(engine, scope, key, gemeente=gemeente, period=period).rows
         records.append({"period": period, "gemeente": queries.weighted_mean(here[here["group"] == ""]),
-                        "alle": queries.weighted_mean(queries.all_gemeenten(engine, key, period=period))})
+                        "alle": queries.reference(engine, scope, key, period=period, group="")})
     return pd.DataFrame(records, columns=["period", "gemeente", "alle"])
 
 
@@ -185,14 +186,16 @@ class GroupValues(NamedTuple):
 
 @cached
 def by_group(engine, scope: Scope, gemeente: str, name: str, key: str) -> GroupValues:
-    """The gemeente per group and year next to all gemeenten together (pupil-weighted)."""
+    """The gemeente per group and year next to all gemeenten together (pupil-weighted, under the
+    disclosure rule, and without n: a reference's n minus one's own is another gemeente's)."""
     rows, withheld = queries.observations(engine, scope, key, gemeente=gemeente)
     here = rows[["period", "group", "value", "n"]].assign(where=name)
-    everywhere = queries.all_gemeenten(engine, key)
-    everywhere = (everywhere.assign(weighted=everywhere["value"] * everywhere["n"])
-                  .groupby(["period", "group"], as_index=False)[["weighted", "n"]].sum())
-    everywhere = everywhere.assign(value=everywhere["weighted"] / everywhere["n"], where=ALL_GEMEENTEN)
-    frame = pd.concat([here, everywhere[["period", "group", "value", "n", "where"]]], ignore_index=True)
+    everywhere = pd.DataFrame([
+        {"period": period, "group": group, "value": value, "n": pd.NA, "where": ALL_GEMEENTEN}
+        for period, group in sorted(set(zip(here["period"], here["group"])))
+        if (value := queries.reference(engine, scope, key, period=period, group=group)) is not None],
+        columns=["period", "group", "value", "n", "where"])
+    frame = pd.concat([here, everywhere], ignore_index=True) if len(everywhere) else here
     order = {g: i for i, g in enumerate(registry.OUDEROPLEIDING_GROUPS)}
     frame = frame.sort_values(["where", "period", "group"], key=lambda s: s.map(order) if s.name == "group" else s)
     return GroupValues(frame[["where", "period", "group", "value", "n"]].reset_index(drop=True), len(withheld))

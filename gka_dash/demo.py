@@ -32,6 +32,9 @@ GEMEENTEN = [  # code, name, centre (lon, lat), radius km, wijken, schools, depr
     ("GM9902", "Dijkstede", (3.95, 52.95), 5.5, 14, 18, 0.0),
     ("GM9903", "Waldersum", (3.20, 52.40), 4.0, 9, 11, -0.6),
     ("GM9904", "Brakelo", (3.70, 52.25), 5.0, 12, 16, 0.2),
+    # The size of a big city (Rotterdam: 22 wijken in 2015 and 170 PO schools; Amsterdam about
+    # 100 wijken since 2016), so every view is built, tested and benchmarked at real scale.
+    ("GM9905", "Grootzeestad", (4.15, 52.45), 10.0, 45, 160, 0.3),
 ]
 
 WIJK_NAMES = [
@@ -54,6 +57,7 @@ DEMO_USERS = [  # username, role, gemeenten, password, display name — shown on
     ("regio", "regio", ("GM9901", "GM9902"), "demo-regio-2024!", "Demo regiocoördinator"),
     ("veenhaven", "gemeente", ("GM9901",), "demo-veenhaven-2024!", "Demo gemeente Veenhaven"),
     ("waldersum", "gemeente", ("GM9903",), "demo-waldersum-2024!", "Demo gemeente Waldersum"),
+    ("grootzeestad", "gemeente", ("GM9905",), "demo-grootzeestad-2024!", "Demo gemeente Grootzeestad"),
 ]
 
 
@@ -97,6 +101,13 @@ def ensure_demo(engine) -> bool:
             return False
     build_demo(engine)
     return True
+
+
+def _wijk_names(count: int) -> list[str]:
+    """Enough distinct names: a big city's wijken also get the points of the compass."""
+    if count <= len(WIJK_NAMES):
+        return WIJK_NAMES
+    return WIJK_NAMES + [f"{name} {side}" for side in ("Noord", "Zuid", "Oost", "West") for name in WIJK_NAMES]
 
 
 def _blob(rng, centre, radius_km) -> Polygon:
@@ -154,7 +165,7 @@ def _gemeente(rng, spec, areas, observations, schools) -> None:
     areas.append({"code": gm, "year": AREA_YEAR, "level": "gemeente", "name": name,
                   "gemeente_code": gm, "geometry": shapely.to_geojson(shapely.set_precision(outline, 1e-5))})
     cells = _wijk_polygons(rng, outline, n_wijken)
-    names = list(rng.permutation(WIJK_NAMES))[:n_wijken]
+    names = list(rng.permutation(_wijk_names(n_wijken)))[:n_wijken]
     deprivation = rng.normal(shift, 1.0, n_wijken)
     wijk_info = []
     for i, (cell, wijk_name, d) in enumerate(zip(cells, names, deprivation)):
@@ -239,7 +250,7 @@ def _schools(rng, gm, count, wijk_info, observations, schools) -> None:
 def _ouderopleiding(rng, gm, shift, observations) -> None:
     levels = {"laag": 28.0, "midden": 47.0, "hoog": 76.0}
     sizes = {"laag": 0.9, "midden": 1.3, "hoog": 1.0}
-    population = {"GM9901": 900, "GM9902": 520, "GM9903": 90, "GM9904": 400}[gm]
+    population = {"GM9901": 900, "GM9902": 520, "GM9903": 90, "GM9904": 400, "GM9905": 5200}[gm]
     for k, year in enumerate(OUDEROPLEIDING_YEARS):
         for group, level in levels.items():
             n = int(population * sizes[group] * (1 + rng.normal(0, 0.05)))

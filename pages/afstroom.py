@@ -1,9 +1,10 @@
 """Afstroom: per wijk, two periods side by side, sorted by change, with the gemeente's and all
 gemeenten's average as reference; the map of the change and the table. Opstroom alongside."""
 
+import pandas as pd
 import streamlit as st
 
-from gka_dash import analysis, charts, formatting, maps, queries, registry, tables, ui
+from gka_dash import analysis, charts, formatting, maps, privacy, queries, registry, tables, ui
 
 user = ui.require_user()
 ui.page_header("Afstroom en opstroom", "Wat gebeurt er? Het aandeel leerlingen uit elke wijk dat in het vo "
@@ -31,8 +32,11 @@ after = ui.url_choice("Naar periode", [p for p in labels if labels.index(p) > la
 change = analysis.wijk_change(engine, user.scope, gemeente.code, ind.key, before, after)
 references = analysis.reference_means(engine, user.scope, gemeente.code, ind.key, [before, after])
 st.markdown(" · ".join(
-    f"**{where}:** " + " → ".join(formatting.value(v, ind.unit) for v in references[column])
+    f"**{where}:** " + " → ".join(formatting.value(v, ind.unit) if pd.notna(v) else "niet getoond"
+                                  for v in references[column])
     for where, column in ((f"gemiddelde {gemeente.name}", "gemeente"), ("alle gemeenten", "alle"))))
+if references["alle"].isna().any():
+    st.caption(privacy.REFERENCE_WITHHELD.capitalize() + ".")
 
 if change.frame["change"].notna().any():
     st.subheader(f"{ind.label} per wijk, {before} en {after}")

@@ -3,7 +3,7 @@ the gemeente against all gemeenten over the years, and the gap between the group
 
 import streamlit as st
 
-from gka_dash import analysis, charts, queries, registry, tables, ui
+from gka_dash import analysis, charts, privacy, queries, registry, tables, ui
 
 user = ui.require_user()
 ui.page_header("Ouderopleiding", "Hoe verklaren we dit? Hoe sterk de opleiding van de ouders bepaalt of "
@@ -19,8 +19,11 @@ if ind.key not in queries.indicators_at(engine, user.scope, gemeente.code, "geme
 groups = analysis.by_group(engine, user.scope, gemeente.code, gemeente.name, ind.key)
 st.markdown(f"### {analysis.gap_text(groups, gemeente.name)}")
 ui.chart(user, charts.group_lines(groups.frame, ind, gemeente.name), f"ouderopleiding-{gemeente.code}")
-st.caption("Doorgetrokken: " + gemeente.name + ". Gestreept: alle gemeenten in de database samen, gewogen "
-           "naar het aantal 17-jarigen.")
+if (groups.frame["where"] == analysis.ALL_GEMEENTEN).any():
+    st.caption("Doorgetrokken: " + gemeente.name + ". Gestreept: alle gemeenten in de database samen, gewogen "
+               "naar het aantal 17-jarigen.")
+else:
+    st.caption(privacy.REFERENCE_WITHHELD.capitalize() + ".")
 ui.withheld_note(groups.withheld, ind.counted)
 ui.about(ind, queries.periods(engine, user.scope, ind.key, gemeente=gemeente.code))
 ui.table(user, tables.group_table(groups, ind), f"ouderopleiding-{gemeente.code}")

@@ -329,3 +329,47 @@ def test_share_link_reopens_exactly_the_view(server, page):
     other.goto(link)
     other.get_by_role("heading", name=heading).first.wait_for(timeout=30000)
     assert other.url == link
+
+
+def _session_cookie(context) -> dict:
+    _login_cookie(context, present=True)
+    return next(c for c in context.cookies() if c["name"] == auth.COOKIE_NAME)
+
+
+def _opens_with(page, server: str, cookie: dict) -> bool:
+    """Whether a fresh browser holding only this cookie gets into the app (a stolen copy)."""
+    context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_cookies([cookie])
+    other = context.new_page()
+    other.goto(server + "/")
+    logged_in, form = other.get_by_text("Geladen gegevens"), other.get_by_label("Gebruikersnaam")
+    other.wait_for_function("() => document.body.innerText.includes('Geladen gegevens') || "
+                            "document.body.innerText.includes('Gebruikersnaam')", timeout=30000)
+    result = logged_in.count() > 0 and form.count() == 0
+    context.close()
+    return result
+
+
+@pytest.mark.parametrize("ending", ["logout", "password reset", "lock"])
+def test_a_copied_login_cookie_stops_working_when_the_session_ends(server, database, page, ending):
+    """The attack of issue #14: replay a cookie after logout, a password reset or a lock."""
+    from gka_dash import users
+    page.goto(server + "/")
+    _login(page, "waldersum")
+    page.get_by_text("Geladen gegevens").first.wait_for(timeout=30000)
+    cookie = _session_cookie(page.context)
+    assert cookie["sameSite"] == "Strict"
+    assert _opens_with(page, server, cookie)  # the control: a copy works while the session lasts
+    engine = db.get_engine(database)
+    if ending == "logout":
+        page.get_by_role("button", name="Uitloggen").click()
+        _login_form(page)
+    elif ending == "password reset":
+        with engine.begin() as conn:
+            users.reset_password(conn, "waldersum", dict((u, pw) for u, _, _, pw, _ in demo.DEMO_USERS)["waldersum"])
+    else:
+        from datetime import timedelta
+        with engine.begin() as conn:
+            for _ in range(5):
+                users.record_login(conn, "waldersum", False, max_failures=5, lockout=timedelta(seconds=1))
+    assert not _opens_with(page, server, cookie)
