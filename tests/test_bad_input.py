@@ -8,7 +8,7 @@ from shapely.geometry import Polygon
 from gka_dash.cli import main
 from gka_dash.demo import build_demo
 
-from .conftest import raw, snapshot
+from .conftest import as_real, raw, snapshot
 
 HEADER = "indicator,subject,period,group,value,n\n"
 GOOD = "afstroom_pct,WK990100,2014-2016,,12.5,140\n"
@@ -60,6 +60,42 @@ def _bad_area_code(tmp_path):
     return ["import-areas", str(path), "--level", "wijk", "--year", "2015"]
 
 
+def _geojson(tmp_path, geometries: list[str], name="wijk.geojson", extra: str = "") -> list[str]:
+    """A wijk layer written as text, so a test can put in what no library would write."""
+    features = ",".join(
+        f'{{"type":"Feature","properties":{{"WK_CODE":"WK99010{i}","WK_NAAM":"x"{extra}}},"geometry":{g}}}'
+        for i, g in enumerate(geometries))
+    path = tmp_path / name
+    path.write_text(f'{{"type":"FeatureCollection","features":[{features}]}}')
+    return ["import-areas", str(path), "--level", "wijk", "--year", "2015"]
+
+
+SQUARE = '{"type":"Polygon","coordinates":[[[3.5,52.7],[3.51,52.7],[3.51,52.71],[3.5,52.71],[3.5,52.7]]]}'
+ACHTERSTAND = ("brin_vestiging,aantal_bekostigde_leerlingen,achterstandsscore,score_zonder_drempel,"
+               "score_zonder_drempel_onderbouw,score_zonder_drempel_bovenbouw,voetnoot\n")
+ADVIES = ("brin,schooljaar,vso_n_mid,pro_n_mid,vmbo_b_n_mid,vmbo_b_k_n_mid,vmbo_k_n_mid,vmbo_k_gt_n_mid,vmbo_gt_n_mid,"
+          "vmbo_gt_havo_n_mid,havo_n_mid,havo_vwo_n_mid,vwo_n_mid,n_mid,pct_havo_vwo_mid\n")
+EINDTOETS = "BRIN_NUMMER;VESTIGINGSNUMMER;GEMEENTENUMMER;CET_AANTAL;CET_GEM\n"
+
+
+def _open_data(tmp_path, text: str, name: str) -> list[str]:
+    return ["import-open-data", str(_csv(tmp_path, text, name=name))]
+
+
+def _many_features(tmp_path):
+    """More features than any CBS layer has: refused by counting, before anything is read."""
+    one = '{"type":"Feature","properties":{"WK_CODE":"WK990100"},"geometry":{"type":"Point","coordinates":[5,52]}}'
+    path = tmp_path / "veel.geojson"
+    path.write_text('{"type":"FeatureCollection","features":[' + ",".join([one] * 100_001) + "]}")
+    return ["import-areas", str(path), "--level", "wijk", "--year", "2015"]
+
+
+def _corrupt_zip(tmp_path):
+    path = tmp_path / "wijken.zip"
+    path.write_bytes(b"PK\x03\x04" + b"\x00" * 60)
+    return ["import-areas", str(path), "--level", "wijk", "--year", "2015"]
+
+
 CASES = {
     # case: (argv builder, words the one-line message must contain)
     "csv missing column": (lambda t: ["import-indicators", str(_csv(t, "indicator,subject,period,value,n\n"
@@ -94,15 +130,89 @@ CASES = {
     "shapefile missing a column": (_shapefile_missing_code_column, ["wijk_2015.shp", "WK_CODE", "missing"]),
     "wrong CRS": (_wrong_crs, ["wijk.geojson", "outside the Netherlands"]),
     "malformed area code": (_bad_area_code, ["row 1", "column WK_CODE", "'WK9901' is not a wijk code"]),
+    # Hostile and broken files (issue #14): numbers, counts, periods, text.
+    "thousands dot misplaced in a ';' file": (lambda t: ["import-indicators", str(_csv(
+        t, HEADER.replace(",", ";") + "afstroom_pct;WK990100;2014-2016;;12,5;1.00\n"))],
+        ["row 2", "column n", "'1.00' is not a number as a ';' file writes it"]),
+    "decimal comma in a ',' file splits the row": (lambda t: ["import-indicators", str(_csv(
+        t, HEADER + "afstroom_pct,WK990100,2014-2016,,12,5,140\n"))], ["row 2", "has 7 fields, the header has 6"]),
+    "reversed period": (lambda t: ["import-indicators", str(_csv(t, HEADER + "afstroom_pct,WK990100,2016-2014,,12,40\n"))],
+                        ["row 2", "column period", "'2016-2014' is not a period"]),
+    "three-year nonsense period": (lambda t: ["import-indicators", str(_csv(
+        t, HEADER + "afstroom_pct,WK990100,2014-2016-2018,,12,40\n"))], ["row 2", "column period"]),
+    "NaN value": (lambda t: ["import-indicators", str(_csv(t, HEADER + "afstroom_pct,WK990100,2014-2016,,nan,40\n"))],
+                  ["row 2", "column value", "not a finite number"]),
+    "infinite value": (lambda t: ["import-indicators", str(_csv(t, HEADER + "afstroom_pct,WK990100,2014-2016,,inf,40\n"))],
+                       ["row 2", "column value", "not a finite number"]),
+    "fractional n": (lambda t: ["import-indicators", str(_csv(t, HEADER + "afstroom_pct,WK990100,2014-2016,,12,12.5\n"))],
+                     ["row 2", "column n", "not a count"]),
+    "unknown group": (lambda t: ["import-indicators", str(_csv(t, HEADER + "havo_vwo_17_pct,GM9901,2016,heel laag,30,200\n"))],
+                      ["row 2", "column group", "'heel laag' is not valid"]),
+    "header only": (lambda t: ["import-indicators", str(_csv(t, HEADER))], ["indicatoren.csv", "no data rows"]),
+    "NUL byte in a field": (lambda t: ["import-indicators", str(_csv(t, HEADER + "afstroom_pct,WK990100\x00,2014-2016,,12,40\n"))],
+                            ["indicatoren.csv", "row 2"]),
+    "formula as a subject": (lambda t: ["import-indicators", str(_csv(
+        t, HEADER + 'afstroom_pct,"=HYPERLINK(""http://x"",""klik"")",2014-2016,,12,40\n'))],
+        ["row 2", "column subject", "unknown wijk"]),
+    "negative pupils in achterstandsscores": (lambda t: _open_data(t, ACHTERSTAND + "0BAA00,-40,12,30,10,20,\n",
+                                                                   "achterstand.csv"),
+                                              ["achterstand.csv", "row 2", "AANTAL_BEKOSTIGDE_LEERLINGEN", "not a count"]),
+    "reversed school year in schooladviezen": (lambda t: _open_data(t, ADVIES + "0BAA,2020-2019" + ",1" * 11 + ",11,40.0\n",
+                                                                    "adviezen.csv"),
+                                               ["adviezen.csv", "row 2", "column SCHOOLJAAR", "not a period"]),
+    "negative count in schooladviezen": (lambda t: _open_data(t, ADVIES + "0BAA,2019-2020,1,-1" + ",1" * 9 + ",10,40.0\n",
+                                                              "adviezen.csv"),
+                                         ["adviezen.csv", "row 2", "PRO_N_MID", "not a count"]),
+    "'1.00' pupils in a ';' eindtoets file": (lambda t: _open_data(t, EINDTOETS + "0BAA;00;9901;1.00;535,5\n",
+                                                                   "eindtoets.csv"),
+                                              ["eindtoets.csv", "row 2", "CET_AANTAL", "not a number as a ';' file"]),
+    "eindtoets score off its scale": (lambda t: _open_data(t, EINDTOETS + "0BAA;00;9901;20;601\n", "eindtoets.csv"),
+                                      ["eindtoets.csv", "row 2", "CET_GEM", "outside the CET scale"]),
+    "five-digit postcode in an APCG list": (lambda t: _open_data(t, "pc4,apcg_2014\n12345,1\n", "apcg.csv"),
+                                            ["apcg.csv", "row 2", "column PC4", "'12345' is not a 4-digit postcode"]),
+    "APCG flag that is not 0 or 1": (lambda t: _open_data(t, "pc4,apcg_2014\n1011,2\n", "apcg.csv"),
+                                     ["apcg.csv", "row 2", "APCG_2014", "not 0 or 1"]),
+    "unknown open-data file": (lambda t: _open_data(t, "a,b\n1,2\n", "iets.csv"),
+                               ["iets.csv", "not a known DUO/CBS open-data file"]),
+    # Hostile and broken map files.
+    "points as wijken": (lambda t: _geojson(t, ['{"type":"Point","coordinates":[3.5,52.7]}']),
+                         ["wijk.geojson", "row 1", "is a Point", "Polygon"]),
+    "lines as wijken": (lambda t: _geojson(t, [SQUARE, '{"type":"LineString","coordinates":[[3.5,52.7],[3.6,52.8]]}']),
+                        ["row 2", "is a LineString"]),
+    "geometry collection as a wijk": (lambda t: _geojson(t, ['{"type":"GeometryCollection","geometries":[' + SQUARE + "]}"]),
+                                      ["row 1", "is a GeometryCollection"]),
+    "NaN coordinate": (lambda t: _geojson(t, [SQUARE.replace("[3.51,52.7]", "[NaN,52.7]")]),
+                       ["wijk.geojson", "not a number (NaN"]),
+    "every feature is water": (lambda t: _geojson(t, [SQUARE, SQUARE], extra=',"H2O":"JA"'),
+                               ["wijk.geojson", "every one of its 2 features is water"]),
+    "the same wijk twice": (lambda t: _duplicate_wijk(t), ["WK990100 occurs twice"]),
+    "more features than any CBS layer": (_many_features, ["veel.geojson", "100.001 features", "the most an import reads"]),
+    "corrupt zip": (_corrupt_zip, ["wijken.zip", "not a readable zip"]),
+    "school list with a malformed BRIN": (lambda t: ["import-schools", str(_csv(
+        t, "BRIN_NUMMER;VESTIGINGSNUMMER;VESTIGINGSNAAM;GEMEENTENUMMER\n12;00;x;9901\n", name="vestigingen.csv"))],
+        ["vestigingen.csv", "'12' is not a BRIN number"]),
     "school list without BRIN column": (lambda t: ["import-schools", str(_csv(t, "VESTIGINGSNUMMER;NAAM\n00AP00;x\n",
                                                                               name="vestigingen.csv"))],
                                         ["vestigingen.csv", "BRIN_NUMMER", "missing"]),
 }
 
 
+def _duplicate_wijk(tmp_path):
+    features = ",".join(
+        f'{{"type":"Feature","properties":{{"WK_CODE":"WK990100","WK_NAAM":"x"}},"geometry":{SQUARE}}}' for _ in range(2))
+    path = tmp_path / "wijk.geojson"
+    path.write_text(f'{{"type":"FeatureCollection","features":[{features}]}}')
+    return ["import-areas", str(path), "--level", "wijk", "--year", "2015"]
+
+
+def test_the_suite_has_at_least_forty_hostile_or_broken_files():
+    assert len(CASES) + len(BOUNDED) >= 40
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_bad_input_is_rejected_and_database_unchanged(engine, tmp_path, capsys, case):
-    build_demo(engine)  # something worth losing
+    build_demo(engine)  # something worth losing, in a database that takes real imports
+    as_real(engine)
     before = snapshot(engine)
     argv_builder, words = CASES[case]
     argv = argv_builder(tmp_path)
@@ -113,3 +223,39 @@ def test_bad_input_is_rejected_and_database_unchanged(engine, tmp_path, capsys, 
     for word in words:
         assert word in err, f"{word!r} not in {err!r}"
     assert snapshot(engine) == before
+
+
+def _zip_bomb(tmp_path):
+    """A small zip whose one member inflates to far more than its own size."""
+    import zipfile
+    path = tmp_path / "wijken.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("wijk.geojson", "w", force_zip64=True) as member:
+            for _ in range(64):
+                member.write(b" " * 2**20)
+    return path
+
+
+BOUNDED = {  # with the limits lowered, so the test need not write gigabytes
+    "zip bomb": ("MAX_UNZIPPED_BYTES", 32 * 2**20, _zip_bomb, ["wijken.zip", "unpacks to 64 MB"]),
+    "file over the size limit": ("MAX_FILE_BYTES", 2**19,
+                                 lambda t: _csv(t, HEADER + GOOD * 20_000), ["indicatoren.csv", "the most an import reads"]),
+}
+
+
+@pytest.mark.parametrize("case", BOUNDED)
+def test_oversized_input_is_refused_before_it_is_read(sqlite_engine, tmp_path, capsys, monkeypatch, case):
+    from gka_dash.importers import base
+    limit, value, build, words = BOUNDED[case]
+    monkeypatch.setattr(base, limit, value)
+    build_demo(sqlite_engine)
+    as_real(sqlite_engine)
+    before = snapshot(sqlite_engine)
+    path = build(tmp_path)
+    command = "import-areas" if path.suffix == ".zip" else "import-indicators"
+    argv = [command, str(path)] + (["--level", "wijk", "--year", "2015"] if command == "import-areas" else [])
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and all(w in err for w in words), err
+    assert snapshot(sqlite_engine) == before

@@ -6,6 +6,8 @@ import csv
 import hashlib
 import io
 import math
+import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +19,12 @@ from ..periods import parse_period
 from ..schema import area, dataset, observation, school
 
 CHUNK = 500
+DUTCH_NUMBER = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$")
+# Bounds for a file anyone with the beheer role can upload: the largest real file (CBS buurten
+# of the whole country, ~14,500 features, ~20 MB) fits with room to spare.
+MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024
+MAX_FEATURES = 100_000
 OBSERVATION_COLUMNS = ["indicator_key", "subject", "gemeente_code", "period", "period_start", "period_end",
                        "group", "value", "n", "dataset_id"]
 
@@ -41,10 +49,31 @@ def checksum(data: bytes) -> str:
 def read_bytes(path: Path) -> bytes:
     if not path.exists():
         raise InputError(str(path), "file not found")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise InputError(path.name, f"is {path.stat().st_size / 2**20:.0f} MB; the most an import reads is "
+                                    f"{MAX_FILE_BYTES // 2**20} MB")
+    check_zip(path)
     data = path.read_bytes()
     if not data.strip():
         raise InputError(path.name, "the file is empty")
     return data
+
+
+def check_zip(path: Path) -> None:
+    """A zip is measured before anything is unpacked: a small file that inflates to gigabytes
+    (a zip bomb) is refused by what its directory says, at no cost."""
+    if not zipfile.is_zipfile(path):
+        if path.suffix.lower() == ".zip":
+            raise InputError(path.name, "is not a readable zip (damaged, or not a zip at all)")
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(path.name, f"is not a readable zip ({exc})") from None
+    if unpacked > MAX_UNZIPPED_BYTES:
+        raise InputError(path.name, f"unpacks to {unpacked / 2**20:.0f} MB; the most an import unpacks is "
+                                    f"{MAX_UNZIPPED_BYTES // 2**20} MB")
 
 
 def decode(data: bytes, file: str, *, allow_latin1: bool) -> str:
@@ -77,12 +106,21 @@ class TextTable:
                              column=", ".join(missing))
 
     def number(self, row: dict, column: str, *, required: bool = True) -> float | None:
+        """A number as the file writes it. A ';' file is the Dutch variant: decimal comma and
+        thousands dot, so '1.000' is a thousand (never 1) and '1.00' is an error; a ',' file
+        writes a decimal point and no thousands separator."""
         text = row.get(column, "").strip()
         if text in ("", ".") or (text.startswith("<") and not required):
             if required:
                 raise InputError(self.file, "is empty; expected a number", row=row["_row"], column=column)
             return None
-        candidate = text.replace(".", "").replace(",", ".") if self.decimal_comma and "," in text else text
+        if self.decimal_comma:
+            if not DUTCH_NUMBER.match(text):
+                raise InputError(self.file, f"'{text}' is not a number as a ';' file writes it (decimal comma, "
+                                            "thousands dot: 1.234,5)", row=row["_row"], column=column)
+            candidate = text.replace(".", "").replace(",", ".")
+        else:
+            candidate = text
         try:
             value = float(candidate)
         except ValueError:
@@ -90,6 +128,22 @@ class TextTable:
         if math.isnan(value) or math.isinf(value):
             raise InputError(self.file, f"'{text}' is not a finite number", row=row["_row"], column=column)
         return value
+
+    def count(self, row: dict, column: str, *, required: bool = True) -> int | None:
+        """A number of pupils: a whole number, zero or more."""
+        value = self.number(row, column, required=required)
+        if value is None:
+            return None
+        if value < 0 or value != int(value):
+            raise InputError(self.file, f"'{row[column].strip()}' is not a count (a whole number ≥ 0)",
+                             row=row["_row"], column=column)
+        return int(value)
+
+    def period(self, row: dict, column: str) -> str:
+        try:
+            return parse_period(row[column]).label
+        except ValueError as exc:
+            raise InputError(self.file, str(exc), row=row["_row"], column=column) from None
 
 
 def read_table(path: Path, *, allow_latin1: bool, normalise=lambda name: name.strip()) -> TextTable:

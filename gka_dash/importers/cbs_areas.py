@@ -21,7 +21,7 @@ from sqlalchemy import delete
 from .. import codes, registry
 from ..errors import InputError
 from ..schema import area
-from .base import CHUNK, ImportReport, checksum, read_bytes, start_dataset, write_observations
+from .base import CHUNK, MAX_FEATURES, ImportReport, checksum, read_bytes, start_dataset, write_observations
 
 WGS84 = "EPSG:4326"
 # Bounds of the Netherlands (with its coastal water) and a margin; outside means a wrong CRS.
@@ -50,6 +50,9 @@ def import_areas(engine, path: Path, *, level: str, year: int, crs: str | None =
     digest = checksum(read_bytes(path))
     frame = _read(path, level, crs)
     frame, dropped_water = _drop_water(frame)
+    if frame.empty:
+        raise InputError(path.name, f"every one of its {dropped_water} features is water (H2O = JA); "
+                                    "expected land areas to import")
     records = _area_records(frame, path.name, level, year, simplify_m)
     context = _context_observations(frame, records, year)
 
@@ -70,6 +73,7 @@ def import_areas(engine, path: Path, *, level: str, year: int, crs: str | None =
 
 def _read(path: Path, level: str, crs: str | None) -> gpd.GeoDataFrame:
     layer = _choose_layer(path, level)
+    _check_size(path, layer)
     try:
         frame = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
     except Exception as exc:  # pyogrio/GDAL raise many types for unreadable files
@@ -85,6 +89,18 @@ def _read(path: Path, level: str, crs: str | None) -> gpd.GeoDataFrame:
         frame = frame.set_crs(crs)
     frame.columns = [c if c == "geometry" else str(c).lower() for c in frame.columns]
     return frame.set_geometry("geometry")
+
+
+def _check_size(path: Path, layer: str | None) -> None:
+    """Count the features before reading them: a file of millions of features would take the
+    app server's memory for minutes before any other check could refuse it."""
+    try:
+        features = pyogrio.read_info(path, layer=layer)["features"]
+    except Exception:
+        return  # unreadable: _read says so in its own words
+    if features > MAX_FEATURES:
+        raise InputError(path.name, f"has {features:,} features; a CBS layer of the whole country has about "
+                                    f"15.000, and the most an import reads is {MAX_FEATURES:,}".replace(",", "."))
 
 
 def _choose_layer(path: Path, level: str) -> str | None:
@@ -146,6 +162,16 @@ def _clean_geometries(frame, file: str, simplify_m: float) -> list[str]:
     missing = frame.geometry.isna() | frame.geometry.is_empty
     if missing.any():
         raise InputError(file, "has no geometry", row=int(np.argmax(missing.to_numpy())) + 1)
+    kinds = frame.geometry.geom_type.to_numpy()
+    wrong = ~np.isin(kinds, ["Polygon", "MultiPolygon"])
+    if wrong.any():
+        first = int(np.argmax(wrong))
+        raise InputError(file, f"is a {kinds[first]}; an area must be a Polygon or MultiPolygon", row=first + 1,
+                         column="geometry")
+    finite = [bool(np.isfinite(shapely.get_coordinates(g)).all()) for g in frame.geometry.to_numpy()]
+    if not all(finite):
+        raise InputError(file, "has a coordinate that is not a number (NaN or infinite)",
+                         row=finite.index(False) + 1, column="geometry")
     try:
         wgs = frame.geometry if frame.crs.equals(WGS84) else frame.geometry.to_crs(WGS84)
     except Exception as exc:

@@ -89,7 +89,7 @@ def _eindtoets(table: TextTable, schools, report: ImportReport) -> list[dict]:
         except ValueError as exc:
             raise InputError(table.file, str(exc), row=row["_row"], column="GEMEENTENUMMER") from None
         for p in providers:
-            pupils = table.number(row, f"{p}_AANTAL", required=False) or 0
+            pupils = table.count(row, f"{p}_AANTAL", required=False) or 0
             mean = table.number(row, f"{p}_GEM", required=False)
             if pupils > 0 and mean is not None:
                 low, high = registry.EINDTOETS_PROVIDERS[p][1:]
@@ -125,7 +125,7 @@ def _achterstand(table: TextTable, schools, report: ImportReport) -> list[dict]:
         if sid not in schools:
             unknown += 1
             continue
-        pupils = table.number(row, "AANTAL_BEKOSTIGDE_LEERLINGEN")
+        pupils = table.count(row, "AANTAL_BEKOSTIGDE_LEERLINGEN")
         score = table.number(row, "ACHTERSTANDSSCORE", required=False)
         raw = table.number(row, "SCORE_ZONDER_DREMPEL", required=False)
         gm = schools[sid].gemeente_code
@@ -155,10 +155,10 @@ def _schooladviezen(table: TextTable, schools, report: ImportReport) -> list[dic
             unknown.add(brin)
             continue
         gm = schools[sid].gemeente_code
-        period = row["SCHOOLJAAR"].strip()
-        counts = {col: table.number(row, col) for col in ADVIES_COLUMNS}
+        period = table.period(row, "SCHOOLJAAR")
+        counts = {col: table.count(row, col) for col in ADVIES_COLUMNS}
         advised = sum(counts.values())
-        n = int(table.number(row, "N_MID"))
+        n = table.count(row, "N_MID")
         pct = table.number(row, "PCT_HAVO_VWO_MID", required=False)
         rows.append(_observation("schooladvies_havo_vwo_pct", sid, gm, period, pct, n))
         if advised > 0:
