@@ -32,7 +32,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("init-db", help="create or upgrade the schema")
     sub.add_parser("demo", help="(re)build the synthetic demo data set and the demo users")
 
-    p = sub.add_parser("import-areas", help="a CBS wijk- en buurtkaart file (shp, gpkg, GeoJSON, zip)")
+    importing = argparse.ArgumentParser(add_help=False)
+    importing.add_argument("--by", default="cli", help="who imports, for the audit log (the Beheer page sets it)")
+
+    p = sub.add_parser("import-areas", parents=[importing], help="a CBS wijk- en buurtkaart file (shp, gpkg, GeoJSON, zip)")
     p.add_argument("path", type=Path)
     p.add_argument("--level", required=True, choices=["gemeente", "wijk", "buurt"])
     p.add_argument("--year", required=True, type=int, help="the year of the indeling, e.g. 2015")
@@ -40,20 +43,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--simplify", type=float, default=DEFAULT_SIMPLIFY_M,
                    help=f"simplification tolerance in metres (default {DEFAULT_SIMPLIFY_M:g}; 0 = none)")
 
-    p = sub.add_parser("import-schools", help="a DUO vestigingen list (CSV) or a school point file")
+    p = sub.add_parser("import-schools", parents=[importing], help="a DUO vestigingen list (CSV) or a school point file")
     p.add_argument("path", type=Path)
     p.add_argument("--sector", choices=["PO", "VO"], help="default: VO when the file says so, else PO")
     p.add_argument("--wijk-year", type=int, help="wijk indeling for the point-in-polygon join (default: latest)")
 
-    p = sub.add_parser("import-indicators", help="the long-format CSV indicator,subject,period,group,value,n")
+    p = sub.add_parser("import-indicators", parents=[importing], help="the long-format CSV indicator,subject,period,group,value,n")
     p.add_argument("path", type=Path)
 
-    p = sub.add_parser("import-open-data", help="DUO/CBS open data: eindtoets, achterstandsscores, "
+    p = sub.add_parser("import-open-data", parents=[importing], help="DUO/CBS open data: eindtoets, achterstandsscores, "
                                                 "schooladviezen, APCG postcodes")
     p.add_argument("path", type=Path)
     p.add_argument("--kind", choices=KINDS, help="default: recognised from the columns")
 
-    p = sub.add_parser("import-folder", help="every CBS/DUO file in a folder (and its subfolders), in the right order")
+    p = sub.add_parser("import-folder", parents=[importing], help="every CBS/DUO file in a folder (and its subfolders), in the right order")
     p.add_argument("path", type=Path)
     p.add_argument("--year", type=int, help="year of CBS layers whose file name has none (e.g. 2015)")
 
@@ -108,15 +111,16 @@ def main(argv: list[str] | None = None) -> int:
             print("synthetic demo built: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
         elif args.command == "import-areas":
             _print_report(import_areas(engine, args.path, level=args.level, year=args.year,
-                                       crs=args.crs, simplify_m=args.simplify))
+                                       crs=args.crs, simplify_m=args.simplify, user=args.by))
         elif args.command == "import-schools":
-            _print_report(import_schools(engine, args.path, sector=args.sector, wijk_year=args.wijk_year))
+            _print_report(import_schools(engine, args.path, sector=args.sector, wijk_year=args.wijk_year,
+                                         user=args.by))
         elif args.command == "import-indicators":
-            _print_report(import_indicators(engine, args.path))
+            _print_report(import_indicators(engine, args.path, user=args.by))
         elif args.command == "import-open-data":
-            _print_report(import_open_data(engine, args.path, kind=args.kind))
+            _print_report(import_open_data(engine, args.path, kind=args.kind, user=args.by))
         elif args.command == "import-folder":
-            result = import_folder(engine, args.path, year=args.year, progress=_progress)
+            result = import_folder(engine, args.path, year=args.year, progress=_progress, user=args.by)
             print("\n".join(result.lines()))
             if result.failed:
                 return 2

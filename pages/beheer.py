@@ -7,12 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from gka_dash import audit, queries, ui, users
+from gka_dash import audit, formatting, queries, ui, users
 from gka_dash.errors import GkaError
-from gka_dash.importers.cbs_areas import import_areas
-from gka_dash.importers.duo_schools import import_schools
-from gka_dash.importers.indicators_csv import import_indicators
-from gka_dash.importers.open_data import import_open_data
+from gka_dash.importers import isolated
 from gka_dash.scope import ROLES, Scope
 
 user = ui.require_user()
@@ -42,8 +39,9 @@ with people:
     with engine.connect() as conn:
         everyone = users.list_users(conn)
     st.dataframe([{"gebruiker": u.username, "naam": u.name, "rol": u.role, "gemeenten": ", ".join(u.gemeenten),
-                   "mislukte pogingen": u.failed_logins, "geblokkeerd tot": u.locked_until if u.locked() else None,
-                   "demo": u.demo} for u in everyone], hide_index=True, width="stretch")
+                   "mislukte pogingen": u.failed_logins,
+                   "geblokkeerd tot": formatting.moment(u.locked_until) if u.locked() else "–",
+                   "demo": "ja" if u.demo else "nee"} for u in everyone], hide_index=True, width="stretch")
     codes = queries.gemeenten(engine, Scope.everything())
     names = dict(zip(codes["code"], codes["name"]))
     with st.form("add_user", clear_on_submit=True):
@@ -52,7 +50,7 @@ with people:
         username, name = left.text_input("Gebruikersnaam"), right.text_input("Naam")
         email, role = left.text_input("E-mail"), right.selectbox("Rol", ROLES, index=2)
         scope = st.multiselect("Gemeenten (geen voor een beheerder)", list(names),
-                               format_func=lambda c: f"{names[c]} ({c})")
+                               format_func=lambda c: f"{names[c]} ({c})", placeholder="Kies gemeenten")
         password = st.text_input("Wachtwoord (minstens 12 tekens)", type="password")
         if st.form_submit_button("Toevoegen"):
             act(lambda c: users.add_user(c, username, role=role, gemeenten=scope, password=password, name=name,
@@ -62,7 +60,7 @@ with people:
     with st.form("change_user"):
         role = st.selectbox("Rol", ROLES, index=ROLES.index(target.role))
         scope = st.multiselect("Gemeenten", list(names), default=[g for g in target.gemeenten if g in names],
-                               format_func=lambda c: f"{names[c]} ({c})")
+                               format_func=lambda c: f"{names[c]} ({c})", placeholder="Kies gemeenten")
         password = st.text_input("Nieuw wachtwoord (leeg laten om niet te wijzigen)", type="password")
         save, unlock, remove = st.columns(3)
         if save.form_submit_button("Opslaan"):
@@ -74,13 +72,12 @@ with people:
         if remove.form_submit_button("Verwijderen", type="primary", disabled=chosen == user.username):
             act(lambda c: users.remove_user(c, chosen, by=user.username), f"{chosen} verwijderd.")
 
-IMPORTERS = {
+IMPORTERS = {  # label → (command, options from the form)
     "CBS wijk- en buurtkaart (zip met shapefile, GeoPackage of GeoJSON)":
-        lambda path, o: import_areas(engine, path, level=o["level"], year=o["year"], user=user.username),
-    "DUO vestigingen (CSV) of scholen als puntbestand": lambda path, o: import_schools(engine, path, user=user.username),
-    "Indicatoren in het lange CSV-formaat": lambda path, o: import_indicators(engine, path, user=user.username),
-    "DUO/CBS open data (eindtoets, achterstandsscores, schooladviezen, APCG)":
-        lambda path, o: import_open_data(engine, path, user=user.username),
+        ("import-areas", lambda o: ["--level", o["level"], "--year", str(o["year"])]),
+    "DUO vestigingen (CSV) of scholen als puntbestand": ("import-schools", lambda o: []),
+    "Indicatoren in het lange CSV-formaat": ("import-indicators", lambda o: []),
+    "DUO/CBS open data (eindtoets, achterstandsscores, schooladviezen, APCG)": ("import-open-data", lambda o: []),
 }
 
 with imports:
@@ -95,13 +92,13 @@ with imports:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / Path(upload.name).name  # the importers name the file in their errors
             path.write_bytes(upload.getvalue())
-            try:
-                with st.spinner("Bezig met inlezen…"):
-                    report = IMPORTERS[kind](path, options)
-            except GkaError as exc:
-                st.error(f"Niet ingelezen; er is niets opgeslagen. {exc}")
-            else:
-                st.success("\n\n".join(report.lines()))
+            command, extra = IMPORTERS[kind]
+            with st.spinner("Bezig met inlezen…"):
+                outcome = isolated.run(command, path, extra(options), by=user.username)
+        if outcome.ok:
+            st.success("\n\n".join(outcome.lines))
+        else:
+            st.error(f"Niet ingelezen; er is niets opgeslagen. {outcome.lines[0]}")
 
 with log:
     left, middle, right = st.columns(3)
