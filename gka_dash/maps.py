@@ -120,7 +120,8 @@ def legend(classes: Classes, unit: str, noun: str, *, change: bool = False) -> l
                       LegendEntry(STATUS_COLOURS[MISSING], STATUS_TEXT[MISSING].capitalize())]
 
 
-def wijk_features(frame: pd.DataFrame, column: str, classes: Classes, describe, noun: str) -> list[dict]:
+def wijk_features(frame: pd.DataFrame, column: str, classes: Classes, describe, noun: str,
+                  places: dict[str, str] | None = None) -> list[dict]:
     """GeoJSON features with the texts of the tooltip at top level (deck.gl's tooltip reads the
     picked object, and a feature's properties sit one level down)."""
     features = []
@@ -131,7 +132,8 @@ def wijk_features(frame: pd.DataFrame, column: str, classes: Classes, describe, 
         waarde, detail = describe(row) if status == SHOWN else (
             privacy.reason(noun) if status == WITHHELD else STATUS_TEXT[MISSING], "")
         features.append({"type": "Feature", "geometry": json.loads(row.geometry),
-                         "naam": f"{row.name} ({row.code})", "waarde": waarde, "detail": detail,
+                         "naam": f"{row.name}{', ' + places.get(row.gemeente_code, '') if places else ''} ({row.code})",
+                         "waarde": waarde, "detail": detail,
                          "fill": _rgb(fill)})
     return features
 
@@ -188,13 +190,14 @@ def _unit_text(unit: str, change: bool) -> str:
     return f" ({suffix})" if suffix else ""
 
 
-def level_map(values, ind: registry.Indicator, period: str, scale_values, *, schools=None) -> MapView:
+def level_map(values, ind: registry.Indicator, period: str, scale_values, *, schools=None,
+              places: dict[str, str] | None = None) -> MapView:
     """One period's values; ``scale_values`` (every period of the gemeente) fixes the classes."""
     classes = level_classes(scale_values)
     def describe(row):
         return formatting.value(row.value, ind.unit), ("" if pd.isna(row.n) else f"n = {formatting.number(row.n, 0)} {ind.counted}")
 
-    return MapView(wijk_map(wijk_features(values.frame, "value", classes, describe, ind.counted),
+    return MapView(wijk_map(wijk_features(values.frame, "value", classes, describe, ind.counted, places),
                             _bounds(values.frame), schools=schools),
                    legend(classes, ind.unit, ind.counted), f"{ind.label}, {period}{_unit_text(ind.unit, False)}")
 
@@ -221,4 +224,8 @@ def scope_map(engine, scope, level: str, key: str, period: str) -> tuple[MapView
     takes longer than a click may, and the classes span every period of that level.
     """
     values = area_values(engine, scope, None, key, period, level=level)
-    return level_map(values, registry.get(key), period, queries.level_values(engine, scope, key, level)), values
+    # "Centrum" is a wijk in dozens of gemeenten: on a national map a wijk names its gemeente too.
+    names = queries.gemeenten(engine, scope)
+    places = dict(zip(names["code"], names["name"])) if level != "gemeente" else None
+    return level_map(values, registry.get(key), period, queries.level_values(engine, scope, key, level),
+                     places=places), values

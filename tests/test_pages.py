@@ -5,7 +5,7 @@ from pathlib import Path
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from gka_dash import demo, queries
+from gka_dash import demo, queries, users
 from gka_dash.schema import audit_log
 from gka_dash.scope import Scope
 
@@ -66,7 +66,7 @@ def test_link_to_another_gemeente_shows_a_message_and_none_of_its_data(demo_engi
 
 def test_wrong_password_is_refused_and_audited(demo_engine):
     at = _login(_app(), "veenhaven", "niet-het-goede-wachtwoord")
-    assert any("onjuist" in str(e.value) for e in at.error)
+    assert any("Inloggen mislukt" in str(e.value) for e in at.error)
     assert not at.metric
     with demo_engine.connect() as conn:
         actions = conn.execute(select(audit_log.c.action).where(audit_log.c.username == "veenhaven")).scalars().all()
@@ -79,5 +79,7 @@ def test_account_locks_after_repeated_failures(demo_engine, monkeypatch):
     for _ in range(3):
         at = _login(at, "waldersum", "fout-fout-fout-fout")
     at = _login(at, "waldersum")  # the right password, too late
-    assert any("geblokkeerd" in str(e.value) for e in at.error)
-    assert not at.metric
+    assert any("Inloggen mislukt" in str(e.value) for e in at.error)  # the same words as any failure
+    assert not at.metric and "_session_token" not in at.session_state
+    with demo_engine.connect() as conn:
+        assert users.get_user(conn, "waldersum").locked()

@@ -128,12 +128,14 @@ def test_kaart_table_holds_the_stored_value_of_each_wijk(demo_engine):
 
 
 @pytest.mark.parametrize("username, gemeenten", [("regio", {"GM9901", "GM9902"}),
-                                                 ("beheer", {"GM9901", "GM9902", "GM9903", "GM9904"}),
+                                                 ("beheer", {"GM9901", "GM9902", "GM9903", "GM9904", "GM9905"}),
                                                  ("veenhaven", {"GM9901"})])  # not in its menu; by URL
 def test_landelijk_maps_every_wijk_in_scope_with_its_stored_value(demo_engine, username, gemeenten):
     at = open_page("pages/landelijk.py", username, indicator="opstroom_pct", periode="2016-2018")
     deck = json.loads(at.get("deck_gl_json_chart")[0].proto.json)
     mapped = {f["naam"][-9:-1] for f in deck["layers"][0]["data"]}
+    names = demo_names()
+    assert all(f", {names['GM' + f['naam'][-7:-3]]} (" in f["naam"] for f in deck["layers"][0]["data"])  # its gemeente
     with demo_engine.connect() as conn:
         wijken = set(conn.execute(select(area.c.code).where(area.c.level == "wijk",
                                                             area.c.gemeente_code.in_(gemeenten))).scalars())
