@@ -23,6 +23,9 @@ from .analysis import ALL_GEMEENTEN, Fit
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 GROUP_COLOURS = {"laag": "#D55E00", "midden": "#009E73", "hoog": "#0072B2"}
 FONT = "Source Sans Pro, Arial, sans-serif"
+# Vega's number locale for nl-NL, so every d3 format in a chart (axes, tooltips) writes 32.080
+# and 4,9 whatever the browser's language; set once in the chart's config.
+DUTCH_LOCALE = {"number": {"decimal": ",", "thousands": ".", "grouping": [3], "currency": ["€\u00a0", ""]}}
 
 
 _built: LRUCache = LRUCache(maxsize=256)
@@ -60,7 +63,7 @@ def _built_once(builder):
 
 def _dutch_axis(title: str, unit: str, **kwargs) -> alt.Axis:
     decimals = 0 if unit in ("pct", "count", "per_km2", "score") else formatting.DECIMALS.get(unit, 1)
-    return alt.Axis(title=title, labelExpr=f"replace(format(datum.value, ',.{decimals}f'), '.', ',')",
+    return alt.Axis(title=title, format=f",.{decimals}f",
                     **kwargs)
 
 
@@ -75,7 +78,7 @@ def _text(values, unit: str) -> list[str]:
 
 def _finish(chart: alt.Chart, height) -> alt.Chart:
     return (chart.properties(height=height)
-            .configure(font=FONT).configure_axis(labelFontSize=13, titleFontSize=13)
+            .configure(font=FONT, locale=DUTCH_LOCALE).configure_axis(labelFontSize=13, titleFontSize=13)
             .configure_legend(labelFontSize=13, titleFontSize=13, labelLimit=260)
             .configure_view(stroke=None))
 
@@ -221,7 +224,8 @@ def static_map(view) -> alt.Chart:
                           symbolStrokeColor="#777777", symbolStrokeWidth=1))
     return (alt.Chart(alt.Data(values=features)).mark_geoshape(stroke="#5a5a5a", strokeWidth=0.7)
             .encode(color=colour).project("mercator").properties(width=620, height=460)
-            .configure(font=FONT).configure_legend(labelFontSize=13, titleFontSize=13).configure_view(stroke=None))
+            .configure(font=FONT, locale=DUTCH_LOCALE).configure_legend(labelFontSize=13, titleFontSize=13)
+            .configure_view(stroke=None))
 
 
 def for_projector(chart: alt.Chart) -> alt.Chart:
