@@ -33,10 +33,10 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def app_server(database_url: str, **env):
-    """``streamlit run app.py`` on localhost with this database, until the block ends."""
+    """``streamlit run serve.py`` on localhost with this database, until the block ends."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.port", str(port),
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env={**os.environ, "GKA_DATABASE_URL": database_url, "GKA_BASEMAP": "none", **env},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -60,11 +60,12 @@ def _bad_area_code(tmp_path):
     return ["import-areas", str(path), "--level", "wijk", "--year", "2015"]
 
 
-def _geojson(tmp_path, geometries: list[str], name="wijk.geojson", extra: str = "") -> list[str]:
+def _geojson(tmp_path, geometries: list[str], name="wijk.geojson", extra: str = "", codes=None) -> list[str]:
     """A wijk layer written as text, so a test can put in what no library would write."""
+    codes = codes or [f"WK99010{i}" for i in range(len(geometries))]
     features = ",".join(
-        f'{{"type":"Feature","properties":{{"WK_CODE":"WK99010{i}","WK_NAAM":"x"{extra}}},"geometry":{g}}}'
-        for i, g in enumerate(geometries))
+        f'{{"type":"Feature","properties":{{"WK_CODE":"{code}","WK_NAAM":"x"{extra}}},"geometry":{g}}}'
+        for code, g in zip(codes, geometries))
     path = tmp_path / name
     path.write_text(f'{{"type":"FeatureCollection","features":[{features}]}}')
     return ["import-areas", str(path), "--level", "wijk", "--year", "2015"]
@@ -185,7 +186,7 @@ CASES = {
                        ["wijk.geojson", "not a number (NaN"]),
     "every feature is water": (lambda t: _geojson(t, [SQUARE, SQUARE], extra=',"H2O":"JA"'),
                                ["wijk.geojson", "every one of its 2 features is water"]),
-    "the same wijk twice": (lambda t: _duplicate_wijk(t), ["WK990100 occurs twice"]),
+    "the same wijk twice": (lambda t: _geojson(t, [SQUARE, SQUARE], codes=["WK990100"] * 2), ["WK990100 occurs twice"]),
     "more features than any CBS layer": (_many_features, ["veel.geojson", "100.001 features", "the most an import reads"]),
     "corrupt zip": (_corrupt_zip, ["wijken.zip", "not a readable zip"]),
     "school list with a malformed BRIN": (lambda t: ["import-schools", str(_csv(
@@ -195,14 +196,6 @@ CASES = {
                                                                               name="vestigingen.csv"))],
                                         ["vestigingen.csv", "BRIN_NUMMER", "missing"]),
 }
-
-
-def _duplicate_wijk(tmp_path):
-    features = ",".join(
-        f'{{"type":"Feature","properties":{{"WK_CODE":"WK990100","WK_NAAM":"x"}},"geometry":{SQUARE}}}' for _ in range(2))
-    path = tmp_path / "wijk.geojson"
-    path.write_text(f'{{"type":"FeatureCollection","features":[{features}]}}')
-    return ["import-areas", str(path), "--level", "wijk", "--year", "2015"]
 
 
 def test_the_suite_has_at_least_forty_hostile_or_broken_files():

@@ -47,7 +47,7 @@ def server(database):
 def _serve(url: str, **extra_env):
     port = _free_port()
     env = {**os.environ, "GKA_DATABASE_URL": url, **extra_env}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"),
                              "--server.port", str(port), "--server.headless", "true"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
@@ -463,3 +463,29 @@ def test_scholen_for_rotterdam_keeps_its_plot_at_the_size_of_a_big_city(public_s
                 page.locator("[data-testid=stMetricValue]").first.wait_for(timeout=60000)
             page.screenshot(path=str(ARTIFACTS / f"rotterdam-{name}.png"), full_page=True)
         browser.close()
+
+
+def test_a_download_address_yields_nothing_without_a_live_session(server, page):
+    """The attack of issue #14: fetch the file behind a download button from its /media
+    address without logging in, and after logging out."""
+    page.goto(server + "/kaart")
+    _login(page)
+    button = page.get_by_role("button", name="Download tabel (CSV)").first
+    button.wait_for(timeout=30000)
+    page.wait_for_function(IDLE, timeout=30000)
+    assert "/media/" not in page.content()  # nothing is sent with the page
+    with page.expect_download() as info:
+        button.click()
+    address = info.value.url
+    assert "/media/" in address and Path(info.value.path()).read_text(encoding="utf-8-sig").startswith("Wijk;")
+    assert page.context.request.get(address).status == 200  # the logged-in browser may fetch it again
+    stranger = page.context.browser.new_context()
+    assert stranger.request.get(address).status == 403  # no session cookie
+    stranger.close()
+    cookie = _session_cookie(page.context)
+    page.get_by_role("button", name="Uitloggen").click()
+    _login_form(page)
+    replay = page.context.browser.new_context()
+    replay.add_cookies([cookie])
+    assert replay.request.get(address).status == 403  # the session has ended
+    replay.close()
