@@ -359,9 +359,10 @@ def memory(table: Table) -> None:
 
 
 def main() -> None:
-    if sys.argv[1:] == ["public"]:  # only Rotterdam and Amsterdam on public data
+    if sys.argv[1:] == ["public"]:  # only Rotterdam and Amsterdam on public data, a few minutes
         table = Table()
         real_gemeenten(table)
+        write(table, RESULTS.with_name("RESULTS-public.md"), "python -m benchmarks.run public")
         return
     database = Path(tempfile.mkdtemp()) / "demo.sqlite"
     os.environ["GKA_DATABASE_URL"] = f"sqlite:///{database}"
@@ -385,11 +386,11 @@ def main() -> None:
     write(table)
 
 
-def write(table: Table) -> None:
+def write(table: Table, path: Path = RESULTS, command: str = "python -m benchmarks.run") -> None:
     versions = ", ".join(f"{p} {version(p)}" for p in ("streamlit", "pandas", "geopandas", "pydeck", "altair",
                                                        "SQLAlchemy", "psycopg"))
     lines = ["# Benchmark results", "",
-             f"Run `python -m benchmarks.run` (about 20 minutes). Written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.",
+             f"Run `{command}`. Written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.",
              "", f"- machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
              f"- versions: {versions}",
              f"- repeats: {REPEAT} warm reruns per page; the browser runs share the machine's CPUs with the app",
@@ -399,8 +400,8 @@ def write(table: Table) -> None:
               "same CPUs as the app. In the load run the app server's CPU share says which side waited: far below "
               "100 % of one core means the 20 browsers, not the app, set the interaction times. The one-session run "
               "before it is the floor of this machine for the same clicks."]
-    RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"written {RESULTS.relative_to(ROOT)}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"written {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from babel.numbers import format_decimal
+from babel.numbers import get_decimal_symbol, get_group_symbol
 
 from . import registry
 
@@ -16,15 +16,17 @@ DECIMALS = {"pct": 1, "advies": 2, "count": 0, "per_1000": 1, "per_km2": 0, "ste
 
 
 LOCALE = "nl_NL"
+# The separators come from Babel's nl_NL; Python's own formatting places them, since calling
+# Babel's format_decimal per cell cost ~50 µs, a third of a second for a table of 170 schools.
+_DUTCH = str.maketrans({",": get_group_symbol(LOCALE), ".": get_decimal_symbol(LOCALE)})
 
 
 def number(value: float | None, decimals: int = 1) -> str:
     """Rounded by Python first, as every table rounds (see ``tables._rounded``), so a label and
-    the table next to it never differ in the last digit; Babel then writes it the Dutch way."""
+    the table next to it never differ in the last digit; then written the Dutch way."""
     if value is None or value != value:
         return "–"
-    pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
-    return format_decimal(round(float(value), decimals), format=pattern, locale=LOCALE)
+    return f"{round(float(value), decimals) + 0.0:,.{max(decimals, 0)}f}".translate(_DUTCH)  # + 0.0: no "-0,0"
 
 
 def value(value: float | None, unit: str, *, with_unit: bool = True) -> str:

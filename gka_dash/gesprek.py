@@ -14,6 +14,7 @@ import pandas as pd
 
 from . import analysis, formatting, queries, registry
 from .periods import sort_periods
+from .cache import cached
 from .scope import Scope
 
 AFSTROOM, TOETSADVIES, APCG, OUDEROPLEIDING = "afstroom_pct", "toetsadvies_gem", "apcg_pct", "havo_vwo_17_pct"
@@ -171,7 +172,9 @@ def standout_wijken(engine, scope: Scope, gemeente: str, top: int = 3) -> list[s
     return list(values[values["status"] == analysis.SHOWN].nlargest(top, "value")["code"])
 
 
+@cached
 def highlights(engine, scope: Scope, gemeente: str, name: str, *, pseudonyms: bool = False) -> Highlights:
+    """Everything that stands out, cached like a read (scope and data version in the key)."""
     scope.check(gemeente)
     rises, wijken, missing = afstroom_rises(engine, scope, gemeente)
     context = (wijk_context(engine, scope, gemeente, wijken) if wijken else

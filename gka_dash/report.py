@@ -15,6 +15,7 @@ from typing import NamedTuple
 import altair as alt
 
 from . import analysis, charts, config, db, formatting, gesprek, maps, notes, privacy, queries, registry
+from .cache import cached
 from .errors import GkaError
 from .scope import Scope
 
@@ -116,9 +117,11 @@ def _ouderopleiding(engine, scope, gemeente, name, pseudonyms) -> Section | None
 BUILDERS = {"afstroom": _afstroom, "kaart": _kaart, "scholen": _scholen, "ouderopleiding": _ouderopleiding}
 
 
+@cached
 def available_views(engine, scope: Scope, gemeente: str, name: str) -> list[str]:
     """The views that have data for this gemeente: the report offers no view that would come
-    out blank. Builders are cheap to ask twice; the reads and charts behind them are cached."""
+    out blank. Cached like a read (scope, data version): building a section to see whether it
+    exists is too slow for every click on the Gesprek page."""
     scope.check(gemeente)
     return [view for view, builder in BUILDERS.items() if builder(engine, scope, gemeente, name, False) is not None]
 

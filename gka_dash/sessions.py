@@ -47,6 +47,14 @@ def username(conn, token: str | None) -> str | None:
     return row.username
 
 
+def remaining(conn, token: str | None) -> timedelta | None:
+    """How long this token's session still lasts (what its cookie may live), None when it is over."""
+    if username(conn, token) is None:
+        return None
+    expires = conn.execute(select(login_session.c.expires_at).where(login_session.c.token_hash == _hash(token))).scalar()
+    return _aware(expires) - audit.now()
+
+
 def revoke(conn, token: str | None, why: str = "logout") -> None:
     if token:
         conn.execute(update(login_session).where(login_session.c.token_hash == _hash(token),

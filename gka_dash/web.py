@@ -1,22 +1,29 @@
-"""The HTTP side of the server: a guard in front of Streamlit's media files.
+"""The HTTP side of the server, installed by ``serve.py``. No Streamlit here.
 
-Streamlit serves every file behind a download button (and every image) at /media/<id>, to
-anyone who has the address, logged in or not. A file is made only on the click for a logged-in
-user (see ``ui.downloads``), but its address then stays valid for a while; this guard answers
-403 to a request for it without a live session cookie, so a copied or leaked address yields
-nothing. No Streamlit here: plain ASGI middleware, installed by ``serve.py``.
+- The session cookie is set and cleared by the server (``POST /_gka/sessie``,
+  ``POST /_gka/uitloggen``), so it can be HttpOnly: script in the page, ours or injected, can
+  neither read nor copy it. The page posts the token of a session the database has just opened;
+  the route sets the cookie only for a live session, and only for a request from this site.
+- Streamlit serves every file behind a download button at /media/<id>, to anyone who has the
+  address. A file is made only on the click for a logged-in user (see ``ui.downloads``), but its
+  address stays valid for a while; the guard answers 403 to a request for it without a live
+  session cookie, so a copied or leaked address yields nothing.
 """
 
 from __future__ import annotations
 
 from http.cookies import SimpleCookie
 
+from urllib.parse import urlsplit
+
 import anyio
-from starlette.responses import PlainTextResponse
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
 from . import auth, config, db, sessions
 
 MEDIA = "/media/"
+SESSION_PATH, LOGOUT_PATH = "/_gka/sessie", "/_gka/uitloggen"
 
 
 def _session_cookie(scope) -> str | None:
@@ -52,3 +59,35 @@ class MediaNeedsSession:
                 await PlainTextResponse("Niet ingelogd.", status_code=403)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def _remaining_seconds(token: str) -> int | None:
+    with db.get_engine(config.database_url()).connect() as conn:
+        left = sessions.remaining(conn, token)
+    return int(left.total_seconds()) if left is not None else None
+
+
+def _same_site(request) -> bool:
+    """A cross-site page must not plant its own session in this browser (login CSRF)."""
+    origin = request.headers.get("origin")
+    return origin is None or urlsplit(origin).netloc == request.headers.get("host")
+
+
+async def open_session(request):
+    token = (await request.body()).decode("utf-8", errors="replace").strip()[:200]
+    seconds = await anyio.to_thread.run_sync(_remaining_seconds, token) if token else None
+    if not seconds or not _same_site(request):
+        return PlainTextResponse("Geen geldige sessie.", status_code=403)
+    response = Response(status_code=204)
+    response.set_cookie(auth.COOKIE_NAME, token, max_age=seconds, path="/", httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
+    return response
+
+
+async def close_session(request):
+    response = Response(status_code=204)
+    response.delete_cookie(auth.COOKIE_NAME, path="/", httponly=True, samesite="strict")
+    return response
+
+
+ROUTES = [Route(SESSION_PATH, open_session, methods=["POST"]), Route(LOGOUT_PATH, close_session, methods=["POST"])]

@@ -395,7 +395,8 @@ def test_a_copied_login_cookie_stops_working_when_the_session_ends(server, datab
     _login(page, "waldersum")
     page.get_by_text("Geladen gegevens").first.wait_for(timeout=30000)
     cookie = _session_cookie(page.context)
-    assert cookie["sameSite"] == "Strict"
+    assert cookie["sameSite"] == "Strict" and cookie["httpOnly"]
+    assert page.evaluate("document.cookie").find(auth.COOKIE_NAME) == -1  # no script in the page can read it
     assert _opens_with(page, server, cookie)  # the control: a copy works while the session lasts
     engine = db.get_engine(database)
     if ending == "logout":
@@ -473,7 +474,7 @@ def test_a_download_address_yields_nothing_without_a_live_session(server, page):
     button = page.get_by_role("button", name="Download tabel (CSV)").first
     button.wait_for(timeout=30000)
     page.wait_for_function(IDLE, timeout=30000)
-    assert "/media/" not in page.content()  # nothing is sent with the page
+    assert not re.search(r"(?<!static)/media/", page.content())  # no file is sent with the page
     with page.expect_download() as info:
         button.click()
     address = info.value.url
@@ -489,3 +490,19 @@ def test_a_download_address_yields_nothing_without_a_live_session(server, page):
     replay.add_cookies([cookie])
     assert replay.request.get(address).status == 403  # the session has ended
     replay.close()
+
+
+def test_the_server_sets_a_session_cookie_only_for_a_live_session_from_this_site(server, database, page):
+    from datetime import timedelta
+
+    from gka_dash import sessions
+    with db.get_engine(database).begin() as conn:
+        live = sessions.create(conn, "veenhaven", timedelta(minutes=5))
+    api = page.context.request
+    assert api.post(server + "/_gka/sessie", data="een-verzonnen-token").status == 403
+    assert api.post(server + "/_gka/sessie", data=live, headers={"Origin": "https://elders.example"}).status == 403
+    answer = api.post(server + "/_gka/sessie", data=live)
+    assert answer.status == 204
+    set_cookie = answer.headers["set-cookie"]
+    assert set_cookie.startswith(f"{auth.COOKIE_NAME}={live}") and "HttpOnly" in set_cookie
+    assert "SameSite=strict" in set_cookie or "SameSite=Strict" in set_cookie

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .chrome import PRESENTATION_CSS, PRESENTATION_PARAMS, database_unreachable, presenting
 from .database import engine
+from .login import store_login_cookie
 
 
 def presentation_controls() -> tuple[str, ...]:
@@ -97,6 +98,7 @@ def run_page(page, *, keep_params: bool = False, app_params: tuple[str, ...] = (
     try:
         page.run()
         _offer_share_link()
+        store_login_cookie()  # at the end of a page that ran to the end: a stable place to mount
     except SQLAlchemyError:
         database_unreachable()
     finally:

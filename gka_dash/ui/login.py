@@ -3,15 +3,18 @@ the audit of logins, and the rules a deployment must meet before any form is sho
 
 from __future__ import annotations
 
+import json
+import logging
 import os
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import streamlit as st
+import streamlit.components.v1 as components
 import streamlit_authenticator as stauth
 from sqlalchemy.exc import SQLAlchemyError
 from streamlit_authenticator.utilities import Validator
 
-from .. import audit, auth, config, db, demo, sessions, users
+from .. import audit, auth, config, db, demo, sessions, users, web
 from ..users import User
 from .chrome import SYNTHETIC_NOTE, database_unreachable
 from .database import engine
@@ -94,7 +97,6 @@ def _session_user() -> User | None:
         return None  # a stale cookie alone: show the form, and leave what is typed in it alone
     st.session_state.update({"_session_token": token, "authentication_status": True, "username": user.username,
                              "name": user.name})
-    _store_login_cookie()
     return user
 
 
@@ -107,6 +109,7 @@ def require_user() -> User:
     return user
 
 
+LOG = logging.getLogger("gka_dash.login")
 LOGIN_FAILED = ("Inloggen mislukt. Controleer uw gebruikersnaam en wachtwoord; na herhaalde mislukte pogingen "
                 "wordt een account tijdelijk geblokkeerd. Lukt het niet, vraag dan de beheerder.")
 LOGIN_UNAVAILABLE = "Inloggen kan op dit moment niet. Probeer het over een minuut opnieuw."
@@ -116,6 +119,7 @@ def login_page() -> None:
     st.title("GKA Dashboard Gelijke Kansen")
     st.caption("Gesloten omgeving voor medewerkers van gemeenten en regiocoördinatoren van de "
                "Gelijke Kansen Alliantie.")
+    clear_login_cookie()
     authenticator().login(location="main", key="login", fields={
         "Form name": "Inloggen", "Username": "Gebruikersnaam", "Password": "Wachtwoord", "Login": "Inloggen"})
     status = st.session_state.get("authentication_status")
@@ -139,7 +143,8 @@ def _start_session(username: str) -> None:
             users.record_login(conn, username, True, max_failures=config.max_failed_logins(),
                                lockout=timedelta(minutes=config.lockout_minutes()))
             token = sessions.create(conn, username, lifetime)
-    except SQLAlchemyError:
+    except SQLAlchemyError as exc:
+        LOG.warning("login of %r refused: the audit could not be written (%s)", username, db.describe_fault(exc))
         st.session_state["authentication_status"] = None
         st.error(LOGIN_UNAVAILABLE)
         return
@@ -161,7 +166,9 @@ def _record_failure() -> None:
         with engine().begin() as conn:
             users.record_login(conn, tried[0] if tried else "-", False, max_failures=config.max_failed_logins(),
                                lockout=timedelta(minutes=config.lockout_minutes()))
-    except SQLAlchemyError:
+    except SQLAlchemyError as exc:  # the database busy past the wait: the server's log keeps the attempt
+        LOG.warning("failed login for %r not counted in the database (%s)", tried[0] if tried else "-",
+                    db.describe_fault(exc))
         st.error(LOGIN_UNAVAILABLE)
         return
     st.error(LOGIN_FAILED)
@@ -177,29 +184,35 @@ def _forget() -> None:
 
 def logout() -> None:
     """Revoke the session in the database (every copy of the cookie stops working at once),
-    delete the cookie in this browser, audit it, and forget the session's state."""
+    have the server clear the cookie in this browser, audit it, and forget the session's state."""
     token, username = st.session_state.get("_session_token"), st.session_state.get("username")
     with engine().begin() as conn:
         sessions.revoke(conn, token, "logout")
         audit.log(conn, username or "-", "logout")
-    try:
-        authenticator().cookie_controller.cookie_model.cookie_manager.delete(auth.COOKIE_NAME, key="logout_cookie")
-    except KeyError:  # this browser never got the cookie
-        pass
     _forget()
+    st.session_state["_cookie_clear_due"] = True
 
 
-def _store_login_cookie() -> None:
-    """Write the login cookie in the first run after a form login.
+def _post(path: str, body: str = "") -> None:
+    """A same-site POST from the page to one of the server's own routes (``gka_dash.web``),
+    whose answer sets or clears the HttpOnly cookie: script cannot write such a cookie itself.
+    It runs in a component's frame (same origin), which runs its script each time it is drawn."""
+    components.html(f"<script>fetch(new URL({json.dumps(path)}, window.parent.location.href), "
+                    f"{{method: 'POST', body: {json.dumps(body)}, credentials: 'same-origin'}});</script>", height=0)
 
-    The login run ends in ``st.rerun()`` before the browser has mounted the cookie component,
-    so the cookie is written in the run after it. SameSite=Strict keeps it out of requests from
-    other sites; Secure where the app is served over HTTPS. (A cookie written by a component
-    cannot be HttpOnly; the token in it is worthless once revoked, and revoked at logout.)
+
+def store_login_cookie() -> None:
+    """Have the server set the login cookie at the end of the first page after a form login.
+
+    The login run ends in ``st.rerun()``, so the request is made from a later run, at the end
+    of a page that ran to its end (a run cut short by a click leaves it for the next). The
+    cookie is HttpOnly, SameSite=Strict, Secure over HTTPS, and lives as long as the session.
     """
-    if st.session_state.pop("_cookie_due", False):
-        lifetime = timedelta(days=float(_secret("cookie_expiry_days", "GKA_COOKIE_EXPIRY_DAYS", 1)))
-        authenticator().cookie_controller.cookie_model.cookie_manager.set(
-            auth.COOKIE_NAME, st.session_state["_session_token"], key="login_cookie",
-            expires_at=datetime.now() + lifetime, same_site="strict",
-            secure=(st.context.url or "").startswith("https://") or None)
+    if st.session_state.pop("_cookie_due", False) and st.session_state.get("_session_token"):
+        _post(web.SESSION_PATH, st.session_state["_session_token"])
+
+
+def clear_login_cookie() -> None:
+    """After a logout, on the login page: have the server delete the (revoked) cookie."""
+    if st.session_state.pop("_cookie_clear_due", False):
+        _post(web.LOGOUT_PATH)
