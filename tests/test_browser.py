@@ -462,6 +462,7 @@ def test_scholen_for_rotterdam_keeps_its_plot_at_the_size_of_a_big_city(public_s
             page.wait_for_function(IDLE, timeout=60000)
             if name == "overzicht":  # metrics paint after the run has ended
                 page.locator("[data-testid=stMetricValue]").first.wait_for(timeout=60000)
+            page.wait_for_function("document.fonts.status === 'loaded'", timeout=60000)  # icons, not their names
             page.screenshot(path=str(ARTIFACTS / f"rotterdam-{name}.png"), full_page=True)
         browser.close()
 
