@@ -17,7 +17,7 @@ from .periods import sort_periods
 from .cache import cached
 from .scope import Scope
 
-AFSTROOM, TOETSADVIES, APCG, OUDEROPLEIDING = "afstroom_pct", "toetsadvies_gem", "apcg_pct", "havo_vwo_17_pct"
+AFSTROOM, OUDEROPLEIDING = "afstroom_pct", "havo_vwo_17_pct"
 CONTEXT = ("bijstand_per_1000", "pct_niet_westers", "pct_0_14_jr", "ww_per_1000")  # in this order, when present
 
 
