@@ -14,6 +14,11 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 def log(conn, username: str, action: str, detail: str = "") -> None:
     """Written in the caller's transaction, so an import that rolls back leaves no entry."""
     conn.execute(insert(audit_log).values(at=now(), username=username or "-", action=action,

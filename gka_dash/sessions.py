@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy import insert, select, update
 
@@ -21,10 +21,6 @@ from .schema import login_session
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def create(conn, username: str, lifetime: timedelta) -> str:
@@ -42,7 +38,7 @@ def username(conn, token: str | None) -> str | None:
         return None
     row = conn.execute(select(login_session.c.username, login_session.c.expires_at, login_session.c.revoked_at)
                        .where(login_session.c.token_hash == _hash(token))).first()
-    if row is None or row.revoked_at is not None or _aware(row.expires_at) <= audit.now():
+    if row is None or row.revoked_at is not None or audit.aware(row.expires_at) <= audit.now():
         return None
     return row.username
 
@@ -52,7 +48,7 @@ def remaining(conn, token: str | None) -> timedelta | None:
     if username(conn, token) is None:
         return None
     expires = conn.execute(select(login_session.c.expires_at).where(login_session.c.token_hash == _hash(token))).scalar()
-    return _aware(expires) - audit.now()
+    return audit.aware(expires) - audit.now()
 
 
 def revoke(conn, token: str | None, why: str = "logout") -> None:

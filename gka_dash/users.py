@@ -37,12 +37,7 @@ class User:
 
     def locked(self, at: datetime | None = None) -> bool:
         at = at or datetime.now(timezone.utc)
-        return self.locked_until is not None and _aware(self.locked_until) > at
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return self.locked_until is not None and audit.aware(self.locked_until) > at
 
 
 def hash_password(password: str) -> str:
@@ -78,7 +73,7 @@ def _validate(role: str, gemeenten) -> tuple[str, ...]:
 def _row_to_user(row) -> User:
     return User(row.username, row.name, row.email, row.role,
                 tuple(g for g in row.gemeenten.split(",") if g), bool(row.demo),
-                row.failed_logins, row.locked_until and _aware(row.locked_until))
+                row.failed_logins, row.locked_until and audit.aware(row.locked_until))
 
 
 def add_user(conn, username: str, *, role: str, gemeenten=(), password: str, name: str = "",

@@ -60,6 +60,10 @@ def _bad_area_code(tmp_path):
     return ["import-areas", str(path), "--level", "wijk", "--year", "2015"]
 
 
+def _indicators(tmp_path, text, **kwargs) -> list[str]:
+    return ["import-indicators", str(_csv(tmp_path, text, **kwargs))]
+
+
 def _geojson(tmp_path, geometries: list[str], name="wijk.geojson", extra: str = "", codes=None) -> list[str]:
     """A wijk layer written as text, so a test can put in what no library would write."""
     codes = codes or [f"WK99010{i}" for i in range(len(geometries))]
@@ -99,32 +103,28 @@ def _corrupt_zip(tmp_path):
 
 CASES = {
     # case: (argv builder, words the one-line message must contain)
-    "csv missing column": (lambda t: ["import-indicators", str(_csv(t, "indicator,subject,period,value,n\n"
-                                                                       "afstroom_pct,WK990100,2014-2016,12.5,140\n"))],
+    "csv missing column": (lambda t: _indicators(t, "indicator,subject,period,value,n\n"
+                                                    "afstroom_pct,WK990100,2014-2016,12.5,140\n"),
                            ["indicatoren.csv", "column group", "missing"]),
-    "non-numeric value": (lambda t: ["import-indicators", str(_csv(t, HEADER + GOOD +
-                                                                   "afstroom_pct,WK990101,2014-2016,,abc,140\n"))],
+    "non-numeric value": (lambda t: _indicators(t, HEADER + GOOD + "afstroom_pct,WK990101,2014-2016,,abc,140\n"),
                           ["indicatoren.csv", "row 3", "column value", "'abc' is not a number"]),
-    "unknown wijk code": (lambda t: ["import-indicators", str(_csv(t, HEADER + GOOD +
-                                                                  "afstroom_pct,WK123456,2014-2016,,10,140\n"))],
+    "unknown wijk code": (lambda t: _indicators(t, HEADER + GOOD + "afstroom_pct,WK123456,2014-2016,,10,140\n"),
                           ["row 3", "column subject", "unknown wijk 'WK123456'"]),
-    "unknown gemeente code": (lambda t: ["import-indicators", str(_csv(t, HEADER +
-                                                                      "havo_vwo_17_pct,GM0363,2016,laag,30,200\n"))],
+    "unknown gemeente code": (lambda t: _indicators(t, HEADER + "havo_vwo_17_pct,GM0363,2016,laag,30,200\n"),
                               ["row 2", "column subject", "unknown gemeente 'GM0363'"]),
-    "unknown indicator": (lambda t: ["import-indicators", str(_csv(t, HEADER + "kansen_pct,WK990100,2016,,3,40\n"))],
+    "unknown indicator": (lambda t: _indicators(t, HEADER + "kansen_pct,WK990100,2016,,3,40\n"),
                           ["row 2", "column indicator", "unknown indicator 'kansen_pct'"]),
-    "value out of range": (lambda t: ["import-indicators", str(_csv(t, HEADER + "afstroom_pct,WK990100,2014-2016,,112,40\n"))],
+    "value out of range": (lambda t: _indicators(t, HEADER + "afstroom_pct,WK990100,2014-2016,,112,40\n"),
                            ["row 2", "column value", "outside the range"]),
-    "negative n": (lambda t: ["import-indicators", str(_csv(t, HEADER + "afstroom_pct,WK990100,2014-2016,,12,-4\n"))],
+    "negative n": (lambda t: _indicators(t, HEADER + "afstroom_pct,WK990100,2014-2016,,12,-4\n"),
                    ["row 2", "column n", "not a count"]),
-    "duplicate row": (lambda t: ["import-indicators", str(_csv(t, HEADER + GOOD + GOOD))],
+    "duplicate row": (lambda t: _indicators(t, HEADER + GOOD + GOOD),
                       ["row 3", "duplicate of row 2"]),
-    "empty file": (lambda t: ["import-indicators", str(_csv(t, ""))], ["indicatoren.csv", "empty"]),
-    "wrong encoding (latin-1)": (lambda t: ["import-indicators", str(_csv(t, HEADER + GOOD +
-                                                                         "havo_vwo_17_pct,GM9901,2016,hoög,30,200\n",
-                                                                         encoding="latin-1"))],
+    "empty file": (lambda t: _indicators(t, ""), ["indicatoren.csv", "empty"]),
+    "wrong encoding (latin-1)": (lambda t: _indicators(t, HEADER + GOOD + "havo_vwo_17_pct,GM9901,2016,hoög,30,200\n",
+                                                          encoding="latin-1"),
                                  ["row 3", "not UTF-8"]),
-    "wrong encoding (UTF-16)": (lambda t: ["import-indicators", str(_csv(t, HEADER + GOOD, encoding="utf-16"))],
+    "wrong encoding (UTF-16)": (lambda t: _indicators(t, HEADER + GOOD, encoding="utf-16"),
                                 ["UTF-16", "expected UTF-8"]),
     "truncated GeoJSON": (_truncated_geojson, ["gemeente.geojson", "cannot be read"]),
     "shapefile without .prj": (_shapefile_without_prj, ["wijk_2015.shp", ".prj", "--crs"]),
@@ -132,28 +132,29 @@ CASES = {
     "wrong CRS": (_wrong_crs, ["wijk.geojson", "outside the Netherlands"]),
     "malformed area code": (_bad_area_code, ["row 1", "column WK_CODE", "'WK9901' is not a wijk code"]),
     # Hostile and broken files (issue #14): numbers, counts, periods, text.
-    "thousands dot misplaced in a ';' file": (lambda t: ["import-indicators", str(_csv(
-        t, HEADER.replace(",", ";") + "afstroom_pct;WK990100;2014-2016;;12,5;1.00\n"))],
+    "thousands dot misplaced in a ';' file": (
+        lambda t: _indicators(t, HEADER.replace(",", ";") + "afstroom_pct;WK990100;2014-2016;;12,5;1.00\n"),
         ["row 2", "column n", "'1.00' is not a number as a ';' file writes it"]),
-    "decimal comma in a ',' file splits the row": (lambda t: ["import-indicators", str(_csv(
-        t, HEADER + "afstroom_pct,WK990100,2014-2016,,12,5,140\n"))], ["row 2", "has 7 fields, the header has 6"]),
-    "reversed period": (lambda t: ["import-indicators", str(_csv(t, HEADER + "afstroom_pct,WK990100,2016-2014,,12,40\n"))],
+    "decimal comma in a ',' file splits the row": (
+        lambda t: _indicators(t, HEADER + "afstroom_pct,WK990100,2014-2016,,12,5,140\n"),
+        ["row 2", "has 7 fields, the header has 6"]),
+    "reversed period": (lambda t: _indicators(t, HEADER + "afstroom_pct,WK990100,2016-2014,,12,40\n"),
                         ["row 2", "column period", "'2016-2014' is not a period"]),
-    "three-year nonsense period": (lambda t: ["import-indicators", str(_csv(
-        t, HEADER + "afstroom_pct,WK990100,2014-2016-2018,,12,40\n"))], ["row 2", "column period"]),
-    "NaN value": (lambda t: ["import-indicators", str(_csv(t, HEADER + "afstroom_pct,WK990100,2014-2016,,nan,40\n"))],
+    "three-year nonsense period": (lambda t: _indicators(t, HEADER + "afstroom_pct,WK990100,2014-2016-2018,,12,40\n"),
+                                   ["row 2", "column period"]),
+    "NaN value": (lambda t: _indicators(t, HEADER + "afstroom_pct,WK990100,2014-2016,,nan,40\n"),
                   ["row 2", "column value", "not a finite number"]),
-    "infinite value": (lambda t: ["import-indicators", str(_csv(t, HEADER + "afstroom_pct,WK990100,2014-2016,,inf,40\n"))],
+    "infinite value": (lambda t: _indicators(t, HEADER + "afstroom_pct,WK990100,2014-2016,,inf,40\n"),
                        ["row 2", "column value", "not a finite number"]),
-    "fractional n": (lambda t: ["import-indicators", str(_csv(t, HEADER + "afstroom_pct,WK990100,2014-2016,,12,12.5\n"))],
+    "fractional n": (lambda t: _indicators(t, HEADER + "afstroom_pct,WK990100,2014-2016,,12,12.5\n"),
                      ["row 2", "column n", "not a count"]),
-    "unknown group": (lambda t: ["import-indicators", str(_csv(t, HEADER + "havo_vwo_17_pct,GM9901,2016,heel laag,30,200\n"))],
+    "unknown group": (lambda t: _indicators(t, HEADER + "havo_vwo_17_pct,GM9901,2016,heel laag,30,200\n"),
                       ["row 2", "column group", "'heel laag' is not valid"]),
-    "header only": (lambda t: ["import-indicators", str(_csv(t, HEADER))], ["indicatoren.csv", "no data rows"]),
-    "NUL byte in a field": (lambda t: ["import-indicators", str(_csv(t, HEADER + "afstroom_pct,WK990100\x00,2014-2016,,12,40\n"))],
+    "header only": (lambda t: _indicators(t, HEADER), ["indicatoren.csv", "no data rows"]),
+    "NUL byte in a field": (lambda t: _indicators(t, HEADER + "afstroom_pct,WK990100\x00,2014-2016,,12,40\n"),
                             ["indicatoren.csv", "row 2"]),
-    "formula as a subject": (lambda t: ["import-indicators", str(_csv(
-        t, HEADER + 'afstroom_pct,"=HYPERLINK(""http://x"",""klik"")",2014-2016,,12,40\n'))],
+    "formula as a subject": (
+        lambda t: _indicators(t, HEADER + 'afstroom_pct,"=HYPERLINK(""http://x"",""klik"")",2014-2016,,12,40\n'),
         ["row 2", "column subject", "unknown wijk"]),
     "negative pupils in achterstandsscores": (lambda t: _open_data(t, ACHTERSTAND + "0BAA00,-40,12,30,10,20,\n",
                                                                    "achterstand.csv"),
