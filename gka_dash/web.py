@@ -22,8 +22,14 @@ from starlette.routing import Route
 
 from . import auth, config, db, sessions
 
-MEDIA = "/media/"
 SESSION_PATH, LOGOUT_PATH = "/_gka/sessie", "/_gka/uitloggen"
+
+
+def _is_media(path: str) -> bool:
+    """A file behind a download button: /media/… (after a base path, if any). Not the app's own
+    fonts and scripts under /static/media/…, which the login page needs before anyone logs in."""
+    segments = path.split("/")[1:3]
+    return "media" in segments and "static" not in segments
 
 
 def _session_cookie(scope) -> str | None:
@@ -53,7 +59,7 @@ class MediaNeedsSession:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and MEDIA in scope.get("path", ""):
+        if scope["type"] == "http" and _is_media(scope.get("path", "")):
             token = _session_cookie(scope)
             if not await anyio.to_thread.run_sync(_live, token):
                 await PlainTextResponse("Niet ingelogd.", status_code=403)(scope, receive, send)

@@ -475,7 +475,9 @@ def test_a_download_address_yields_nothing_without_a_live_session(server, page):
     button = page.get_by_role("button", name="Download tabel (CSV)").first
     button.wait_for(timeout=30000)
     page.wait_for_function(IDLE, timeout=30000)
-    assert not re.search(r"(?<!static)/media/", page.content())  # no file is sent with the page
+    content = page.content()
+    assert not re.search(r"(?<!static)/media/", content)  # no file is sent with the page
+    font = re.search(r'(static/media/[^"]+\.woff2)', content).group(1)  # the app's own files stay open
     with page.expect_download() as info:
         button.click()
     address = info.value.url
@@ -483,6 +485,7 @@ def test_a_download_address_yields_nothing_without_a_live_session(server, page):
     assert page.context.request.get(address).status == 200  # the logged-in browser may fetch it again
     stranger = page.context.browser.new_context()
     assert stranger.request.get(address).status == 403  # no session cookie
+    assert stranger.request.get(f"{server}/{font}").status == 200  # the login page's fonts need none
     stranger.close()
     cookie = _session_cookie(page.context)
     page.get_by_role("button", name="Uitloggen").click()
