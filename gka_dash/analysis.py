@@ -10,8 +10,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import formatting, queries, registry
-from .periods import sort_periods
+from . import formatting, queries, registry, stats
+from .periods import parse_period, sort_periods
 from .cache import cached
 from .scope import Scope
 
@@ -20,7 +20,7 @@ ALL_GEMEENTEN = "Alle gemeenten"
 
 
 class AreaValues(NamedTuple):
-    frame: pd.DataFrame  # code, name, gemeente_code, geometry, value, n, status — one row per area
+    frame: pd.DataFrame  # code, name, gemeente_code, geometry, value, n, low, high, status — one row per area
     withheld: int
 
 
@@ -39,27 +39,72 @@ def area_values(engine, scope: Scope, gemeente: str | None, key: str, period: st
     frame = outlines.merge(rows[["subject", "value", "n"]], left_on="code", right_on="subject", how="left")
     frame["status"] = np.where(frame["value"].notna(), SHOWN,
                                np.where(frame["code"].isin(withheld["subject"]), WITHHELD, MISSING))
+    frame["low"], frame["high"] = stats.intervals(frame["value"], frame["n"], registry.get(key).unit)
     return AreaValues(frame.drop(columns="subject"), int(frame["status"].eq(WITHHELD).sum()))
 
 
 @cached
 def wijk_change(engine, scope: Scope, gemeente: str, key: str, before: str, after: str) -> AreaValues:
-    """Both periods per wijk and the change between them, largest rise first.
+    """Both periods per wijk with their intervals, and the change between them with the interval
+    of the difference and its verdict ("gestegen" only beyond the margin); largest rise first.
 
     A change needs both values: a wijk withheld in either period gets no change, but keeps the
     value of the other period, which passed suppression on its own.
     """
+    unit = registry.get(key).unit
     first = area_values(engine, scope, gemeente, key, before).frame
     second = area_values(engine, scope, gemeente, key, after).frame
-    frame = first.rename(columns={"value": "before", "n": "n_before", "status": "status_before"}).merge(
-        second[["code", "value", "n", "status"]].rename(
-            columns={"value": "after", "n": "n_after", "status": "status_after"}), on="code")
+    columns = ["value", "n", "low", "high", "status"]
+    frame = first.rename(columns={c: f"{c}_before" for c in columns}).merge(
+        second[["code", *columns]].rename(columns={c: f"{c}_after" for c in columns}), on="code")
+    frame = frame.rename(columns={"value_before": "before", "value_after": "after"})
     frame["change"] = frame["after"] - frame["before"]
+    differences = [stats.difference(b, nb, a, na, unit) for b, nb, a, na in
+                   zip(frame["before"], frame["n_before"], frame["after"], frame["n_after"])]
+    for field in ("low", "high", "p"):
+        frame[f"change_{field}"] = [getattr(d, field) if d else np.nan for d in differences]
+    frame["verdict"] = [d.verdict if d else "" for d in differences]
     either_withheld = frame["status_before"].eq(WITHHELD) | frame["status_after"].eq(WITHHELD)
     frame["status"] = np.where(frame["change"].notna(), SHOWN, np.where(either_withheld, WITHHELD, MISSING))
     frame = frame.sort_values(["change", "name"], ascending=[False, True], na_position="last")
     return AreaValues(frame.drop(columns=["status_before", "status_after"]).reset_index(drop=True),
                       int(either_withheld.sum()))
+
+
+def verdict_summary(frame: pd.DataFrame) -> str:
+    """How many wijken rose, fell or stayed within the margin, in one sentence for the page."""
+    counts = frame["verdict"].value_counts()
+    tested = int(counts.sum() - counts.get("", 0))
+    if not tested:
+        return ""
+    return (f"Van de {tested} wijken met cijfers in beide perioden is de verandering in "
+            f"{counts.get('gestegen', 0)} een stijging en in {counts.get('gedaald', 0)} een daling die groter is "
+            f"dan toeval; in {counts.get('binnen de marge', 0)} valt ze binnen de marge.")
+
+
+def trend_text(series: pd.DataFrame, ind: registry.Indicator, name: str) -> str:
+    """Whether a figure moved in one direction over the loaded periods, in words: a line through
+    every period (stats.trend) rather than the two newest points, which a single year can swing."""
+    own = series[series["where"] == "gemeente"]
+    labels = sort_periods(own["period"])
+    own = own.set_index("period").loc[labels]
+    if stats.kind(ind.unit) is None or own["n"].isna().all():
+        return (f"Geen marge voor dit cijfer ({stats.basis(ind.unit)}); van {labels[0]} tot {labels[-1]} ging het in "
+                f"{name} van {formatting.value(own['value'].iloc[0], ind.unit)} naar "
+                f"{formatting.value(own['value'].iloc[-1], ind.unit)}.")
+    if len(labels) < 3:
+        change = stats.difference(own["value"].iloc[0], own["n"].iloc[0], own["value"].iloc[-1], own["n"].iloc[-1],
+                                  ind.unit)
+        return (f"Twee perioden: of er een richting is, is nog niet te zeggen. Het verschil "
+                f"({formatting.with_margin(change.change, change.margin, ind.unit)}) is {change.verdict}."
+                if change else "")
+    line = stats.trend([parse_period(p).end for p in labels], own["value"], own["n"], ind.unit)
+    if line is None:
+        return ""
+    return (f"Over {line.years} perioden ({labels[0]} tot {labels[-1]}) in {name}: {line.direction}, "
+            f"{formatting.difference(line.slope, ind.unit)} per jaar (95 %: "
+            f"{formatting.interval(line.low, line.high, ind.unit)} per jaar; een lijn door alle perioden, gewogen "
+            "naar hun aantallen).")
 
 
 class Change(NamedTuple):
@@ -96,13 +141,14 @@ class Fit(NamedTuple):
     intercept: float
     points: int
     r: float
+    spread: float = 0.0  # τ²: how much schools differ beyond chance around the line (stats.between_spread)
 
     def predict(self, x):
         return self.intercept + self.slope * np.asarray(x, dtype=float)
 
 
 class SchoolPairs(NamedTuple):
-    frame: pd.DataFrame  # id, name, code (id or blank), period, x, y, n, expected, residual
+    frame: pd.DataFrame  # id, name, code, period, x, y, n, low, high, expected, residual, limit95, limit998, position
     withheld: int
     fit: Fit | None
     note: str  # how the periods of x and y were matched, when not year by year
@@ -145,7 +191,25 @@ def expected_line(engine, x_key: str, y_key: str) -> Fit | None:
         return None
     weights = np.sqrt(pairs["n"].fillna(1).clip(lower=1))
     slope, intercept = np.polyfit(pairs["x"], pairs["y"], 1, w=weights)
-    return Fit(float(slope), float(intercept), len(pairs), float(np.corrcoef(pairs["x"], pairs["y"])[0, 1]))
+    unit = registry.get(y_key).unit
+    expected = intercept + slope * pairs["x"]
+    chance = [stats.variance(e, n, unit) for e, n in zip(expected, pairs["n"])]
+    spread = stats.between_spread(pairs["y"] - expected, [np.nan if v is None else v for v in chance])
+    return Fit(float(slope), float(intercept), len(pairs), float(np.corrcoef(pairs["x"], pairs["y"])[0, 1]), spread)
+
+
+# Where a school-year lies in the funnel: beyond the 99,8 % limit, beyond the 95 % limit, or within.
+POSITIONS = ("ver boven verwachting", "boven verwachting", "binnen de marge", "onder verwachting",
+             "ver onder verwachting")
+
+
+def funnel_position(residual: float, limit95: float, limit998: float) -> str:
+    if pd.isna(residual) or pd.isna(limit95):
+        return ""
+    if abs(residual) <= limit95:
+        return POSITIONS[2]
+    far = abs(residual) > limit998
+    return POSITIONS[0 if far else 1] if residual > 0 else POSITIONS[4 if far else 3]
 
 
 def school_axes(engine, scope: Scope, gemeente: str) -> tuple[str, str] | None:
@@ -168,11 +232,33 @@ def school_pairs(engine, scope: Scope, gemeente: str, x_key: str, y_key: str, *,
     withheld = pd.concat([x.withheld, y.withheld])[["subject", "period"]].drop_duplicates()
     frame = pairs.merge(names, left_on="subject", right_on="id").drop(columns=["subject", "gemeente_code"])
     fit = expected_line(engine, x_key, y_key)
+    unit = registry.get(y_key).unit
+    frame["low"], frame["high"] = stats.intervals(frame["y"], frame["n"], unit)
     frame["expected"] = fit.predict(frame["x"]) if fit else np.nan
     frame["residual"] = frame["y"] - frame["expected"]
+    chance = np.array([np.nan if (v := stats.variance(e, n, unit)) is None else v
+                       for e, n in zip(frame["expected"], frame["n"])], dtype=float)
+    spread = fit.spread if fit else 0.0
+    frame["limit95"], frame["limit998"] = (stats.funnel_limit(chance, spread, level) for level in stats.FUNNEL_LEVELS)
+    frame["position"] = [funnel_position(r, a, b) for r, a, b in
+                         zip(frame["residual"], frame["limit95"], frame["limit998"])]
     frame = frame.sort_values(["name", "period"]).reset_index(drop=True)
-    return SchoolPairs(frame[["id", "name", "code", "period", "x", "y", "n", "expected", "residual"]],
-                       len(withheld), fit, note)
+    return SchoolPairs(frame[["id", "name", "code", "period", "x", "y", "n", "low", "high", "expected", "residual",
+                              "limit95", "limit998", "position"]], len(withheld), fit, note)
+
+
+def similar_schools(frame: pd.DataFrame, school_id: str, count: int = 5) -> pd.DataFrame:
+    """The school and the ``count`` schools of the same gemeente nearest to it in population (x)
+    in its newest school year: peers a school can learn from, all within the user's scope."""
+    own = frame[frame["id"] == school_id]
+    if own.empty:
+        return frame.iloc[0:0]
+    period = sort_periods(own["period"])[-1]
+    year = frame[frame["period"] == period]
+    x = float(own.loc[own["period"] == period, "x"].iloc[0])
+    others = year[year["id"] != school_id].assign(distance=lambda f: (f["x"] - x).abs())
+    nearest = others.sort_values(["distance", "name"]).head(count).drop(columns="distance")
+    return pd.concat([year[year["id"] == school_id], nearest], ignore_index=True)
 
 
 GROUP_WORDS = {"laag": "laagopgeleide ouders", "midden": "middelbaar opgeleide ouders",
@@ -180,7 +266,7 @@ GROUP_WORDS = {"laag": "laagopgeleide ouders", "midden": "middelbaar opgeleide o
 
 
 class GroupValues(NamedTuple):
-    frame: pd.DataFrame  # where (gemeente name or ALL_GEMEENTEN), period, group, value, n
+    frame: pd.DataFrame  # where (gemeente name or ALL_GEMEENTEN), period, group, value, n, low, high
     withheld: int
 
 
@@ -196,9 +282,10 @@ def by_group(engine, scope: Scope, gemeente: str, name: str, key: str) -> GroupV
         if (value := queries.reference(engine, scope, key, period=period, group=group)) is not None],
         columns=["period", "group", "value", "n", "where"])
     frame = pd.concat([here, everywhere], ignore_index=True) if len(everywhere) else here
+    frame["low"], frame["high"] = stats.intervals(frame["value"], frame["n"], registry.get(key).unit)
     order = {g: i for i, g in enumerate(registry.OUDEROPLEIDING_GROUPS)}
     frame = frame.sort_values(["where", "period", "group"], key=lambda s: s.map(order) if s.name == "group" else s)
-    return GroupValues(frame[["where", "period", "group", "value", "n"]].reset_index(drop=True), len(withheld))
+    return GroupValues(frame[["where", "period", "group", "value", "n", "low", "high"]].reset_index(drop=True), len(withheld))
 
 
 def _gap(frame: pd.DataFrame, where: str, period: str) -> float | None:
@@ -208,10 +295,15 @@ def _gap(frame: pd.DataFrame, where: str, period: str) -> float | None:
     return None
 
 
+def _groups_at(frame: pd.DataFrame, where: str, period: str) -> pd.DataFrame:
+    return frame[(frame["where"] == where) & (frame["period"] == period)].set_index("group")
+
+
 class Gap(NamedTuple):
     period: str  # the newest year with both groups shown
     gap: float  # hoog minus laag, in procentpunt
     gap_all: float | None  # the same over all gemeenten
+    margin: stats.Difference | None  # the gap with its 95 % interval (from the gemeente's own n)
 
 
 def latest_gap(groups: GroupValues, name: str) -> Gap | None:
@@ -220,35 +312,52 @@ def latest_gap(groups: GroupValues, name: str) -> Gap | None:
                 if _gap(frame, name, p) is not None]
     if not complete:
         return None
-    return Gap(complete[-1], _gap(frame, name, complete[-1]), _gap(frame, ALL_GEMEENTEN, complete[-1]))
+    period = complete[-1]
+    at = _groups_at(frame, name, period)
+    margin = stats.difference(at.at["laag", "value"], at.at["laag", "n"], at.at["hoog", "value"], at.at["hoog", "n"], "pct")
+    return Gap(period, _gap(frame, name, period), _gap(frame, ALL_GEMEENTEN, period), margin)
+
+
+def _gap_change(frame: pd.DataFrame, name: str, first: str, last: str) -> stats.Difference | None:
+    """The gap's growth from ``first`` to ``last`` with its interval: four figures, each with its n."""
+    one, two = _groups_at(frame, name, first), _groups_at(frame, name, last)
+    return stats.contrast([(1, two.at["hoog", "value"], two.at["hoog", "n"]), (-1, two.at["laag", "value"], two.at["laag", "n"]),
+                           (-1, one.at["hoog", "value"], one.at["hoog", "n"]), (1, one.at["laag", "value"], one.at["laag", "n"])],
+                          "pct")
 
 
 def gap_text(groups: GroupValues, name: str) -> str:
-    """The gap between children of high- and low-educated parents, in words: a room reads a
-    sentence faster than it reads two lines on a chart."""
+    """The gap between children of high- and low-educated parents, in words with its margin: a
+    room reads a sentence faster than it reads two lines on a chart. Words of comparison
+    ("groter", "gegroeid") only where the interval allows them."""
     frame = groups.frame
     periods = sort_periods(frame.loc[frame["where"] == name, "period"])
     complete = [p for p in periods if _gap(frame, name, p) is not None]
     latest = latest_gap(groups, name)
     if latest is None:
         return f"Voor {name} zijn er niet genoeg gegevens om het verschil tussen de groepen te tonen."
-    period, gap, gap_all = latest
-    at = frame[(frame["where"] == name) & (frame["period"] == period)].set_index("group")["value"]
+    period, gap, gap_all, margin = latest
+    at = _groups_at(frame, name, period)["value"]
     pct = lambda v: formatting.value(v, "pct")  # noqa: E731
     pp = lambda v: formatting.number(abs(v), 1) + " procentpunt"  # noqa: E731
+    marge = f" (marge ±{formatting.number(margin.margin, 1)})" if margin else ""
     text = (f"In {period} zat in {name} {pct(at['hoog'])} van de 17-jarigen met "
             f"{GROUP_WORDS['hoog']} in havo/vwo of hoger onderwijs, tegen {pct(at['laag'])} van de "
-            f"17-jarigen met {GROUP_WORDS['laag']}: een verschil van {pp(gap)}.")
+            f"17-jarigen met {GROUP_WORDS['laag']}: een verschil van {pp(gap)}{marge}.")
     if gap_all is not None:
-        compare = ("groter dan" if gap > gap_all + 0.5 else "kleiner dan" if gap < gap_all - 0.5
-                   else "ongeveer even groot als")
+        # The reference counts as fixed: its own margin would reveal its n (see stats).
+        compare = ("ongeveer even groot als" if margin is None or margin.low <= gap_all <= margin.high
+                   else "groter dan" if gap > gap_all else "kleiner dan")
         text += f" Dat verschil is {compare} in alle gemeenten samen ({pp(gap_all)})."
     if len(complete) > 1:
         first = complete[0]
+        growth = _gap_change(frame, name, first, period)
         trend = gap - _gap(frame, name, first)
-        text += (f" Sinds {first} is het verschil in {name} "
-                 + (f"{'gegroeid' if trend > 0 else 'gekrompen'} met {pp(trend)}." if abs(trend) >= 0.5
-                    else "vrijwel gelijk gebleven."))
+        if growth is not None and growth.verdict != "binnen de marge":
+            text += (f" Sinds {first} is het verschil in {name} {'gegroeid' if trend > 0 else 'gekrompen'} met "
+                     f"{pp(trend)} (marge ±{formatting.number(growth.margin, 1)}).")
+        else:
+            text += f" Sinds {first} is het verschil in {name} niet meer veranderd dan toeval kan verklaren."
     if period != periods[-1]:
         text += f" Voor {periods[-1]} is een van de groepen te klein om te tonen."
     return text

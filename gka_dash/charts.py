@@ -12,13 +12,15 @@ import hashlib
 import threading
 
 import altair as alt
+import numpy as np
 import pandas as pd
 import vl_convert
 from altair.utils.schemapi import debug_mode
 from cachetools import LRUCache
 
-from . import formatting, registry
+from . import formatting, registry, stats
 from .analysis import ALL_GEMEENTEN, Fit
+from .periods import sort_periods
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 GROUP_COLOURS = {"laag": "#D55E00", "midden": "#009E73", "hoog": "#0072B2"}
@@ -89,12 +91,18 @@ def dumbbell(frame: pd.DataFrame, ind: registry.Indicator, before: str, after: s
     """Each wijk's value in two periods joined by a line, the largest rise on top, with the
     gemeente's and all gemeenten's average of the later period as vertical references."""
     rows = frame[frame["change"].notna()].copy()
-    rows["verandering"] = [formatting.difference(v, ind.unit) for v in rows["change"]]
+    rows["verandering"] = [formatting.difference(v, ind.unit) + (f" ({w}; 95 %: {formatting.interval(lo, hi, ind.unit)})"
+                                                                 if w else "")
+                           for v, w, lo, hi in zip(rows["change"], rows["verdict"], rows["change_low"],
+                                                   rows["change_high"])]
     long = pd.concat([
-        rows.assign(periode=before, waarde=rows["before"], n=rows["n_before"]),
-        rows.assign(periode=after, waarde=rows["after"], n=rows["n_after"]),
-    ])[["name", "periode", "waarde", "n", "verandering"]]
+        rows.assign(periode=before, waarde=rows["before"], n=rows["n_before"], laag=rows["low_before"],
+                    hoog=rows["high_before"]),
+        rows.assign(periode=after, waarde=rows["after"], n=rows["n_after"], laag=rows["low_after"],
+                    hoog=rows["high_after"]),
+    ])[["name", "periode", "waarde", "n", "laag", "hoog", "verandering"]]
     long["waarde_tekst"] = _text(long["waarde"], ind.unit)
+    long["interval"] = [formatting.interval(lo, hi, ind.unit) for lo, hi in zip(long["laag"], long["hoog"])]
     order = rows["name"].tolist()
     y = alt.Y("name:N", sort=order, title=None, axis=alt.Axis(labelLimit=220))
     x_title = _axis_title(ind)
@@ -103,15 +111,20 @@ def dumbbell(frame: pd.DataFrame, ind: registry.Indicator, before: str, after: s
         y=y, x=alt.X("min(waarde):Q", axis=_dutch_axis(x_title, ind.unit), scale=alt.Scale(zero=False)),
         x2="max(waarde):Q")
     tooltip = [alt.Tooltip("name:N", title="Wijk"), alt.Tooltip("periode:N", title="Periode"),
-               alt.Tooltip("waarde_tekst:N", title=ind.label), alt.Tooltip("n:Q", title="Leerlingen", format=",.0f"),
+               alt.Tooltip("waarde_tekst:N", title=ind.label), alt.Tooltip("interval:N", title="95 %-interval"),
+               alt.Tooltip("n:Q", title="Leerlingen", format=",.0f"),
                alt.Tooltip("verandering:N", title="Verandering")]
-    dots = base.mark_circle(size=110, opacity=1).encode(
-        y=y, x="waarde:Q",
-        color=alt.Color("periode:N", title="Periode", sort=[before, after],
-                        scale=alt.Scale(domain=[before, after], range=[OKABE_ITO[1], OKABE_ITO[0]]),
-                        legend=alt.Legend(orient="top")),
-        tooltip=tooltip)
-    layers = [lines, dots]
+    colour = alt.Color("periode:N", title="Periode", sort=[before, after],
+                       scale=alt.Scale(domain=[before, after], range=[OKABE_ITO[1], OKABE_ITO[0]]),
+                       legend=alt.Legend(orient="top"))
+    # Each period's 95 % interval as a thin bar just above (earlier) or below (later) the row,
+    # so the bars do not hide the line between the two dots.
+    bars = [base.transform_filter(f"isValid(datum.laag) && datum.periode == '{period}'")
+            .mark_rule(strokeWidth=2, opacity=0.85, yOffset=offset)
+            .encode(y=y, x="laag:Q", x2="hoog:Q", color=colour, tooltip=tooltip)
+            for period, offset in ((before, -7), (after, 7))]
+    dots = base.mark_circle(size=110, opacity=1).encode(y=y, x="waarde:Q", color=colour, tooltip=tooltip)
+    layers = [lines, *bars, dots]
     latest = references[references["period"] == after]
     refs = pd.DataFrame([
         {"ref": name, "waarde": latest["gemeente"].iloc[0] if len(latest) else None},
@@ -156,9 +169,9 @@ def school_scatter(pairs: pd.DataFrame, schools: pd.DataFrame, x_ind: registry.I
     rows = rows.drop(columns=["id", "code"], errors="ignore")
     rows["x_tekst"], rows["y_tekst"] = _text(rows["x"], x_ind.unit), _text(rows["y"], y_ind.unit)
     rows["verwacht"] = _text(rows["expected"], y_ind.unit)
-    rows["ten_opzichte"] = [
-        "" if pd.isna(r) else ("boven verwachting" if r > 0 else "onder verwachting") + f" ({formatting.difference(r, y_ind.unit)})"
-        for r in rows["residual"]]
+    rows["interval"] = [formatting.interval(lo, hi, y_ind.unit) for lo, hi in zip(rows["low"], rows["high"])]
+    rows["ten_opzichte"] = ["" if pd.isna(r) else f"{formatting.difference(r, y_ind.unit)} ({position})"
+                            for r, position in zip(rows["residual"], rows["position"])]
     domain = [labels[highlight], OTHER_SCHOOLS] if highlight in labels else [OTHER_SCHOOLS]
     colour = alt.Color("groep:N", title=None, scale=alt.Scale(domain=domain, range=[OKABE_ITO[0], QUIET][-len(domain):]),
                        legend=alt.Legend(orient="top", labelLimit=400))
@@ -166,7 +179,7 @@ def school_scatter(pairs: pd.DataFrame, schools: pd.DataFrame, x_ind: registry.I
     y = alt.Y("y:Q", axis=_dutch_axis(_axis_title(y_ind), y_ind.unit), scale=alt.Scale(zero=False))
     tooltip = [alt.Tooltip("school:N", title="School"), alt.Tooltip("period:N", title="Schooljaar"),
                alt.Tooltip("x_tekst:N", title=x_ind.label), alt.Tooltip("y_tekst:N", title=y_ind.label),
-               alt.Tooltip("verwacht:N", title="Verwacht"), alt.Tooltip("ten_opzichte:N", title="Ten opzichte"),
+               alt.Tooltip("interval:N", title="95 %-interval"), alt.Tooltip("verwacht:N", title="Verwacht"), alt.Tooltip("ten_opzichte:N", title="Ten opzichte"),
                alt.Tooltip("n:Q", title="Leerlingen", format=",.0f")]
     others = alt.Chart(rows[rows["groep"] == OTHER_SCHOOLS]).mark_circle(size=55, opacity=0.45).encode(
         x=x, y=y, color=colour, tooltip=tooltip)
@@ -186,11 +199,74 @@ def school_scatter(pairs: pd.DataFrame, schools: pd.DataFrame, x_ind: registry.I
     return _finish(alt.layer(*layers), height=480)
 
 
+POSITION_COLOURS = {"ver boven verwachting": "#0072B2", "boven verwachting": "#56B4E9",
+                    "binnen de marge": QUIET, "onder verwachting": "#E69F00", "ver onder verwachting": "#D55E00"}
+
+
+def funnel_curves(pairs: pd.DataFrame, y_ind: registry.Indicator, fit: Fit | None) -> pd.DataFrame:
+    """The funnel's limits over the range of school sizes. For a mean they depend on n alone;
+    for a share also on the expected share, and the curves use the median school's (each
+    school's own position uses its own, see analysis.school_pairs)."""
+    sizes = pairs["n"].dropna()
+    if sizes.empty or fit is None:
+        return pd.DataFrame(columns=["n", "grens", "boven", "onder"])
+    grid = np.unique(np.round(np.geomspace(max(float(sizes.min()), 1), float(sizes.max()), 80)))
+    typical = float(pairs["expected"].median())
+    chance = [stats.variance(typical, n, y_ind.unit) for n in grid]
+    if None in chance:
+        return pd.DataFrame(columns=["n", "grens", "boven", "onder"])
+    frames = []
+    for level, label in zip(stats.FUNNEL_LEVELS, ("95 %-grens", "99,8 %-grens")):
+        limit = stats.funnel_limit(chance, fit.spread, level)
+        frames.append(pd.DataFrame({"n": grid, "grens": label, "boven": limit, "onder": -limit}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@_built_once
+def funnel(pairs: pd.DataFrame, schools: pd.DataFrame, y_ind: registry.Indicator, fit: Fit | None,
+           highlight: str | None = None) -> alt.Chart:
+    """Each school's distance from what its population leads one to expect, against its number
+    of pupils, inside the limits that chance and the usual spread between schools allow: small
+    schools scatter widely by chance, so only a point outside the funnel says something."""
+    labels = dict(zip(schools["id"], school_labels(schools)))
+    rows = pairs.dropna(subset=["residual", "n"]).assign(school=lambda f: f["id"].map(labels))
+    rows["verschil"] = [formatting.difference(r, y_ind.unit) for r in rows["residual"]]
+    rows["grens"] = ["±" + formatting.number(v, formatting.DECIMALS.get(y_ind.unit, 1)) for v in rows["limit95"]]
+    rows["gekozen"] = rows["id"] == highlight
+    rows = rows.drop(columns=["id", "code"], errors="ignore")
+    y_title = f"Verschil met verwachting ({_axis_title(y_ind)})"
+    x = alt.X("n:Q", title="Leerlingen (n)", axis=alt.Axis(format=",.0f"), scale=alt.Scale(zero=False))
+    y = alt.Y("residual:Q", axis=_dutch_axis(y_title, y_ind.unit))
+    curves = funnel_curves(rows, y_ind, fit)
+    dash = alt.StrokeDash("grens:N", title="Grenzen", scale=alt.Scale(domain=["95 %-grens", "99,8 %-grens"],
+                                                                      range=[[6, 4], [2, 2]]),
+                          legend=alt.Legend(orient="top", symbolType="stroke", symbolStrokeColor="#333333"))
+    layers = [alt.Chart(pd.DataFrame({"nul": [0.0]})).mark_rule(color="#333333", strokeWidth=1).encode(y="nul:Q")]
+    for side in ("boven", "onder"):
+        layers.append(alt.Chart(curves).mark_line(color="#333333", strokeWidth=1.5).encode(
+            x="n:Q", y=f"{side}:Q", strokeDash=dash, detail="grens:N"))
+    positions = list(POSITION_COLOURS)
+    tooltip = [alt.Tooltip("school:N", title="School"), alt.Tooltip("period:N", title="Schooljaar"),
+               alt.Tooltip("verschil:N", title="Verschil met verwachting"),
+               alt.Tooltip("grens:N", title="95 %-grens bij deze grootte"),
+               alt.Tooltip("position:N", title="Oordeel"), alt.Tooltip("n:Q", title="Leerlingen", format=",.0f")]
+    colour = alt.Color("position:N", title=None, sort=positions,
+                       scale=alt.Scale(domain=positions, range=[POSITION_COLOURS[p] for p in positions]),
+                       legend=alt.Legend(orient="top", columns=3, labelLimit=300))
+    layers.append(alt.Chart(rows).mark_circle(size=60, opacity=0.75).encode(x=x, y=y, color=colour, tooltip=tooltip))
+    chosen = rows[rows["gekozen"]]
+    if len(chosen):
+        layers.append(alt.Chart(chosen).mark_point(size=220, stroke="#000000", strokeWidth=2, filled=False).encode(
+            x=x, y=y, tooltip=tooltip))
+    return _finish(alt.layer(*layers).resolve_scale(strokeDash="shared"), height=420)
+
+
 @_built_once
 def group_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.Chart:
     """One line per ouderopleiding group over the years; solid for the gemeente, dashed for all
     gemeenten, so the gap and its reference sit in one picture."""
-    rows = frame.assign(waarde_tekst=_text(frame["value"], ind.unit))
+    rows = frame.assign(waarde_tekst=_text(frame["value"], ind.unit),
+                        interval=[formatting.interval(lo, hi, ind.unit) for lo, hi in zip(frame["low"], frame["high"])])
     groups = list(registry.OUDEROPLEIDING_GROUPS)
     encoding = dict(
         x=alt.X("period:O", title="Jaar", axis=alt.Axis(labelAngle=0)),
@@ -205,10 +281,46 @@ def group_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.
         detail="where:N",
         tooltip=[alt.Tooltip("where:N", title="Gebied"), alt.Tooltip("group:N", title="Opleiding ouders"),
                  alt.Tooltip("period:O", title="Jaar"), alt.Tooltip("waarde_tekst:N", title=ind.label),
+                 alt.Tooltip("interval:N", title="95 %-interval"),
                  alt.Tooltip("n:Q", title="17-jarigen", format=",.0f")],
     )
     base = alt.Chart(rows).encode(**encoding)
-    return _finish(alt.layer(base.mark_line(strokeWidth=2.5), base.mark_point(filled=True, size=70)), height=380)
+    # The gemeente's 95 % intervals as error bars; the reference has none (its width would give its n away).
+    bars = base.transform_filter("isValid(datum.low)").mark_rule(strokeWidth=2, opacity=0.7).encode(
+        y="low:Q", y2="high:Q", strokeDash=alt.value([1, 0]))
+    return _finish(alt.layer(bars, base.mark_line(strokeWidth=2.5), base.mark_point(filled=True, size=70)), height=380)
+
+
+TREND_NAMES = {"alle": "Alle gemeenten", "gka": "GKA-gemeenten", "peers": "Vergelijkbare gemeenten"}
+
+
+@_built_once
+def trend_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.Chart:
+    """One figure over every loaded period: the gemeente as a line with its 95 % band, the
+    references as thinner lines without a band (their margin would give their n away)."""
+    names = {"gemeente": name, **TREND_NAMES}
+    rows = frame.assign(wie=frame["where"].map(names), waarde_tekst=_text(frame["value"], ind.unit),
+                        interval=[formatting.interval(lo, hi, ind.unit) for lo, hi in zip(frame["low"], frame["high"])])
+    order = [names[w] for w in names if (rows["where"] == w).any()]
+    palette = {name: OKABE_ITO[0], TREND_NAMES["alle"]: "#555555", TREND_NAMES["gka"]: OKABE_ITO[1],
+               TREND_NAMES["peers"]: OKABE_ITO[3]}
+    dashes = {name: [1, 0], TREND_NAMES["alle"]: [6, 4], TREND_NAMES["gka"]: [2, 2], TREND_NAMES["peers"]: [8, 3, 2, 3]}
+    x = alt.X("period:O", title=None, sort=sort_periods(rows["period"]), axis=alt.Axis(labelAngle=0))
+    colour = alt.Color("wie:N", title=None, sort=order, scale=alt.Scale(domain=order, range=[palette[o] for o in order]),
+                       legend=alt.Legend(orient="top", symbolType="stroke", symbolSize=400, symbolStrokeWidth=2.5,
+                                         labelLimit=300))
+    dash = alt.StrokeDash("wie:N", sort=order, scale=alt.Scale(domain=order, range=[dashes[o] for o in order]),
+                          legend=None)
+    tooltip = [alt.Tooltip("wie:N", title="Gebied"), alt.Tooltip("period:N", title="Periode"),
+               alt.Tooltip("waarde_tekst:N", title=ind.label), alt.Tooltip("interval:N", title="95 %-interval"),
+               alt.Tooltip("n:Q", title="Aantal", format=",.0f")]
+    y = alt.Y("value:Q", axis=_dutch_axis(_axis_title(ind), ind.unit), scale=alt.Scale(zero=False))
+    base = alt.Chart(rows)
+    band = base.transform_filter("isValid(datum.low)").mark_area(opacity=0.18, color=OKABE_ITO[0]).encode(
+        x=x, y="low:Q", y2="high:Q")
+    lines = base.mark_line(strokeWidth=2.5, point=alt.OverlayMarkDef(size=60, filled=True)).encode(
+        x=x, y=y, color=colour, strokeDash=dash, detail="wie:N", tooltip=tooltip)
+    return _finish(alt.layer(band, lines), height=320)
 
 
 def static_map(view) -> alt.Chart:

@@ -27,6 +27,7 @@ AFSTROOM_PERIODS = ["2014-2016", "2016-2018"]
 OUDEROPLEIDING_YEARS = ["2014", "2015", "2016", "2017", "2018"]
 CONTEXT_YEARS = ["2015", "2017"]
 
+GKA_DEMO = ("GM9901", "GM9902", "GM9904", "GM9905")  # the demo's GKA gemeenten: all but Waldersum
 GEMEENTEN = [  # code, name, centre (lon, lat), radius km, wijken, schools, deprivation shift
     ("GM9901", "Veenhaven", (3.55, 52.70), 7.5, 22, 28, 0.5),
     ("GM9902", "Dijkstede", (3.95, 52.95), 5.5, 14, 18, 0.0),
@@ -180,6 +181,8 @@ def _gemeente(rng, spec, areas, observations, schools) -> None:
         _wijk_observations(rng, code, gm, d, inhabitants, observations)
     _schools(rng, gm, n_schools, wijk_info, observations, schools)
     _ouderopleiding(rng, gm, shift, observations)
+    if gm in GKA_DEMO:  # without a random draw, so the other figures stay as they were
+        observations.append(_obs("gka_gemeente", gm, gm, "2019", 1.0))
 
 
 def _wijk_observations(rng, code, gm, d, inhabitants, observations) -> None:

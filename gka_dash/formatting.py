@@ -42,10 +42,25 @@ def value(value: float | None, unit: str, *, with_unit: bool = True) -> str:
 def difference(delta: float | None, unit: str, *, with_unit: bool = True) -> str:
     if delta is None:
         return ""
-    text = number(abs(delta), DECIMALS.get(unit, 1))
+    decimals = DECIMALS.get(unit, 1)
+    text = number(abs(delta), decimals)
+    shown = round(delta, decimals)  # -0,003 shows as ±0,00: a sign on a zero claims a direction
     # ASCII '-' on purpose: st.metric reads the sign to choose the arrow direction.
-    sign = "+" if delta > 0 else ("-" if delta < 0 else "±")
+    sign = "+" if shown > 0 else ("-" if shown < 0 else "±")
     return f"{sign}{text}{' procentpunt' if unit == 'pct' and with_unit else ''}"
+
+
+def interval(low: float | None, high: float | None, unit: str) -> str:
+    """A 95 % interval as a reader writes it: "12,1 tot 15,3 %"; "–" where there is none."""
+    if low is None or high is None or low != low or high != high:
+        return "–"
+    decimals = DECIMALS.get(unit, 1)
+    return f"{number(low, decimals)} tot {value(high, unit)}"
+
+
+def with_margin(change: float, margin: float, unit: str) -> str:
+    """A change and its margin in one breath: "+3,0 procentpunt (marge ±0,8)"."""
+    return f"{difference(change, unit)} (marge ±{number(margin, DECIMALS.get(unit, 1))})"
 
 
 def in_sentence(label: str) -> str:

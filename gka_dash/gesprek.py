@@ -12,8 +12,8 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
-from . import analysis, formatting, queries, registry
-from .periods import sort_periods
+from . import analysis, formatting, queries, registry, stats
+from .periods import parse_period, sort_periods
 from .cache import cached
 from .scope import Scope
 
@@ -29,6 +29,7 @@ class Highlight(NamedTuple):
     page: str  # the view, as its URL path
     params: dict
     table: pd.DataFrame | None = None
+    evidence: float = 0.0  # standard errors from "nothing to see" (stats.Difference.evidence); 0: context
 
     @property
     def link(self) -> str:
@@ -40,79 +41,154 @@ class Highlights(NamedTuple):
     missing: list[str]  # what could not be computed, and why, in words for the page
 
 
-def afstroom_rises(engine, scope: Scope, gemeente: str, top: int = 3) -> tuple[list[Highlight], list[str], list[str]]:
-    """The wijken whose afstroom rose most between the two newest periods (only rises count),
-    their codes, and a sentence when none rose."""
+# How the highlights guard against chance with many wijken or schools (see docs/statistiek.md):
+# wijk changes must hold after Benjamini-Hochberg over all wijken of the gemeente (5 % false
+# discoveries); a school must lie beyond the 99,8 % funnel limit, or beyond the 95 % limit on
+# the same side in at least two school years.
+MAX_RISES, MAX_FALLS = 3, 2
+
+
+def _trend_sentence(engine, scope: Scope, gemeente: str, key: str, subject: str, unit: str) -> str:
+    """Whether the newest change continues a line over every loaded period, in words."""
+    rows = queries.observations(engine, scope, key, gemeente=gemeente).rows
+    rows = rows[(rows["subject"] == subject) & (rows["group"] == "")]
+    labels = sort_periods(rows["period"])
+    if len(labels) < 3:
+        return (f" Er {'zijn' if len(labels) != 1 else 'is'} {len(labels)} perioden geladen; of dit een "
+                "doorgaande lijn is, is nog niet te zeggen.")
+    rows = rows.set_index("period").loc[labels]
+    found = stats.trend([parse_period(p).end for p in labels], rows["value"], rows["n"], unit)
+    if found is None:
+        return ""
+    if found.direction == "geen duidelijke richting":
+        return f" Over alle {found.years} perioden samen is er geen duidelijke richting."
+    return (f" Dat past in een {found.direction} lijn over {found.years} perioden "
+            f"({formatting.difference(found.slope, unit)} per jaar).")
+
+
+def afstroom_changes(engine, scope: Scope, gemeente: str) -> tuple[list[Highlight], list[str], list[str]]:
+    """The wijken whose afstroom changed beyond chance between the two newest periods, most
+    evidence first (rises, then falls), their codes, and what the page should say when none did.
+
+    Ranked by evidence, not size: 8 → 16 % on 40 pupils is within the margin, 10 → 13 % on
+    3.000 is not. Only changes that survive Benjamini-Hochberg over all wijken count.
+    """
     ind = registry.get(AFSTROOM)
     latest = analysis.latest_change(engine, scope, gemeente, AFSTROOM)
     if latest is None:
         return [], [], []
     before, after, change = latest.before, latest.after, latest.values.frame
-    rising = change[(change["status"] == analysis.SHOWN) & (change["change"] > 0)].head(top)
+    tested = change[(change["status"] == analysis.SHOWN) & change["change_p"].notna()].copy()
+    tested["real"] = stats.discoveries(tested["change_p"])
+    tested["evidence"] = [stats.Difference(c, lo, hi, p).evidence for c, lo, hi, p in
+                          zip(tested["change"], tested["change_low"], tested["change_high"], tested["change_p"])]
+    real = tested[tested["real"]].sort_values(["evidence", "name"], ascending=[False, True])
+    rising, falling = real[real["change"] > 0].head(MAX_RISES), real[real["change"] < 0].head(MAX_FALLS)
     params = {"gemeente": gemeente, "indicator": AFSTROOM, "van": before, "tot": after}
-    return [Highlight(
-        1, f"Afstroom gestegen in {row.name}",
-        f"In {row.name} steeg de afstroom van {formatting.value(row.before, ind.unit)} ({before}) naar "
-        f"{formatting.value(row.after, ind.unit)} ({after}), bij {formatting.number(row.n_after, 0)} leerlingen.",
-        formatting.difference(row.change, ind.unit), "afstroom", params)
-        for row in rising.itertuples()], list(rising["code"]), (
-        [] if len(rising) else [f"In geen wijk steeg de afstroom van {before} naar {after}."])
+    found = []
+    for row in pd.concat([rising, falling]).itertuples():
+        word = "steeg" if row.change > 0 else "daalde"
+        found.append(Highlight(
+            1, f"Afstroom {'gestegen' if row.change > 0 else 'gedaald'} in {row.name}",
+            f"In {row.name} {word} de afstroom van {formatting.value(row.before, ind.unit)} ({before}, "
+            f"{formatting.number(row.n_before, 0)} leerlingen) naar {formatting.value(row.after, ind.unit)} ({after}, "
+            f"{formatting.number(row.n_after, 0)} leerlingen): meer dan toeval verklaart, ook als alle "
+            f"{len(tested)} wijken samen bekeken worden."
+            + _trend_sentence(engine, scope, gemeente, AFSTROOM, row.code, ind.unit),
+            formatting.with_margin(row.change, (row.change_high - row.change_low) / 2, ind.unit),
+            "afstroom", params, evidence=row.evidence))
+    notes = []
+    if not len(real) and len(tested):
+        notes.append(f"In geen van de {len(tested)} wijken veranderde de afstroom van {before} naar {after} meer "
+                     "dan toeval kan verklaren (alle wijken samen getoetst); de verschillen in de tabel bij "
+                     "Afstroom vallen binnen de marge.")
+    return found, list(rising["code"]), notes
 
 
-def school_extremes(engine, scope: Scope, gemeente: str, *, pseudonyms: bool = False) -> list[Highlight]:
-    """The schools furthest above and below what their pupil population leads one to expect, in
-    the newest school year: toetsadvies against % APCG where the gemeente has those tables,
-    else schooladvies against the public CBS achterstandsscore."""
+def _years_outside(frame: pd.DataFrame, school_id: str, side: int) -> tuple[int, int]:
+    """In how many of the school's years it lay beyond the 95 % limit on this side, of how many."""
+    own = frame[frame["id"] == school_id]
+    beyond = (own["residual"] * side > own["limit95"]).sum()
+    return int(beyond), len(own)
+
+
+def school_extremes(engine, scope: Scope, gemeente: str, *, pseudonyms: bool = False) -> tuple[list[Highlight], list[str]]:
+    """The schools that in the newest school year lie beyond the funnel's limits of what their
+    pupil population leads one to expect, most evidence first, and a sentence when none does:
+    toetsadvies against % APCG where the gemeente has those tables, else schooladvies against
+    the public CBS achterstandsscore."""
     axes = analysis.school_axes(engine, scope, gemeente)
     if axes is None:
-        return []
+        return [], []
     x, y = registry.get(axes[0]), registry.get(axes[1])
     pairs = analysis.school_pairs(engine, scope, gemeente, x.key, y.key, pseudonyms=pseudonyms)
-    frame = pairs.frame.dropna(subset=["residual"])
+    frame = pairs.frame.dropna(subset=["residual", "limit95"])
     if frame.empty:
-        return []
+        return [], []
     period = sort_periods(frame["period"])[-1]
-    frame = frame[frame["period"] == period]
+    latest = frame[frame["period"] == period].assign(
+        evidence=lambda f: (f["residual"] / f["limit95"]).abs() * stats.funnel_limit(0, 1, stats.FUNNEL_LEVELS[0]))
     found = []
-    for row, above in ((frame.loc[frame["residual"].idxmax()], True), (frame.loc[frame["residual"].idxmin()], False)):
-        if (row["residual"] > 0) != above:
-            continue
-        params = {"gemeente": gemeente, "indicator": y.key, "x": x.key, "jaren": period}
-        if not pseudonyms:  # a vestiging id in the link would name the school
-            params["school"] = row["id"]
-        where = "boven" if above else "onder"
-        found.append(Highlight(
-            2, f"{row['name']}: het verst {where} de verwachting",
-            f"{row['name']} had in {period} {formatting.in_sentence(y.label)} van {formatting.value(row['y'], y.unit)} "
-            f"bij {formatting.in_sentence(x.label)} van {formatting.value(row['x'], x.unit)}; bij die "
-            f"leerlingpopulatie is {formatting.value(row['expected'], y.unit)} te verwachten.",
-            formatting.difference(row["residual"], y.unit), "scholen", params))
-    return found
+    for above in (True, False):
+        side = 1 if above else -1
+        beyond = latest[latest["residual"] * side > latest["limit95"]]
+        for row in beyond.sort_values(["evidence", "name"], ascending=[False, True]).itertuples():
+            years, of = _years_outside(frame, row.id, side)
+            if not (abs(row.residual) > row.limit998 or years >= 2):
+                continue
+            params = {"gemeente": gemeente, "indicator": y.key, "x": x.key, "jaren": period}
+            if not pseudonyms:  # a vestiging id in the link would name the school
+                params["school"] = row.id
+            word = "hoger" if above else "lager"
+            found.append(Highlight(
+                2, f"{row.name}: {word} dan verwacht",
+                f"{row.name} had in {period} {formatting.in_sentence(y.label)} van {formatting.value(row.y, y.unit)} "
+                f"bij {formatting.in_sentence(x.label)} van {formatting.value(row.x, x.unit)}; bij die "
+                f"leerlingpopulatie is {formatting.value(row.expected, y.unit)} te verwachten. Het verschil is "
+                f"groter dan toeval en de gewone spreiding tussen scholen verklaren (buiten de "
+                f"{'99,8' if abs(row.residual) > row.limit998 else '95'} %-grens van de trechter)"
+                + (f", en dat in {years} van de {of} schooljaren." if of > 1 else "."),
+                formatting.with_margin(row.residual, row.limit95, y.unit), "scholen", params, evidence=row.evidence))
+            break  # one school per side: the strongest
+    notes = [] if found else [
+        f"Geen school lag in {period} verder van de verwachting dan toeval en de gewone spreiding tussen scholen "
+        "verklaren (zie de trechter bij Scholen)."]
+    return found, notes
 
 
 def schooladvies_trend(engine, scope: Scope, gemeente: str, name: str) -> list[Highlight]:
-    """How the share of havo/vwo advice in the gemeente moved from the first to the newest
-    school year (DUO open data), next to the same move over all gemeenten."""
+    """How the share of havo/vwo advice in the gemeente moved over every loaded school year
+    (DUO open data): the change from first to newest with its margin, whether the years form a
+    line, and the same move over all gemeenten."""
     key = "schooladvies_havo_vwo_pct"
     labels = queries.periods(engine, scope, key, gemeente=gemeente)
     if len(labels) < 2:
         return []
-    first, last = labels[0], labels[-1]
     ind = registry.get(key)
-    here = {p: queries.weighted_mean(queries.observations(engine, scope, key, gemeente=gemeente, period=p).rows)
-            for p in (first, last)}
-    if None in here.values():
+    yearly = {p: queries.observations(engine, scope, key, gemeente=gemeente, period=p).rows for p in labels}
+    here = {p: (queries.weighted_mean(rows), rows["n"].sum() if rows["n"].notna().any() else None)
+            for p, rows in yearly.items()}
+    first, last = labels[0], labels[-1]
+    if here[first][0] is None or here[last][0] is None:
         return []
-    change = here[last] - here[first]
+    change = stats.difference(here[first][0], here[first][1], here[last][0], here[last][1], ind.unit)
+    line = stats.trend([parse_period(p).end for p in labels], [here[p][0] for p in labels],
+                       [here[p][1] for p in labels], ind.unit)
     everywhere = [queries.reference(engine, scope, key, period=p) for p in (first, last)]
-    against = ("" if None in everywhere else
-               f" In alle gemeenten samen ging het van {formatting.value(everywhere[0], ind.unit)} naar "
-               f"{formatting.value(everywhere[1], ind.unit)}.")
-    return [Highlight(1, "Schooladvies havo/vwo door de jaren",
-                      f"In {name} kreeg in {first} {formatting.value(here[first], ind.unit)} van de leerlingen in "
-                      f"groep 8 een havo- of vwo-advies, in {last} {formatting.value(here[last], ind.unit)}."
-                      + against, formatting.difference(change, ind.unit), "scholen",
-                      {"gemeente": gemeente, "indicator": key})]
+    text = (f"In {name} kreeg in {first} {formatting.value(here[first][0], ind.unit)} van de leerlingen in "
+            f"groep 8 een havo- of vwo-advies, in {last} {formatting.value(here[last][0], ind.unit)}")
+    text += f": {change.verdict}." if change else "."
+    if line is not None:
+        text += (f" Over alle {line.years} schooljaren: {line.direction} "
+                 f"({formatting.difference(line.slope, ind.unit)} per jaar, 95 %: "
+                 f"{formatting.interval(line.low, line.high, ind.unit).replace(' %', '')} per jaar).")
+    if None not in everywhere:
+        text += (f" In alle gemeenten samen ging het van {formatting.value(everywhere[0], ind.unit)} naar "
+                 f"{formatting.value(everywhere[1], ind.unit)}.")
+    figure = (formatting.with_margin(change.change, change.margin, ind.unit) if change
+              else formatting.difference(here[last][0] - here[first][0], ind.unit))
+    return [Highlight(1, "Schooladvies havo/vwo door de jaren", text, figure, "scholen",
+                      {"gemeente": gemeente, "indicator": key}, evidence=change.evidence if change else 0.0)]
 
 
 def ouderopleiding_gap(engine, scope: Scope, gemeente: str, name: str) -> list[Highlight]:
@@ -124,8 +200,11 @@ def ouderopleiding_gap(engine, scope: Scope, gemeente: str, name: str) -> list[H
         return []
     against = ("" if gap.gap_all is None else
                f" (alle gemeenten: {formatting.difference(gap.gap_all, 'pct', with_unit=False)})")
+    figure = (formatting.with_margin(gap.gap, gap.margin.margin, "pct") if gap.margin
+              else formatting.difference(gap.gap, "pct"))
     return [Highlight(2, "Verschil naar opleiding van de ouders", analysis.gap_text(groups, name),
-                      formatting.difference(gap.gap, "pct") + against, "ouderopleiding", {"gemeente": gemeente})]
+                      figure + against, "ouderopleiding", {"gemeente": gemeente},
+                      evidence=gap.margin.evidence if gap.margin else 0.0)]
 
 
 def wijk_context(engine, scope: Scope, gemeente: str, wijken: list[str],
@@ -174,17 +253,22 @@ def standout_wijken(engine, scope: Scope, gemeente: str, top: int = 3) -> list[s
 
 @cached
 def highlights(engine, scope: Scope, gemeente: str, name: str, *, pseudonyms: bool = False) -> Highlights:
-    """Everything that stands out, cached like a read (scope and data version in the key)."""
+    """Everything that stands out, most evidence first within each question, cached like a read
+    (scope and data version in the key). Context comes last: it explains, it is not a finding."""
     scope.check(gemeente)
-    rises, wijken, missing = afstroom_rises(engine, scope, gemeente)
+    changes, wijken, missing = afstroom_changes(engine, scope, gemeente)
     context = (wijk_context(engine, scope, gemeente, wijken) if wijken else
                wijk_context(engine, scope, gemeente, standout_wijken(engine, scope, gemeente),
                             "met de meeste bijstandsuitkeringen"))
-    items = [*rises, *schooladvies_trend(engine, scope, gemeente, name),
-             *school_extremes(engine, scope, gemeente, pseudonyms=pseudonyms),
-             *ouderopleiding_gap(engine, scope, gemeente, name), *context]
-    for what, present in (("afstroom over twee perioden (maatwerktabel CBS/DUO)", rises or missing),
-                          ("de leerlingpopulatie en uitkomsten per school", any(h.page == "scholen" for h in items)),
+    schools, school_notes = school_extremes(engine, scope, gemeente, pseudonyms=pseudonyms)
+    findings = [*changes, *schooladvies_trend(engine, scope, gemeente, name), *schools,
+                *ouderopleiding_gap(engine, scope, gemeente, name)]
+    items = sorted(findings, key=lambda h: (h.question, -h.evidence)) + context
+    missing += school_notes
+    for what, present in (("afstroom over twee perioden (maatwerktabel CBS/DUO)",
+                           analysis.latest_change(engine, scope, gemeente, AFSTROOM) is not None),
+                          ("de leerlingpopulatie en uitkomsten per school",
+                           any(h.page == "scholen" for h in items) or school_notes),
                           ("17-jarigen naar opleiding van de ouders (maatwerktabel CBS)",
                            any(h.page == "ouderopleiding" for h in items))):
         if not present:

@@ -28,6 +28,10 @@ DIVERGING = ["#b35806", "#f1a340", "#fee0b6", "#d8daeb", "#998ec3", "#542788"]  
 # Missing is a pale grey, not white: on a map without tiles, or without outlines, white areas vanish.
 STATUS_COLOURS = {WITHHELD: "#969696", MISSING: "#ececec"}
 STATUS_TEXT = {MISSING: "geen gegevens voor deze periode"}
+# A change within its margin: white inside the wijk's outline (a gemeente's map always draws
+# outlines), so only changes beyond chance carry a colour.
+WITHIN_MARGIN = "#ffffff"
+WITHIN_MARGIN_TEXT = "Binnen de marge (niet groter dan toeval)"
 SCHOOL_COLOUR = [20, 20, 20]
 # Beyond this many areas (the national view of wijken) outlines are left out: drawing them cost
 # seconds per frame while panning where WebGL runs without a GPU, and at that scale the borders
@@ -121,14 +125,16 @@ def legend(classes: Classes, unit: str, noun: str, *, change: bool = False) -> l
 
 
 def wijk_features(frame: pd.DataFrame, column: str, classes: Classes, describe, noun: str,
-                  places: dict[str, str] | None = None) -> list[dict]:
+                  places: dict[str, str] | None = None, neutral=None) -> list[dict]:
     """GeoJSON features with the texts of the tooltip at top level (deck.gl's tooltip reads the
-    picked object, and a feature's properties sit one level down)."""
+    picked object, and a feature's properties sit one level down); ``neutral(row)`` says which
+    shown wijken get the neutral colour instead of their class."""
     features = []
     for row in frame.itertuples(index=False):
         value = getattr(row, column)
         status = row.status
-        fill = colour_of(value, classes) if status == SHOWN else STATUS_COLOURS[status]
+        fill = (STATUS_COLOURS[status] if status != SHOWN else
+                WITHIN_MARGIN if neutral is not None and neutral(row) else colour_of(value, classes))
         waarde, detail = describe(row) if status == SHOWN else (
             privacy.reason(noun) if status == WITHHELD else STATUS_TEXT[MISSING], "")
         features.append({"type": "Feature", "geometry": json.loads(row.geometry),
@@ -203,17 +209,22 @@ def level_map(values, ind: registry.Indicator, period: str, scale_values, *, sch
 
 
 def change_map(change, ind: registry.Indicator, before: str, after: str, *, schools=None) -> MapView:
-    """The change per wijk from ``before`` to ``after``, on a diverging palette around zero."""
+    """The change per wijk from ``before`` to ``after``, on a diverging palette around zero;
+    a change within its margin in white, so the eye goes to the changes that are real."""
     classes = change_classes(change.frame["change"], ind.higher_is_better)
 
     def describe(row):
-        return (f"{formatting.difference(row.change, ind.unit)} ({before} → {after})",
+        verdict = f", {row.verdict}: 95 % {formatting.interval(row.change_low, row.change_high, ind.unit)}" if row.verdict else ""
+        return (f"{formatting.difference(row.change, ind.unit)} ({before} → {after}){verdict}",
                 f"{formatting.value(row.before, ind.unit)} → {formatting.value(row.after, ind.unit)}")
 
-    return MapView(wijk_map(wijk_features(change.frame, "change", classes, describe, ind.counted),
+    entries = legend(classes, ind.unit, ind.counted, change=True)
+    if change.frame["verdict"].eq("binnen de marge").any():
+        entries.insert(len(classes.colours), LegendEntry(WITHIN_MARGIN, WITHIN_MARGIN_TEXT))
+    return MapView(wijk_map(wijk_features(change.frame, "change", classes, describe, ind.counted,
+                                          neutral=lambda row: row.verdict == "binnen de marge"),
                             _bounds(change.frame), schools=schools),
-                   legend(classes, ind.unit, ind.counted, change=True),
-                   f"Verandering {ind.label.lower()} {before} → {after}{_unit_text(ind.unit, True)}")
+                   entries, f"Verandering {ind.label.lower()} {before} → {after}{_unit_text(ind.unit, True)}")
 
 
 @cached

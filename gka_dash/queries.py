@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import func, select
 
-from . import geometry, privacy, registry
+from . import geometry, privacy, registry, stats
+from . import peers as peer_groups
 from .periods import sort_periods
 from .schema import area, dataset, observation, school
 from .cache import cached
@@ -70,13 +71,33 @@ def all_gemeenten(engine, key: str, *, period: str | None = None) -> pd.DataFram
 
 
 @cached
+def gemeente_names(engine, codes: tuple[str, ...]) -> dict[str, str]:
+    """Names of gemeenten, newest vintage: public CBS names, for naming a peer group."""
+    query = (select(area.c.code, area.c.name).where(area.c.level == "gemeente", area.c.code.in_(codes))
+             .order_by(area.c.year))
+    with engine.connect() as conn:
+        return {code: name for code, name in conn.execute(query).all()}
+
+
+@cached
+def gka_gemeenten(engine) -> tuple[str, ...]:
+    """The gemeenten of the Gelijke Kansen Alliantie, as loaded (public list, see registry)."""
+    query = select(observation.c.subject).distinct().where(observation.c.indicator_key == "gka_gemeente",
+                                                           observation.c.value == 1)
+    with engine.connect() as conn:
+        return tuple(sorted(conn.execute(query).scalars()))
+
+
+@cached
 def reference(engine, scope: Scope, key: str, *, period: str | None = None, level: str | None = None,
-              group: str | None = None) -> float | None:
-    """The pupil-weighted mean over all gemeenten in the data, or None when the disclosure rule
-    (:func:`privacy.reference_allowed`) forbids it for this scope. ``level`` keeps rows of one
-    kind of subject (wijk, gemeente; None: all, as for schools) so a gemeente's total is not
-    counted again with its own wijken."""
+              group: str | None = None, among: tuple[str, ...] | None = None) -> float | None:
+    """The pupil-weighted mean over all gemeenten in the data (``among``: over these gemeenten
+    only, a peer group), or None when the disclosure rule (:func:`privacy.reference_allowed`)
+    forbids it for this scope. ``level`` keeps rows of one kind of subject (wijk, gemeente;
+    None: all, as for schools) so a gemeente's total is not counted again with its own wijken."""
     rows = all_gemeenten(engine, key, period=period)
+    if among is not None:
+        rows = rows[rows["gemeente_code"].isin(among)]
     if level is not None:
         rows = rows[rows["subject"].str.startswith(SUBJECT_PREFIX[level])]
     if group is not None:
@@ -153,9 +174,14 @@ def _figure_level(engine, scope: Scope, gemeente: str, ind: registry.Indicator) 
 
 @cached
 def key_figures(engine, scope: Scope, gemeente: str) -> list[dict]:
-    """The figures Overzicht shows, from whatever is loaded, each with the references a reader
-    needs: all gemeenten (under the disclosure rule, without n) and the previous period."""
+    """The figures Overzicht shows, from whatever is loaded, each with its 95 % interval, the
+    change since the previous period with the interval of that change, and the references a
+    reader needs: all gemeenten, the GKA gemeenten and the peer group (each under the disclosure
+    rule, without n or margin: either would let one subtract one's own figure)."""
     scope.check(gemeente)
+    gka = tuple(g for g in gka_gemeenten(engine) if g != gemeente)
+    found = peer_groups.peers(engine, gemeente)
+    peer_codes = tuple(found.codes) if found else None
     figures = []
     for key, group in KEY_FIGURES:
         ind = registry.get(key)
@@ -172,19 +198,61 @@ def key_figures(engine, scope: Scope, gemeente: str) -> list[dict]:
                 withheld = withheld[withheld["subject"].str.startswith(SUBJECT_PREFIX[level])]
             return shown[shown["group"] == group], withheld[withheld["group"] == group]
 
+        def total(rows):
+            return int(rows["n"].sum()) if rows["n"].notna().any() and ind.level != "area" else None
+
         here, withheld = own(latest)
         value = weighted_mean(here)
         if value is None:
             continue
+        n = total(here)
+        before = own(previous)[0] if previous else None
+        previous_value = weighted_mean(before) if previous else None
+        low, high = stats.interval(value, n, ind.unit)
+
+        def compared(among):
+            return reference(engine, scope, key, period=latest, level=level, group=group, among=among)
+
         figures.append({
-            "key": key, "label": f"Havo/vwo 17-jarigen, ouders {group}" if group else ind.label, "unit": ind.unit,
-            "section": SECTIONS[ind.level], "period": latest, "value": value,
-            "n": int(here["n"].sum()) if here["n"].notna().any() and ind.level != "area" else None,
-            "all_gemeenten": reference(engine, scope, key, period=latest, level=level, group=group),
-            "previous_period": previous, "previous": weighted_mean(own(previous)[0]) if previous else None,
+            "key": key, "group": group, "unit": ind.unit,
+            "label": f"Havo/vwo 17-jarigen, ouders {group}" if group else ind.label,
+            "section": SECTIONS[ind.level], "period": latest, "value": value, "n": n, "low": low, "high": high,
+            "all_gemeenten": compared(None), "gka": compared(gka) if gka else None,
+            "peers": compared(peer_codes) if peer_codes else None,
+            "previous_period": previous, "previous": previous_value,
+            "change": (stats.difference(previous_value, total(before), value, n, ind.unit)
+                       if previous_value is not None else None),
             "withheld": len(withheld), "higher_is_better": ind.higher_is_better, "source": ind.source,
         })
     return figures
+
+
+@cached
+def series(engine, scope: Scope, gemeente: str, key: str, group: str = "") -> pd.DataFrame:
+    """One key figure over every loaded period: the gemeente with its interval, and the
+    references (all gemeenten, GKA gemeenten, peers) where the disclosure rule allows them."""
+    scope.check(gemeente)
+    ind = registry.get(key)
+    level = _figure_level(engine, scope, gemeente, ind)
+    gka = tuple(g for g in gka_gemeenten(engine) if g != gemeente)
+    found = peer_groups.peers(engine, gemeente)
+    records = []
+    for period in periods(engine, scope, key, gemeente=gemeente, level=level):
+        rows = observations(engine, scope, key, gemeente=gemeente, period=period).rows
+        if level is not None:
+            rows = rows[rows["subject"].str.startswith(SUBJECT_PREFIX[level])]
+        rows = rows[rows["group"] == group]
+        value = weighted_mean(rows)
+        n = int(rows["n"].sum()) if rows["n"].notna().any() and ind.level != "area" else None
+        low, high = stats.interval(value, n, ind.unit)
+        records.append({"period": period, "where": "gemeente", "value": value, "n": n, "low": low, "high": high})
+        for where, among in (("alle", None), ("gka", gka or ()), ("peers", tuple(found.codes) if found else ())):
+            if among == ():
+                continue
+            value = reference(engine, scope, key, period=period, level=level, group=group, among=among)
+            records.append({"period": period, "where": where, "value": value, "n": None, "low": None, "high": None})
+    frame = pd.DataFrame(records, columns=["period", "where", "value", "n", "low", "high"])
+    return frame.dropna(subset=["value"]).reset_index(drop=True)
 
 
 @cached

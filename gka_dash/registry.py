@@ -132,6 +132,11 @@ _INDICATORS = [
               "Aandeel 17-jarigen dat havo/vwo volgt of in het hoger onderwijs zit, naar de "
               "hoogst behaalde opleiding van de ouders (laag, midden, hoog).",
               higher_is_better=True, restricted=True, groups=OUDEROPLEIDING_GROUPS),
+    Indicator("gka_gemeente", "Gemeente in de Gelijke Kansen Alliantie", "flag", "gemeente",
+              "gelijke-kansen.nl (nieuwsberichten over de GKA-gemeenten; zie SOURCES.md)",
+              "1 als de gemeente deelneemt aan de Gelijke Kansen Alliantie; de periode is het jaar "
+              "van de GKA-agenda. Bepaalt de vergelijkingsgroep 'GKA-gemeenten'.",
+              caveat="De openbare lijst is onvolledig (33 van de 50 gemeenten bekend)."),
     _context("inwoners", "Inwoners", "count", "aant_inw", "Aantal inwoners op 1 januari."),
     _context("pct_0_14_jr", "Inwoners 0-14 jaar", "pct", "p_00_14_jr",
              "Aandeel inwoners van 0 tot 15 jaar."),

@@ -58,8 +58,9 @@ def _afstroom(engine, scope, gemeente, name, pseudonyms) -> Section | None:
     before, after, change = latest
     references = analysis.reference_means(engine, scope, gemeente, ind.key, [before, after])
     return Section(f"{ind.label} per wijk, {before} en {after}",
-                   "Gesorteerd op verandering: bovenaan de wijken waar het aandeel het meest steeg. "
-                   "Stippellijnen: gemiddelde van de gemeente en van alle gemeenten.",
+                   "Gesorteerd op verandering, de grootste toename bovenaan; dunne strepen: 95 %-intervallen. "
+                   + analysis.verdict_summary(change.frame)
+                   + " Lijnen: gemiddelde van de gemeente en van alle gemeenten.",
                    charts.dumbbell(change.frame, ind, before, after, references, name),
                    privacy.withheld_text(change.withheld, ind.counted), [ind.key], [before, after])
 
@@ -72,7 +73,8 @@ def _kaart(engine, scope, gemeente, name, pseudonyms) -> Section | None:
     if latest is not None:
         before, after, change = latest
         view = maps.change_map(change, ind, before, after)
-        return Section(view.title, "Oranje: de afstroom steeg; paars: zij daalde. Grijs: onderdrukt.",
+        return Section(view.title, "Oranje: de afstroom steeg meer dan toeval verklaart; paars: zij daalde meer "
+                                   "dan toeval verklaart. Wit: binnen de marge. Grijs: onderdrukt.",
                        charts.static_map(view), privacy.withheld_text(change.withheld, ind.counted),
                        [ind.key], [before, after])
     present = queries.indicators_at(engine, scope, gemeente, "wijk", whole=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import formatting, privacy, registry
+from . import formatting, privacy, registry, stats
 from .analysis import SHOWN, WITHHELD, GroupValues, SchoolPairs, AreaValues
 
 # OWASP's rule for CSV injection: a cell that starts with one of these is a formula to Excel.
@@ -37,6 +37,13 @@ def _notes(statuses, noun: str) -> list[str]:
     return ["" if s == SHOWN else privacy.reason(noun) if s == WITHHELD else s for s in statuses]
 
 
+def _bounds(label: str, low, high, unit: str) -> dict[str, pd.Series]:
+    """The 95 % interval of a column as two number columns, so a spreadsheet can compute with
+    them; empty where the value is withheld or has no margin (see stats.kind)."""
+    return {f"Ondergrens 95 % {label}".rstrip(): _rounded(low, unit),
+            f"Bovengrens 95 % {label}".rstrip(): _rounded(high, unit)}
+
+
 def area_table(values: AreaValues, ind: registry.Indicator, period: str, level: str = "wijk", *,
                gemeenten: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per area; ``gemeenten`` (code → name) adds the gemeente of each, for a table that
@@ -47,46 +54,68 @@ def area_table(values: AreaValues, ind: registry.Indicator, period: str, level: 
     if gemeenten is not None:
         columns["Gemeente"] = frame["gemeente_code"].map(gemeenten)
     value = _header(ind, period)
+    bounds = _bounds("", frame["low"], frame["high"], ind.unit) if stats.kind(ind.unit) and frame["n"].notna().any() else {}
+    decimals = formatting.DECIMALS.get(ind.unit, 1)
     return _with_decimals(pd.DataFrame({
         **columns,
         value: _rounded(frame["value"], ind.unit),
+        **bounds,
         "Aantal (n)": frame["n"].astype("Int64"),
         "Opmerking": _notes(frame["status"], ind.counted),
-    }), {value: formatting.DECIMALS.get(ind.unit, 1)})
+    }), {value: decimals, **{c: decimals for c in bounds}})
 
 
 def change_table(values: AreaValues, ind: registry.Indicator, before: str, after: str) -> pd.DataFrame:
+    """Both periods and the change, each with its 95 % interval, and the verdict: "gestegen" or
+    "gedaald" only where the interval of the change excludes zero."""
     frame = values.frame.reset_index(drop=True)
     change = "Verandering" + (" (procentpunt)" if ind.unit == "pct" else "")
     decimals = formatting.DECIMALS.get(ind.unit, 1)
-    return _with_decimals(pd.DataFrame({
+    columns = {
         "Wijk": frame["name"], "Wijkcode": frame["code"],
         _header(ind, before): _rounded(frame["before"], ind.unit),
+        **_bounds(before, frame["low_before"], frame["high_before"], ind.unit),
         _header(ind, after): _rounded(frame["after"], ind.unit),
+        **_bounds(after, frame["low_after"], frame["high_after"], ind.unit),
         change: _rounded(frame["change"], ind.unit),
+        **_bounds("verandering", frame["change_low"], frame["change_high"], ind.unit),
+        "Oordeel": frame["verdict"],
         f"n {before}": frame["n_before"].astype("Int64"), f"n {after}": frame["n_after"].astype("Int64"),
         "Opmerking": _notes(frame["status"], ind.counted),
-    }), {_header(ind, before): decimals, _header(ind, after): decimals, change: decimals})
+    }
+    return _with_decimals(pd.DataFrame(columns), {c: decimals for c, v in columns.items()
+                                                  if c not in ("Wijk", "Wijkcode", "Oordeel", "Opmerking")
+                                                  and not c.startswith("n ")})
 
 
 def school_table(pairs: SchoolPairs, x_ind: registry.Indicator, y_ind: registry.Indicator) -> pd.DataFrame:
+    """Per school and year: population, outcome with its interval, what the population leads one
+    to expect, and where the school lies in the funnel (beyond chance or not)."""
     frame = pairs.frame.reset_index(drop=True)
     x_dec, y_dec = formatting.DECIMALS.get(x_ind.unit, 1), formatting.DECIMALS.get(y_ind.unit, 1)
+    bounds = _bounds("", frame["low"], frame["high"], y_ind.unit)
     return _with_decimals(pd.DataFrame({
         "School": frame["name"], "Vestiging": frame["code"], "Schooljaar": frame["period"],
         _header(x_ind): _rounded(frame["x"], x_ind.unit), _header(y_ind): _rounded(frame["y"], y_ind.unit),
+        **bounds,
         "Verwacht": _rounded(frame["expected"], y_ind.unit),
         "Verschil met verwachting": _rounded(frame["residual"], y_ind.unit),
+        "Ten opzichte van verwachting": frame["position"],
         "Leerlingen (n)": frame["n"].astype("Int64"),
-    }), {_header(x_ind): x_dec, _header(y_ind): y_dec, "Verwacht": y_dec, "Verschil met verwachting": y_dec})
+    }), {_header(x_ind): x_dec, _header(y_ind): y_dec, "Verwacht": y_dec, "Verschil met verwachting": y_dec,
+         **{c: y_dec for c in bounds}})
 
 
 def group_table(groups: GroupValues, ind: registry.Indicator) -> pd.DataFrame:
+    """Per area, year and group; the interval only for the gemeente's own rows: a reference
+    carries no n, and its margin would give the n away."""
     frame = groups.frame.reset_index(drop=True)
+    bounds = _bounds("", frame["low"], frame["high"], ind.unit)
+    decimals = formatting.DECIMALS.get(ind.unit, 1)
     return _with_decimals(pd.DataFrame({
         "Gebied": frame["where"], "Jaar": frame["period"], "Opleiding ouders": frame["group"],
-        _header(ind): _rounded(frame["value"], ind.unit), "17-jarigen (n)": frame["n"].astype("Int64"),
-    }), {_header(ind): formatting.DECIMALS.get(ind.unit, 1)})
+        _header(ind): _rounded(frame["value"], ind.unit), **bounds, "17-jarigen (n)": frame["n"].astype("Int64"),
+    }), {_header(ind): decimals, **{c: decimals for c in bounds}})
 
 
 def for_display(frame: pd.DataFrame) -> pd.DataFrame:

@@ -20,8 +20,9 @@ groups = analysis.by_group(engine, user.scope, gemeente.code, gemeente.name, ind
 st.markdown(f"### {analysis.gap_text(groups, gemeente.name)}")
 ui.chart(user, charts.group_lines(groups.frame, ind, gemeente.name), f"ouderopleiding-{gemeente.code}")
 if (groups.frame["where"] == analysis.ALL_GEMEENTEN).any():
-    st.caption("Doorgetrokken: " + gemeente.name + ". Gestreept: alle gemeenten in de database samen, gewogen "
-               "naar het aantal 17-jarigen.")
+    st.caption("Doorgetrokken: " + gemeente.name + ", met een streep voor het 95 %-interval. Gestreept: alle "
+               "gemeenten in de database samen, gewogen naar het aantal 17-jarigen (zonder interval: dat zou "
+               "hun aantal verraden).")
 else:
     st.caption(privacy.REFERENCE_WITHHELD.capitalize() + ".")
 ui.withheld_note(groups.withheld, ind.counted)

@@ -3,7 +3,7 @@ and which data is loaded."""
 
 import streamlit as st
 
-from gka_dash import formatting, queries, ui
+from gka_dash import analysis, charts, formatting, peers, queries, registry, ui
 
 user = ui.require_user()
 ui.page_header("Overzicht", "Wat gebeurt er? De belangrijkste cijfers van de gemeente, met de "
@@ -20,6 +20,26 @@ for section in dict.fromkeys(f["section"] for f in figures):
     for i, figure in enumerate(f for f in figures if f["section"] == section):
         with columns[i % 4]:
             ui.key_figure(figure)
+
+found = peers.peers(engine, gemeente.code)
+if figures:
+    st.caption("Onder elk cijfer: de periode, het aantal (n), het 95 %-interval (de marge door toeval) en de "
+               "vergelijking. Een verandering is alleen gekleurd als ze groter is dan de marge. Vergelijkingen "
+               "staan er zonder n of marge: die zouden uw eigen cijfer eruit laten rekenen.")
+    if found:
+        st.caption(ui.plain(peers.describe(engine, found)))
+
+    st.subheader("Verloop over alle perioden")
+    labels = {f"{f['key']}:{f['group']}": f["label"] for f in figures}
+    chosen = ui.url_choice("Cijfer", list(labels), "verloop", default=next(iter(labels)), format_func=labels.get)
+    key, group = chosen.split(":")
+    trend = queries.series(engine, user.scope, gemeente.code, key, group)
+    if trend["period"].nunique() < 2:
+        ui.empty(f"Voor {labels[chosen].lower()} is maar één periode geladen.")
+    else:
+        ui.chart(user, charts.trend_lines(trend, registry.get(key), gemeente.name),
+                 f"verloop-{key}{'-' + group if group else ''}-{gemeente.code}")
+        st.caption(ui.plain(analysis.trend_text(trend, registry.get(key), gemeente.name)))
 
 st.subheader("Geladen gegevens")
 counts = queries.counts(engine, user.scope, gemeente.code)

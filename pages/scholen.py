@@ -3,7 +3,7 @@ its path over the school years, and the line all schools together lead one to ex
 
 import streamlit as st
 
-from gka_dash import analysis, charts, queries, registry, tables, ui
+from gka_dash import analysis, charts, queries, registry, stats, tables, ui
 
 user = ui.require_user()
 ui.page_header("Scholen", "Hoe verklaren we dit? Het gemiddelde advies van elke basisschool naast de "
@@ -45,6 +45,21 @@ else:
                    "school-jaren van alle gemeenten in de database (gewogen naar aantal leerlingen). "
                    "Wijs een punt aan voor de naam; kies hierboven een school om haar en haar verloop over "
                    "de jaren te markeren.")
+if not shown.frame.empty and shown.frame["limit95"].notna().any():
+    st.subheader("Trechter: welke scholen wijken echt af?")
+    st.caption("Elke stip is een school in een schooljaar: hoeveel haar uitkomst afwijkt van wat haar leerlingen "
+               "doen verwachten, tegen haar aantal leerlingen. Kleine scholen wijken door toeval meer af; alleen "
+               "een stip buiten de trechter wijkt meer af dan toeval en de gewone verschillen tussen scholen "
+               f"verklaren. {ui.plain(stats.basis(y_ind.unit)).capitalize()}.")
+    ui.chart(user, charts.funnel(shown.frame, schools, y_ind, pairs.fit, highlight),
+             f"trechter-{y_ind.key}-{x_ind.key}-{gemeente.code}")
+if highlight:
+    similar = analysis.similar_schools(shown.frame, highlight)
+    if len(similar):
+        st.subheader("Scholen met een vergelijkbare leerlingpopulatie")
+        st.caption("De scholen van deze gemeente die in hetzelfde schooljaar het dichtst bij de gekozen school "
+                   f"liggen op {x_ind.label.lower()}: wat bereiken zij?")
+        ui.plain_table(tables.school_table(pairs._replace(frame=similar), x_ind, y_ind))
 for note in (pairs.note, x_ind.caveat if x_ind.key != "apcg_pct" else ""):
     if note:
         st.caption(note)

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import select
+from statsmodels.stats.proportion import confint_proportions_2indep
 
 from gka_dash import analysis, maps
 from gka_dash.schema import observation
@@ -68,7 +69,12 @@ def test_gap_text_uses_the_latest_year_with_both_groups_and_says_why():
         (analysis.ALL_GEMEENTEN, "2016", "laag", 25.0, 900), (analysis.ALL_GEMEENTEN, "2016", "hoog", 79.0, 900),
     ], columns=["where", "period", "group", "value", "n"])
     text = analysis.gap_text(analysis.GroupValues(frame, 1), "Ergens")
+    margin = confint_proportions_2indep(80, 100, 30, 100, compare="diff", method="score")
     assert text.startswith("In 2016 zat in Ergens 80,0 %")
-    assert "een verschil van 50,0 procentpunt" in text
-    assert "kleiner dan in alle gemeenten samen (54,0 procentpunt)" in text
+    assert f"een verschil van 50,0 procentpunt (marge ±{(margin[1] - margin[0]) * 50:.1f})".replace(".", ",") in text
+    # 50 against 54 on 100 pupils per group is within the margin: no "kleiner dan".
+    assert "ongeveer even groot als in alle gemeenten samen (54,0 procentpunt)" in text
     assert text.endswith("Voor 2017 is een van de groepen te klein om te tonen.")
+    big = frame.assign(n=frame["n"] * 50)
+    assert "kleiner dan in alle gemeenten samen (54,0 procentpunt)" in analysis.gap_text(
+        analysis.GroupValues(big, 1), "Ergens")

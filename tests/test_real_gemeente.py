@@ -56,8 +56,7 @@ def test_import_folder_recognises_each_file_and_names_what_it_skips(real_url):
     assert any(k.startswith("schools:vestigingen_bo_all_geocoded") for k in kinds)
     assert {"open-data:schooladviezen schooladviezen_per_brin_2019_2025_tidy.csv",
             "open-data:eindtoets gemiddelde-eindscores-bo-sbo-2018-2019.csv"} <= kinds
-    result = import_folder(engine, RAW / "gka", year=2015)
-    assert not result.imported and [p.name for p, _ in result.skipped] == ["gka_gemeenten_bekend.csv"]
+    assert "open-data:gka gka_gemeenten_bekend.csv" in kinds  # the GKA gemeenten, a peer group (#15)
 
 
 @pytest.mark.parametrize("username", list(CITIES))
@@ -85,7 +84,9 @@ def test_gesprek_has_highlights_from_public_data_each_with_a_link(real_url, monk
     titles = [m.value for m in at.markdown if m.value.startswith("**")]
     assert len(titles) >= 3, titles
     assert any("Schooladvies havo/vwo door de jaren" in t for t in titles)
-    assert any("verst boven" in t for t in titles) and any("verst onder" in t for t in titles)
+    # A school is named only beyond the funnel's limits; otherwise the page says none is.
+    schools = [t for t in titles if "dan verwacht" in t]
+    assert schools or any("Geen school lag in" in c.value for c in at.caption), titles
     assert len(at.get("page_link")) >= 3
 
 

@@ -93,7 +93,7 @@ def _csv_plan(path: Path) -> Planned | str:
         kind = detect_kind(table)
     except InputError:
         return ("not a file this dashboard reads (expected CBS areas, a DUO school list, DUO/CBS "
-                "eindtoets, achterstandsscores, schooladviezen, an APCG list or the long format)")
+                "eindtoets, achterstandsscores, schooladviezen, an APCG list, the GKA list or the long format)")
     return Planned(path, f"open data: {kind}", (2, kind, path.name),
                    lambda engine, **kw: import_open_data(engine, path, kind=kind, **kw))
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from .base import (ImportReport, TextTable, checksum, read_bytes, read_table, re
                    write_observations)
 from .duo_schools import normalise_column
 
-KINDS = ("eindtoets", "achterstand", "schooladviezen", "apcg")
+KINDS = ("eindtoets", "achterstand", "schooladviezen", "apcg", "gka")
 
 
 def detect_kind(table: TextTable) -> str:
@@ -38,8 +39,11 @@ def detect_kind(table: TextTable) -> str:
         return "schooladviezen"
     if "PC4" in columns and any(c.startswith("APCG_") for c in columns):
         return "apcg"
+    if {"GM_CODE", "GKA_AGENDA"} <= columns:
+        return "gka"
     raise InputError(table.file, "is not a known DUO/CBS open-data file; expected the eindtoets "
-                                 "scores, achterstandsscores, schooladviezen or APCG postcode list "
+                                 "scores, achterstandsscores, schooladviezen, APCG postcode list "
+                                 "or the list of GKA gemeenten "
                                  "(see --kind)")
 
 
@@ -193,5 +197,23 @@ def _apcg(table: TextTable, schools, report: ImportReport) -> list[dict]:
     return rows
 
 
+def _gka(table: TextTable, schools, report: ImportReport) -> list[dict]:
+    """The GKA gemeenten (gm_code, gka_agenda "2019 (eerste 30)"): the peer group "GKA-gemeenten"."""
+    table.require("GM_CODE", "GKA_AGENDA")
+    rows = []
+    for row in table.rows:
+        try:
+            gm = codes.gemeente_code(row["GM_CODE"])
+        except ValueError as exc:
+            raise InputError(table.file, str(exc), row=row["_row"], column="GM_CODE") from None
+        found = re.search(r"\b(20\d\d)\b", row["GKA_AGENDA"])
+        if found is None:
+            raise InputError(table.file, f"'{row['GKA_AGENDA']}' does not name the year of the GKA agenda "
+                                         "(e.g. '2019 (eerste 30)')", row=row["_row"], column="GKA_AGENDA")
+        year = found.group(1)
+        rows.append(_observation("gka_gemeente", gm, gm, year, 1.0))
+    return rows
+
+
 _PARSERS = {"eindtoets": _eindtoets, "achterstand": _achterstand,
-            "schooladviezen": _schooladviezen, "apcg": _apcg}
+            "schooladviezen": _schooladviezen, "apcg": _apcg, "gka": _gka}

@@ -120,25 +120,36 @@ def empty_state(user, what: str, ind: registry.Indicator | None) -> None:
     st.info("\n\n".join(lines), icon=":material/info:")
 
 
+REFERENCE_NAMES = (("all_gemeenten", "alle gemeenten"), ("gka", "GKA-gemeenten"), ("peers", "vergelijkbare gemeenten"))
+
+
 def key_figure(figure: dict) -> None:
-    """One key figure as a metric: the value, its change since the previous period, and in
-    the caption its period, n and the all-gemeenten reference (or why it is withheld)."""
-    delta = (figure["value"] - figure["previous"] if figure["previous"] is not None else None)
+    """One key figure as a metric: the value, its change since the previous period (coloured
+    only when beyond its margin), and in the caption its period, n, 95 % interval and the
+    references (or why they are withheld)."""
     unit = figure["unit"]
     suffix = registry.UNITS[unit][2]
     long_unit = len(suffix) > 2  # "per 1.000 inw." goes in the label, or the number is cut off
+    change = figure.get("change")
+    delta = figure["value"] - figure["previous"] if figure["previous"] is not None else None
     text = formatting.difference(delta, unit) if delta is not None else ""
-    unchanged = text.startswith("±")
+    quiet = text.startswith("±") or (change is not None and change.verdict == "binnen de marge")
+    if delta is not None:
+        text += f" t.o.v. {figure['previous_period']}" + (" (binnen de marge)" if quiet and change else "")
     st.metric(figure["label"] + (f" ({suffix})" if long_unit else ""),
               formatting.value(figure["value"], unit, with_unit=not long_unit),
-              delta=f"{text} t.o.v. {figure['previous_period']}" if delta is not None else None,
-              delta_color="off" if unchanged else {True: "normal", False: "inverse", None: "off"}[figure["higher_is_better"]],
-              delta_arrow="off" if unchanged else "auto")
+              delta=text or None,
+              delta_color="off" if quiet else {True: "normal", False: "inverse", None: "off"}[figure["higher_is_better"]],
+              delta_arrow="off" if quiet else "auto")
     parts = [figure["period"]]
     if figure.get("n"):
         parts.append(f"n = {formatting.number(figure['n'], 0)}")
-    parts.append("alle gemeenten: " + (formatting.value(figure["all_gemeenten"], figure["unit"])
-                                       if figure["all_gemeenten"] is not None else "niet getoond"))
+    if figure.get("low") is not None:
+        parts.append(f"95 %: {formatting.interval(figure['low'], figure['high'], unit)}")
+    for field, name in REFERENCE_NAMES:
+        if field == "all_gemeenten" or figure.get(field) is not None:
+            parts.append(f"{name}: " + (formatting.value(figure[field], unit) if figure.get(field) is not None
+                                        else "niet getoond"))
     if figure["withheld"]:
         parts.append(f"{figure['withheld']} {'waarde' if figure['withheld'] == 1 else 'waarden'} onderdrukt "
                      "(te weinig leerlingen)")
