@@ -135,7 +135,7 @@ def key_figure(figure: dict) -> None:
     text = formatting.difference(delta, unit) if delta is not None else ""
     quiet = text.startswith("±") or (change is not None and change.verdict == "binnen de marge")
     if delta is not None:
-        text += f" t.o.v. {figure['previous_period']}" + (" (binnen de marge)" if quiet and change else "")
+        text += f" t.o.v. {figure['previous_period']}"
     st.metric(figure["label"] + (f" ({suffix})" if long_unit else ""),
               formatting.value(figure["value"], unit, with_unit=not long_unit),
               delta=text or None,
@@ -146,6 +146,8 @@ def key_figure(figure: dict) -> None:
         parts.append(f"n = {formatting.number(figure['n'], 0)}")
     if figure.get("low") is not None:
         parts.append(f"95 %: {formatting.interval(figure['low'], figure['high'], unit)}")
+    if change is not None:
+        parts.append(f"verschil met {figure['previous_period']}: {change.verdict}")
     for field, name in REFERENCE_NAMES:
         if field == "all_gemeenten" or figure.get(field) is not None:
             parts.append(f"{name}: " + (formatting.value(figure[field], unit) if figure.get(field) is not None
