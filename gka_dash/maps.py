@@ -201,7 +201,10 @@ def level_map(values, ind: registry.Indicator, period: str, scale_values, *, sch
     """One period's values; ``scale_values`` (every period of the gemeente) fixes the classes."""
     classes = level_classes(scale_values)
     def describe(row):
-        return formatting.value(row.value, ind.unit), ("" if pd.isna(row.n) else f"n = {formatting.number(row.n, 0)} {ind.counted}")
+        detail = "" if pd.isna(row.n) else f"n = {formatting.number(row.n, 0)} {ind.counted}"
+        if not pd.isna(row.low):
+            detail += f"; 95 %: {formatting.interval(row.low, row.high, ind.unit)}"
+        return formatting.value(row.value, ind.unit), detail
 
     return MapView(wijk_map(wijk_features(values.frame, "value", classes, describe, ind.counted, places),
                             _bounds(values.frame), schools=schools),

@@ -39,14 +39,14 @@ if references["alle"].isna().any():
     st.caption(privacy.REFERENCE_WITHHELD.capitalize() + ".")
 
 if change.frame["change"].notna().any():
-    st.subheader(f"{ind.label} per wijk, {before} en {after}")
+    st.header(f"{ind.label} per wijk, {before} en {after}")
     st.caption("Gesorteerd op verandering: bovenaan de wijken waar het aandeel het meest steeg. De dunne "
                "strepen zijn 95 %-intervallen: hoe ver het cijfer door toeval alleen van een andere lichting "
                "leerlingen had kunnen liggen.")
     st.markdown(ui.plain(analysis.verdict_summary(change.frame)))
     ui.chart(user, charts.dumbbell(change.frame, ind, before, after, references, gemeente.name),
              f"{ind.key}-{gemeente.code}-{before}-{after}")
-    st.subheader("Kaart van de verandering")
+    st.header("Kaart van de verandering")
     ui.map_view(maps.change_map(change, ind, before, after))
     st.caption("Wit: de verandering valt binnen de marge. Gekleurd: groter dan toeval verklaart (95 %-interval "
                "van het verschil zonder nul; per wijk getoetst).")

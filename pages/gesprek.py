@@ -27,7 +27,7 @@ for question, heading in ((1, notes.QUESTIONS[0]), (2, notes.QUESTIONS[1])):
             text, figure = st.columns([4, 1], vertical_alignment="center")
             text.markdown(f"**{ui.plain(h.title)}**  \n{ui.plain(h.text)}")
             number, _, detail = h.figure.partition(" (")  # the number large, its margin and reference under it
-            figure.markdown(f"### {number}")
+            ui.statement(number, figure, size="1.6rem")
             if detail:
                 figure.caption(ui.plain("(" + detail))
             if h.table is not None:

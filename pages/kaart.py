@@ -36,7 +36,7 @@ else:
     view = maps.level_map(values, ind, period, scale, schools=schools)
     title, table = f"{ind.label}, {period}", tables.area_table(values, ind, period)
 
-st.subheader(f"{title} — {gemeente.name}")
+st.header(f"{title} — {gemeente.name}")
 ui.map_view(view)
 ui.withheld_note(values.withheld, ind.counted)
 ui.about(ind, labels)

@@ -26,7 +26,7 @@ labels = queries.periods(engine, user.scope, ind.key, level=level)
 period = ui.url_choice("Periode", labels, "periode", default=labels[-1], where=right)
 
 view, values = maps.scope_map(engine, user.scope, level, ind.key, period)
-st.subheader(f"{ind.label}, {period} — {LEVELS[level].lower()} ({len(values.frame)})")
+st.header(f"{ind.label}, {period} — {LEVELS[level].lower()} ({len(values.frame)})")
 ui.map_view(view)
 ui.withheld_note(values.withheld, ind.counted)
 ui.about(ind, labels)

@@ -17,7 +17,7 @@ if ind.key not in queries.indicators_at(engine, user.scope, gemeente.code, "geme
                          "geladen.", registry.get("havo_vwo_17_pct"))
     st.stop()
 groups = analysis.by_group(engine, user.scope, gemeente.code, gemeente.name, ind.key)
-st.markdown(f"### {analysis.gap_text(groups, gemeente.name)}")
+ui.statement(analysis.gap_text(groups, gemeente.name))
 ui.chart(user, charts.group_lines(groups.frame, ind, gemeente.name), f"ouderopleiding-{gemeente.code}")
 if (groups.frame["where"] == analysis.ALL_GEMEENTEN).any():
     st.caption("Doorgetrokken: " + gemeente.name + ", met een streep voor het 95 %-interval. Gestreept: alle "

@@ -15,7 +15,7 @@ figures = queries.key_figures(engine, user.scope, gemeente.code)
 if not figures:
     ui.empty_state(user, f"Er zijn nog geen cijfers over {gemeente.name} geladen.", None)
 for section in dict.fromkeys(f["section"] for f in figures):
-    st.subheader(section)
+    st.header(section)
     columns = st.columns(4)
     for i, figure in enumerate(f for f in figures if f["section"] == section):
         with columns[i % 4]:
@@ -29,7 +29,7 @@ if figures:
     if found:
         st.caption(ui.plain(peers.describe(engine, found)))
 
-    st.subheader("Verloop over alle perioden")
+    st.header("Verloop over alle perioden")
     labels = {f"{f['key']}:{f['group']}": f["label"] for f in figures}
     chosen = ui.url_choice("Cijfer", list(labels), "verloop", default=next(iter(labels)), format_func=labels.get)
     key, group = chosen.split(":")
@@ -41,7 +41,7 @@ if figures:
                  f"verloop-{key}{'-' + group if group else ''}-{gemeente.code}")
         st.caption(ui.plain(analysis.trend_text(trend, registry.get(key), gemeente.name)))
 
-st.subheader("Geladen gegevens")
+st.header("Geladen gegevens")
 counts = queries.counts(engine, user.scope, gemeente.code)
 st.caption(" · ".join(f"{formatting.number(v, 0)} {k}" for k, v in counts.items()))
 loaded = queries.loaded_datasets(engine, user.scope, gemeente.code)

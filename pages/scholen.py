@@ -46,7 +46,7 @@ else:
                    "Wijs een punt aan voor de naam; kies hierboven een school om haar en haar verloop over "
                    "de jaren te markeren.")
 if not shown.frame.empty and shown.frame["limit95"].notna().any():
-    st.subheader("Trechter: welke scholen wijken echt af?")
+    st.header("Trechter: welke scholen wijken echt af?")
     st.caption("Elke stip is een school in een schooljaar: hoeveel haar uitkomst afwijkt van wat haar leerlingen "
                "doen verwachten, tegen haar aantal leerlingen. Kleine scholen wijken door toeval meer af; alleen "
                "een stip buiten de trechter wijkt meer af dan toeval en de gewone verschillen tussen scholen "
@@ -56,7 +56,7 @@ if not shown.frame.empty and shown.frame["limit95"].notna().any():
 if highlight:
     similar = analysis.similar_schools(shown.frame, highlight)
     if len(similar):
-        st.subheader("Scholen met een vergelijkbare leerlingpopulatie")
+        st.header("Scholen met een vergelijkbare leerlingpopulatie")
         st.caption("De scholen van deze gemeente die in hetzelfde schooljaar het dichtst bij de gekozen school "
                    f"liggen op {x_ind.label.lower()}: wat bereiken zij?")
         ui.plain_table(tables.school_table(pairs._replace(frame=similar), x_ind, y_ind))

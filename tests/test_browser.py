@@ -510,3 +510,67 @@ def test_the_server_sets_a_session_cookie_only_for_a_live_session_from_this_site
     set_cookie = answer.headers["set-cookie"]
     assert set_cookie.startswith(f"{auth.COOKIE_NAME}={live}") and "HttpOnly" in set_cookie
     assert "SameSite=strict" in set_cookie or "SameSite=Strict" in set_cookie
+
+
+def _settled(page) -> None:
+    """Wait until the script run has finished: Streamlit shows its status widget ("Stop") while
+    a run is under way; absent on several checks in a row means the page is drawn."""
+    quiet = 0
+    for _ in range(600):
+        quiet = quiet + 1 if page.locator("[data-testid='stStatusWidget']").count() == 0 else 0
+        if quiet == 4:
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError("the page kept running")
+
+
+AXE_PAGES = ["/", "/kaart", "/afstroom", "/scholen", "/ouderopleiding", "/gesprek"]
+AXE_BLOCKING = ("critical", "serious")
+
+
+def test_axe_finds_nothing_critical_or_serious_and_headings_in_order_on_every_page(server, page):
+    """axe-core (WCAG 2.1 AA rules) on every page, logged in and presenting. Fails on any
+    critical or serious violation and on a heading that skips a level; the per-page results
+    go to tests/artifacts/axe-results.json (summarised in docs/toegankelijkheid.md)."""
+    import json
+
+    from axe_playwright_python.sync_playwright import Axe
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(server + "/")
+    _login(page)
+    axe, results, titles = Axe(), {}, set()
+    for mode in ("", "&presentatie=1"):
+        for path in AXE_PAGES:
+            page.goto(f"{server}{path}?gemeente=GM9901{mode}")
+            page.locator("h1").first.wait_for(timeout=60000)
+            _settled(page)
+            found = axe.run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a",
+                                                                                 "wcag21aa", "best-practice"]}})
+            violations = found.response["violations"]
+            results[path + mode] = {
+                "title": page.title(), "axe": found.response["testEngine"]["version"],
+                "violations": [{"id": v["id"], "impact": v["impact"], "nodes": len(v["nodes"])} for v in violations]}
+            blocking = [(v["id"], [n["target"] for n in v["nodes"][:3]]) for v in violations
+                        if v["impact"] in AXE_BLOCKING or v["id"] == "heading-order"]
+            assert not blocking, (path + mode, blocking)
+            levels = page.evaluate("[...document.querySelectorAll('section.main h1, section.main h2, section.main h3,"
+                                   " section.main h4, [data-testid=stMain] h1, [data-testid=stMain] h2,"
+                                   " [data-testid=stMain] h3, [data-testid=stMain] h4')].map(h => +h.tagName[1])")
+            assert all(b - a <= 1 for a, b in zip(levels, levels[1:])), (path + mode, levels)
+            titles.add(page.title())
+    (ARTIFACTS / "axe-results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
+    assert len(titles) == len(AXE_PAGES)  # a tab title per page, the same whether presenting or not
+
+
+def test_axe_control_sees_the_legend_fault_the_audit_found(page):
+    """The control for the test above: the map legend as it was (a list without list items)
+    is a critical violation to the same axe run, and the legend as it is now is not."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    item = '<span{role} style="display:inline-flex"><span aria-hidden="true" style="width:18px"></span>Klasse</span>'
+    for role, critical in (("", True), (' role="listitem"', False)):
+        page.set_content(f'<html lang="nl"><head><title>t</title></head><body><main><h1>Kaart</h1>'
+                         f'<div role="list" aria-label="Legenda">{item.format(role=role)}</div></main></body></html>')
+        found = Axe().run(page).response["violations"]
+        assert any(v["id"] == "aria-required-children" and v["impact"] == "critical" for v in found) == critical

@@ -4,7 +4,7 @@ tables/charts with their downloads (``downloads``) and the page chrome (``chrome
 the names below as ``ui.…`` and stay a screenful of "what the user sees"."""
 
 from .chrome import (SYNTHETIC_NOTE, about, empty, empty_state, key_figure, map_view, page_header, plain,
-                     presenting, pseudonyms, withheld_note)
+                     presenting, pseudonyms, statement, withheld_note)
 from .database import engine
 from .downloads import chart, download, plain_table, table
 from .filters import (Gemeente, gemeente_select, indicator_select, presentation_controls, run_page, school_select,
@@ -15,5 +15,5 @@ from .sidebar import sidebar
 __all__ = ["SYNTHETIC_NOTE", "about", "chart", "current_user", "download", "empty", "empty_state", "engine",
            "gemeente_select", "Gemeente", "indicator_select", "key_figure", "map_view", "page_header", "plain",
            "plain_table", "presentation_controls", "presenting", "pseudonyms", "require_user", "run_page",
-           "school_select", "share_link", "sidebar", "table", "url_choice", "url_choices", "url_flag",
+           "school_select", "share_link", "sidebar", "statement", "table", "url_choice", "url_choices", "url_flag",
            "withheld_note"]

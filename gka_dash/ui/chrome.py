@@ -18,6 +18,7 @@ SYNTHETIC_NOTE = ("**Synthetisch (demo)** — alle gemeenten, wijken, scholen en
 def page_header(title: str, subtitle: str = "") -> None:
     """The page's title and purpose; its corner keeps a place for "Deel deze weergave", which
     ``run_page`` fills once the page has set every filter in the URL."""
+    st.set_page_config(page_title=f"{title} · GKA Dashboard")  # a tab title per page
     head, corner = st.columns([4, 1], vertical_alignment="bottom")
     head.title(title)
     st.session_state["_share_slot"] = None if presenting() else corner.empty()
@@ -78,13 +79,20 @@ def empty(message: str = "Geen gegevens voor deze keuze.") -> None:
     st.info(message, icon=":material/info:")
 
 
+def statement(text: str, where=None, *, size: str = "1.3rem") -> None:
+    """A sentence or number set large without making it a heading: a heading is for finding
+    one's way (screen readers list them), and "+2,5 procentpunt" is not a section."""
+    (where or st).markdown(f'<p style="font-size:{size};font-weight:600;line-height:1.3;margin:0 0 0.5rem">'
+                           f'{html.escape(text)}</p>', unsafe_allow_html=True)
+
+
 def map_view(view, height: int = 520) -> None:
     """The map with its legend underneath: pydeck draws none, so this one uses the map's colours."""
     st.pydeck_chart(view.deck, height=height)
     entries, title = view.legend, view.title
     items = "".join(
-        f'<span style="display:inline-flex;align-items:center;margin:0 14px 4px 0">'
-        f'<span style="width:18px;height:14px;background:{e.colour};border:1px solid #777;'
+        f'<span role="listitem" style="display:inline-flex;align-items:center;margin:0 14px 4px 0">'
+        f'<span aria-hidden="true" style="width:18px;height:14px;background:{e.colour};border:1px solid #595959;'
         f'margin-right:6px;display:inline-block"></span>{html.escape(e.label)}</span>'
         for e in entries)
     st.html(f'<div role="list" aria-label="Legenda" style="font-size:0.95rem">'
