@@ -31,7 +31,7 @@ STATUS_TEXT = {MISSING: "geen gegevens voor deze periode"}
 # A change within its margin: white inside the wijk's outline (a gemeente's map always draws
 # outlines), so only changes beyond chance carry a colour.
 WITHIN_MARGIN = "#ffffff"
-WITHIN_MARGIN_TEXT = "Binnen de marge (niet groter dan toeval)"
+WITHIN_MARGIN_TEXT = "Binnen de marge"
 SCHOOL_COLOUR = [20, 20, 20]
 # Beyond this many areas (the national view of wijken) outlines are left out: drawing them cost
 # seconds per frame while panning where WebGL runs without a GPU, and at that scale the borders

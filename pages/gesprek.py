@@ -4,7 +4,7 @@ report to take into the meeting."""
 
 import streamlit as st
 
-from gka_dash import db, formatting, gesprek, notes, privacy, queries, report, ui
+from gka_dash import db, formatting, gesprek, notes, privacy, queries, report, slides, ui
 from gka_dash.errors import GkaError
 
 PAGE_TITLES = {"afstroom": "Afstroom", "scholen": "Scholen", "ouderopleiding": "Ouderopleiding", "kaart": "Kaart"}
@@ -73,7 +73,8 @@ views = left.multiselect("Weergaven in het rapport", offered, default=offered, f
                          placeholder="Kies weergaven")
 anonymous = right.toggle("Schoolnamen als pseudoniem", value=False)
 st.caption("Het rapport bevat de punten hierboven, de gekozen weergaven, de notities, bronnen en perioden. "
-           "HTML opent zonder internet; onderdrukte waarden staan er ook niet in.")
+           "HTML opent zonder internet; de PowerPoint heeft per punt en per weergave een dia, met de cijfers, "
+           "marges en bronnen in de sprekersnotities. Onderdrukte waarden staan er ook niet in.")
 
 
 def build():
@@ -82,7 +83,7 @@ def build():
 
 
 stem = f"gesprek-{gemeente.code}{'-synthetisch-demo' if db.is_demo(engine) else ''}"
-html_column, pdf_column, _ = st.columns([1, 1, 3])
+html_column, pdf_column, pptx_column, _ = st.columns([1, 1, 1, 2])
 ui.download(user, "Rapport als HTML", lambda: report.to_html(build()), f"{stem}.html", "text/html",
             icon=":material/description:", key="report_html", where=html_column)
 if report.pdf_problem():
@@ -90,6 +91,9 @@ if report.pdf_problem():
 else:
     ui.download(user, "Rapport als PDF", lambda: report.to_pdf(build()), f"{stem}.pdf", "application/pdf",
                 icon=":material/picture_as_pdf:", key="report_pdf", where=pdf_column)
+ui.download(user, "Rapport als PowerPoint", lambda: slides.to_pptx(build()), f"{stem}.pptx",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+            icon=":material/slideshow:", key="report_pptx", where=pptx_column)
 
 schools = queries.schools(engine, user.scope, gemeente.code)
 if len(schools):
