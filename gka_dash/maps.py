@@ -138,6 +138,7 @@ def wijk_features(frame: pd.DataFrame, column: str, classes: Classes, describe, 
         waarde, detail = describe(row) if status == SHOWN else (
             privacy.reason(noun) if status == WITHHELD else STATUS_TEXT[MISSING], "")
         features.append({"type": "Feature", "geometry": json.loads(row.geometry),
+                         "code": row.code,
                          "naam": f"{row.name}{', ' + places.get(row.gemeente_code, '') if places else ''} ({row.code})",
                          "waarde": waarde, "detail": detail,
                          "fill": _rgb(fill)})
@@ -161,7 +162,8 @@ class CompactDeck(pdk.Deck):
         return self._json
 
 
-def wijk_map(features: list[dict], bounds=None, *, schools: pd.DataFrame | None = None) -> pdk.Deck:
+def wijk_map(features: list[dict], bounds=None, *, schools: pd.DataFrame | None = None,
+             selected: str | None = None) -> pdk.Deck:
     """The wijken as a choropleth, optionally with the schools on top.
 
     Without a tile server (offline, or GKA_BASEMAP=none) the map shows the polygons on a plain
@@ -171,6 +173,10 @@ def wijk_map(features: list[dict], bounds=None, *, schools: pd.DataFrame | None 
                         filled=True,
                         get_fill_color="fill", get_line_color=[90, 90, 90, 255], line_width_min_pixels=1,
                         auto_highlight=True, highlight_color=[0, 0, 0, 60])]
+    chosen = [f for f in features if f["code"] == selected]
+    if chosen:  # the wijk chosen by a click or in the list: a heavy outline, its colour kept
+        layers.append(pdk.Layer("GeoJsonLayer", chosen, id="gekozen", pickable=False, stroked=True, filled=False,
+                                get_line_color=[0, 0, 0, 255], line_width_min_pixels=4))
     if schools is not None and not schools.empty:
         layers.append(pdk.Layer("ScatterplotLayer", school_points(schools), id="scholen", pickable=True,
                                 get_position=["lon", "lat"], get_fill_color=SCHOOL_COLOUR + [230],
@@ -197,7 +203,7 @@ def _unit_text(unit: str, change: bool) -> str:
 
 
 def level_map(values, ind: registry.Indicator, period: str, scale_values, *, schools=None,
-              places: dict[str, str] | None = None) -> MapView:
+              places: dict[str, str] | None = None, selected: str | None = None) -> MapView:
     """One period's values; ``scale_values`` (every period of the gemeente) fixes the classes."""
     classes = level_classes(scale_values)
     def describe(row):
@@ -207,11 +213,12 @@ def level_map(values, ind: registry.Indicator, period: str, scale_values, *, sch
         return formatting.value(row.value, ind.unit), detail
 
     return MapView(wijk_map(wijk_features(values.frame, "value", classes, describe, ind.counted, places),
-                            _bounds(values.frame), schools=schools),
+                            _bounds(values.frame), schools=schools, selected=selected),
                    legend(classes, ind.unit, ind.counted), f"{ind.label}, {period}{_unit_text(ind.unit, False)}")
 
 
-def change_map(change, ind: registry.Indicator, before: str, after: str, *, schools=None) -> MapView:
+def change_map(change, ind: registry.Indicator, before: str, after: str, *, schools=None,
+               selected: str | None = None) -> MapView:
     """The change per wijk from ``before`` to ``after``, on a diverging palette around zero;
     a change within its margin in white, so the eye goes to the changes that are real."""
     classes = change_classes(change.frame["change"], ind.higher_is_better)
@@ -226,7 +233,7 @@ def change_map(change, ind: registry.Indicator, before: str, after: str, *, scho
         entries.insert(len(classes.colours), LegendEntry(WITHIN_MARGIN, WITHIN_MARGIN_TEXT))
     return MapView(wijk_map(wijk_features(change.frame, "change", classes, describe, ind.counted,
                                           neutral=lambda row: row.verdict == "binnen de marge"),
-                            _bounds(change.frame), schools=schools),
+                            _bounds(change.frame), schools=schools, selected=selected),
                    entries, f"Verandering {ind.label.lower()} {before} → {after}{_unit_text(ind.unit, True)}")
 
 

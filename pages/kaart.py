@@ -22,22 +22,28 @@ labels = queries.periods(engine, user.scope, ind.key, gemeente=gemeente.code, le
 period = ui.url_choice("Periode", labels, "periode", default=labels[-1], where=middle)
 compare = ui.url_choice("Verschil met", ["", *[p for p in labels if p != period]], "vergelijk", where=right,
                         format_func=lambda p: p or "geen (alleen deze periode)")
-show_schools = ui.url_flag("Toon PO-scholen", "scholen")
+left, right = st.columns([2, 1], vertical_alignment="bottom")
+wijken = queries.areas(engine, user.scope, gemeente.code)
+names = dict(zip(wijken["code"], wijken["name"]))
+wijk = ui.url_choice("Wijk (of klik op de kaart)", ["", *sorted(names, key=names.get)], "wijk", where=left,
+                     format_func=lambda c: f"{names[c]} ({c})" if c else "geen")
+show_schools = ui.url_flag("Toon PO-scholen", "scholen", where=right)
 schools = queries.schools(engine, user.scope, gemeente.code, pseudonyms=ui.pseudonyms()) if show_schools else None
 
 if compare:
     before, after = sorted([compare, period], key=labels.index)
     values = analysis.wijk_change(engine, user.scope, gemeente.code, ind.key, before, after)
-    view = maps.change_map(values, ind, before, after, schools=schools)
+    view = maps.change_map(values, ind, before, after, schools=schools, selected=wijk or None)
     title, table = f"Verandering {before} → {after}", tables.change_table(values, ind, before, after)
 else:
     values = analysis.area_values(engine, user.scope, gemeente.code, ind.key, period)
     scale = queries.level_values(engine, user.scope, ind.key, "wijk", gemeente=gemeente.code)
-    view = maps.level_map(values, ind, period, scale, schools=schools)
+    view = maps.level_map(values, ind, period, scale, schools=schools, selected=wijk or None)
     title, table = f"{ind.label}, {period}", tables.area_table(values, ind, period)
 
 st.header(f"{title} — {gemeente.name}")
-ui.map_view(view)
+ui.map_view(view, select="wijk")
 ui.withheld_note(values.withheld, ind.counted)
 ui.about(ind, labels)
-ui.table(user, table, f"kaart-{ind.key}-{gemeente.code}-{period}{'-' + compare if compare else ''}")
+ui.table(user, table, f"kaart-{ind.key}-{gemeente.code}-{period}{'-' + compare if compare else ''}",
+         mark=("Wijkcode", wijk) if wijk else None)

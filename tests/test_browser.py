@@ -1,6 +1,7 @@
 """The real thing: the app served by Streamlit, driven in headless Chromium (Debian's)."""
 
 import contextlib
+import math
 import os
 import re
 import socket
@@ -574,3 +575,43 @@ def test_axe_control_sees_the_legend_fault_the_audit_found(page):
                          f'<div role="list" aria-label="Legenda">{item.format(role=role)}</div></main></body></html>')
         found = Axe().run(page).response["violations"]
         assert any(v["id"] == "aria-required-children" and v["impact"] == "critical" for v in found) == critical
+
+
+def _screen_point(deck_state: dict, lon: float, lat: float, width: float, height: float) -> tuple[float, float]:
+    """Where deck.gl draws (lon, lat): Web Mercator in a 512-pixel world scaled by 2^zoom around
+    the view's centre, y pointing down on screen."""
+    def world(lo, la):
+        return (512 * (lo + 180) / 360,
+                512 / (2 * math.pi) * (math.pi + math.log(math.tan(math.pi / 4 + math.radians(la) / 2))))
+    scale = 2 ** deck_state["zoom"]
+    (x, y), (cx, cy) = world(lon, lat), world(deck_state["longitude"], deck_state["latitude"])
+    return width / 2 + (x - cx) * scale, height / 2 - (y - cy) * scale
+
+
+def test_clicking_a_wijk_on_the_map_selects_it_in_the_list_the_url_and_the_table(server, database, page):
+    import shapely
+
+    from gka_dash import geometry, queries
+    from gka_dash.scope import Scope
+
+    areas = queries.areas(db.get_engine(database), Scope.of("GM9901"), "GM9901")
+    shapes = [shapely.from_geojson(g) for g in areas["geometry"]]
+    target = int(max(range(len(shapes)), key=lambda i: shapes[i].area))  # the largest: hard to miss
+    point = shapes[target].representative_point()
+    code, name = areas["code"][target], areas["name"][target]
+
+    page.goto(server + "/kaart?gemeente=GM9901")
+    _login(page)
+    chart = page.locator("[data-testid='stDeckGlJsonChart']").first
+    chart.wait_for(timeout=60000)
+    _settled(page)
+    canvas = chart.locator("canvas").first
+    canvas.wait_for(timeout=60000)
+    box = canvas.bounding_box()
+    state = geometry.fit(geometry.bounds(areas["geometry"]))._asdict()  # the view the map opens on
+    x, y = _screen_point(state, point.x, point.y, box["width"], box["height"])
+    page.mouse.click(box["x"] + x, box["y"] + y)  # deck.gl's own layer over the canvas takes the click
+    page.wait_for_url(re.compile(rf"wijk={code}"), timeout=60000)
+    _settled(page)
+    page.get_by_text(f"{name} ({code})").first.wait_for(timeout=30000)  # the list shows the clicked wijk
+    page.screenshot(path=str(ARTIFACTS / "kaart-wijk-gekozen.png"), full_page=True)

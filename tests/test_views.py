@@ -257,3 +257,15 @@ def test_a_download_of_a_removed_account_yields_nothing(demo_engine, downloads):
         users.remove_user(conn, "veenhaven", by="test")
     with pytest.raises(PermissionError):
         list(downloads)
+
+
+def test_a_wijk_in_the_link_is_chosen_outlined_on_the_map_and_marked_in_the_table(demo_engine):
+    import json
+    at = open_page("pages/kaart.py", wijk="WK990105")
+    assert at.selectbox(key="filter_wijk").value == "WK990105"
+    deck = json.loads(at.get("deck_gl_json_chart")[0].proto.json)
+    outlined = next(layer for layer in deck["layers"] if layer["id"] == "gekozen")
+    assert [f["code"] for f in outlined["data"]] == ["WK990105"]
+    assert "fff1a8" in str(at.dataframe[0].proto.arrow_data)  # the marked row's style travels with the table
+    plain = open_page("pages/kaart.py")
+    assert [layer["id"] for layer in json.loads(plain.get("deck_gl_json_chart")[0].proto.json)["layers"]] == ["wijken"]

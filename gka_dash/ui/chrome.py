@@ -86,9 +86,25 @@ def statement(text: str, where=None, *, size: str = "1.3rem") -> None:
                            f'{html.escape(text)}</p>', unsafe_allow_html=True)
 
 
-def map_view(view, height: int = 520) -> None:
-    """The map with its legend underneath: pydeck draws none, so this one uses the map's colours."""
-    st.pydeck_chart(view.deck, height=height)
+def map_view(view, height: int = 520, *, select: str | None = None) -> None:
+    """The map with its legend underneath: pydeck draws none, so this one uses the map's colours.
+
+    ``select`` names a URL-bound choice of wijk (``url_choice(..., select)``): a click on a wijk
+    sets it, before the next run draws that list, so the click, the list, the URL, the outline
+    on the map and the marked table row all agree."""
+    text = f"Kaart: {view.title}. De waarde van elke wijk staat in de tabel onder de kaart."
+    if select is None:
+        st.pydeck_chart(view.deck, height=height, alt=text)
+    else:
+        key = f"map_{select}"
+
+        def clicked():
+            objects = st.session_state[key].selection.get("objects", {}).get("wijken", [])
+            if objects:
+                st.session_state[f"filter_{select}"] = objects[0]["code"]
+
+        st.pydeck_chart(view.deck, height=height, alt=text, key=key, on_select=clicked,
+                        selection_mode="single-object")
     entries, title = view.legend, view.title
     items = "".join(
         f'<span role="listitem" style="display:inline-flex;align-items:center;margin:0 14px 4px 0">'
