@@ -615,3 +615,40 @@ def test_clicking_a_wijk_on_the_map_selects_it_in_the_list_the_url_and_the_table
     _settled(page)
     page.get_by_text(f"{name} ({code})").first.wait_for(timeout=30000)  # the list shows the clicked wijk
     page.screenshot(path=str(ARTIFACTS / "kaart-wijk-gekozen.png"), full_page=True)
+
+
+def _focused_title(page, text: str) -> None:
+    page.wait_for_function("t => document.activeElement && document.activeElement.tagName === 'H1'"
+                           " && document.activeElement.textContent.includes(t)", arg=text, timeout=60000)
+
+
+def test_keyboard_only_login_page_change_filter_and_presentation(server, page):
+    """Keyboard only: log in with Tab and Enter, focus lands on the page title; a menu link
+    opened with Enter puts focus on the new page's title; a filter and the presentation switch
+    change with Space; every control reached by Tab shows a focus ring of at least 2 px."""
+    page.goto(server + "/?gemeente=GM9901")
+    _login_form(page).first.focus()
+    page.keyboard.type("veenhaven")
+    page.keyboard.press("Tab")
+    page.keyboard.type(dict((u, pw) for u, _, _, pw, _ in demo.DEMO_USERS)["veenhaven"])
+    page.keyboard.press("Enter")
+    _focused_title(page, "Overzicht")
+    _login_cookie(page.context, present=True)
+
+    rings = []
+    for _ in range(12):  # the first controls after the title, as Tab reaches them
+        page.keyboard.press("Tab")
+        rings.append(page.evaluate("(() => { const s = getComputedStyle(document.activeElement);"
+                                   " return [document.activeElement.tagName, s.outlineStyle, parseFloat(s.outlineWidth)]; })()"))
+    assert all(style != "none" and width >= 2 for tag, style, width in rings if tag in ("BUTTON", "A", "INPUT")), rings
+
+    page.get_by_role("link", name="Afstroom").focus()
+    page.keyboard.press("Enter")
+    _focused_title(page, "Afstroom en opstroom")
+    page.get_by_role("radio", name="Opstroom in het vo").focus()
+    page.keyboard.press("Space")
+    page.wait_for_url(re.compile(r"indicator=opstroom_pct"), timeout=60000)
+    _settled(page)
+    page.get_by_label("Presentatiemodus").focus()
+    page.keyboard.press("Space")
+    page.wait_for_url(re.compile(r"presentatie=1"), timeout=60000)

@@ -47,6 +47,6 @@ def test_markdown_in_a_name_is_shown_as_text():
 
 def test_chart_axes_write_thousands_with_a_dot_and_decimals_with_a_comma():
     chart = charts._finish(alt.Chart(pd.DataFrame({"x": [1200.5, 32080.25]})).mark_point().encode(
-        x=alt.X("x:Q", axis=charts._dutch_axis("Inwoners", "per_1000"))), 200)
+        x=alt.X("x:Q", axis=charts._dutch_axis("Inwoners", "per_1000"))), 200, "Punten")
     svg = charts.image(chart, "svg").decode()
     assert "10.000,0" in svg and "10,000.0" not in svg
