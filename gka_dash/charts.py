@@ -63,6 +63,11 @@ def _built_once(builder):
     return build
 
 
+# What a screen reader says for one point: the point's own sentence in Dutch, not Vega's
+# "value: 28.1581090694; where: Alle gemeenten" made of raw numbers and field names.
+POINT = alt.Description("punt:N")
+
+
 def _dutch_axis(title: str, unit: str, **kwargs) -> alt.Axis:
     decimals = 0 if unit in ("pct", "count", "per_km2", "score") else formatting.DECIMALS.get(unit, 1)
     return alt.Axis(title=title, format=f",.{decimals}f",
@@ -112,11 +117,13 @@ def dumbbell(frame: pd.DataFrame, ind: registry.Indicator, before: str, after: s
     ])[["name", "periode", "waarde", "n", "laag", "hoog", "verandering"]]
     long["waarde_tekst"] = _text(long["waarde"], ind.unit)
     long["interval"] = [formatting.interval(lo, hi, ind.unit) for lo, hi in zip(long["laag"], long["hoog"])]
+    long["punt"] = [f"{w}, {p}: {v} (95 %: {i})" for w, p, v, i in
+                    zip(long["name"], long["periode"], long["waarde_tekst"], long["interval"])]
     order = rows["name"].tolist()
     y = alt.Y("name:N", sort=order, title=None, axis=alt.Axis(labelLimit=220))
     x_title = _axis_title(ind)
     base = alt.Chart(long)
-    lines = base.mark_rule(strokeWidth=2.5, color="#9a9a9a").encode(
+    lines = base.mark_rule(strokeWidth=2.5, color="#9a9a9a", aria=False).encode(
         y=y, x=alt.X("min(waarde):Q", axis=_dutch_axis(x_title, ind.unit), scale=alt.Scale(zero=False)),
         x2="max(waarde):Q")
     tooltip = [alt.Tooltip("name:N", title="Wijk"), alt.Tooltip("periode:N", title="Periode"),
@@ -129,10 +136,11 @@ def dumbbell(frame: pd.DataFrame, ind: registry.Indicator, before: str, after: s
     # Each period's 95 % interval as a thin bar just above (earlier) or below (later) the row,
     # so the bars do not hide the line between the two dots.
     bars = [base.transform_filter(f"isValid(datum.laag) && datum.periode == '{period}'")
-            .mark_rule(strokeWidth=2, opacity=0.85, yOffset=offset)
+            .mark_rule(strokeWidth=2, opacity=0.85, yOffset=offset, aria=False)
             .encode(y=y, x="laag:Q", x2="hoog:Q", color=colour, tooltip=tooltip)
             for period, offset in ((before, -7), (after, 7))]
-    dots = base.mark_circle(size=110, opacity=1).encode(y=y, x="waarde:Q", color=colour, tooltip=tooltip)
+    dots = base.mark_circle(size=110, opacity=1).encode(y=y, x="waarde:Q", color=colour, tooltip=tooltip,
+                                                        description=POINT)
     layers = [lines, *bars, dots]
     latest = references[references["period"] == after]
     refs = pd.DataFrame([
@@ -141,7 +149,7 @@ def dumbbell(frame: pd.DataFrame, ind: registry.Indicator, before: str, after: s
     ]).dropna()
     if not refs.empty:
         refs["waarde_tekst"] = _text(refs["waarde"], ind.unit)
-        layers.append(alt.Chart(refs).mark_rule(strokeWidth=1.5).encode(
+        layers.append(alt.Chart(refs).mark_rule(strokeWidth=1.5, aria=False).encode(
             x="waarde:Q",
             strokeDash=alt.StrokeDash("ref:N", title=f"Gemiddelde {after}",
                                       scale=alt.Scale(domain=[name, ALL_GEMEENTEN], range=[[1, 0], [6, 4]]),
@@ -183,6 +191,8 @@ def school_scatter(pairs: pd.DataFrame, schools: pd.DataFrame, x_ind: registry.I
     rows["interval"] = [formatting.interval(lo, hi, y_ind.unit) for lo, hi in zip(rows["low"], rows["high"])]
     rows["ten_opzichte"] = ["" if pd.isna(r) else f"{formatting.difference(r, y_ind.unit)} ({position})"
                             for r, position in zip(rows["residual"], rows["position"])]
+    rows["punt"] = [f"{school}, {period}: {y} bij {x}; {t}" for school, period, y, x, t in
+                    zip(rows["school"], rows["period"], rows["y_tekst"], rows["x_tekst"], rows["ten_opzichte"])]
     domain = [labels[highlight], OTHER_SCHOOLS] if highlight in labels else [OTHER_SCHOOLS]
     colour = alt.Color("groep:N", title=None, scale=alt.Scale(domain=domain, range=[OKABE_ITO[0], QUIET][-len(domain):]),
                        legend=alt.Legend(orient="top", labelLimit=400))
@@ -193,19 +203,19 @@ def school_scatter(pairs: pd.DataFrame, schools: pd.DataFrame, x_ind: registry.I
                alt.Tooltip("interval:N", title="95 %-interval"), alt.Tooltip("verwacht:N", title="Verwacht"), alt.Tooltip("ten_opzichte:N", title="Ten opzichte"),
                alt.Tooltip("n:Q", title="Leerlingen", format=",.0f")]
     others = alt.Chart(rows[rows["groep"] == OTHER_SCHOOLS]).mark_circle(size=55, opacity=0.45).encode(
-        x=x, y=y, color=colour, tooltip=tooltip)
+        x=x, y=y, color=colour, tooltip=tooltip, description=POINT)
     layers = [others]
     chosen = rows[rows["groep"] != OTHER_SCHOOLS]
     if len(chosen):
         base = alt.Chart(chosen)
-        layers += [base.mark_line(strokeWidth=2.5).encode(x=x, y=y, color=colour, order="period:O"),
+        layers += [base.mark_line(strokeWidth=2.5, aria=False).encode(x=x, y=y, color=colour, order="period:O"),
                    base.mark_circle(size=160, opacity=1, stroke="#000000", strokeWidth=1).encode(
-                       x=x, y=y, color=colour, tooltip=tooltip)]
+                       x=x, y=y, color=colour, tooltip=tooltip, description=POINT)]
     if fit is not None and len(rows):
         lo, hi = float(rows["x"].min()), float(rows["x"].max())
         line = pd.DataFrame({"x": [lo, hi], "y": fit.predict([lo, hi]),
                              "label": "Verwacht (alle scholen, alle gemeenten)"})
-        layers.insert(0, alt.Chart(line).mark_line(color="#333333", strokeDash=[6, 4], strokeWidth=2).encode(
+        layers.insert(0, alt.Chart(line).mark_line(color="#333333", strokeDash=[6, 4], strokeWidth=2, aria=False).encode(
             x="x:Q", y="y:Q", tooltip=alt.Tooltip("label:N", title="Lijn")))
     return _finish(alt.layer(*layers), 480,
                    f"Spreidingsdiagram: {y_ind.label.lower()} per school tegen {x_ind.label.lower()}, met de lijn die "
@@ -246,6 +256,9 @@ def funnel(pairs: pd.DataFrame, schools: pd.DataFrame, y_ind: registry.Indicator
     rows["verschil"] = [formatting.difference(r, y_ind.unit) for r in rows["residual"]]
     rows["grens"] = ["±" + formatting.number(v, formatting.DECIMALS.get(y_ind.unit, 1)) for v in rows["limit95"]]
     rows["gekozen"] = rows["id"] == highlight
+    rows["punt"] = [f"{school}, {period}: {v} met verwachting bij {formatting.number(n, 0)} leerlingen; {p}"
+                    for school, period, v, n, p in zip(rows["school"], rows["period"], rows["verschil"], rows["n"],
+                                                       rows["position"])]
     rows = rows.drop(columns=["id", "code"], errors="ignore")
     y_title = f"Verschil met verwachting ({_axis_title(y_ind)})"
     x = alt.X("n:Q", title="Leerlingen (n)", axis=alt.Axis(format=",.0f"), scale=alt.Scale(zero=False))
@@ -254,9 +267,10 @@ def funnel(pairs: pd.DataFrame, schools: pd.DataFrame, y_ind: registry.Indicator
     dash = alt.StrokeDash("grens:N", title="Grenzen", scale=alt.Scale(domain=["95 %-grens", "99,8 %-grens"],
                                                                       range=[[6, 4], [2, 2]]),
                           legend=alt.Legend(orient="top", symbolType="stroke", symbolStrokeColor="#333333"))
-    layers = [alt.Chart(pd.DataFrame({"nul": [0.0]})).mark_rule(color="#333333", strokeWidth=1).encode(y="nul:Q")]
+    layers = [alt.Chart(pd.DataFrame({"nul": [0.0]})).mark_rule(color="#333333", strokeWidth=1, aria=False)
+              .encode(y="nul:Q")]
     for side in ("boven", "onder"):
-        layers.append(alt.Chart(curves).mark_line(color="#333333", strokeWidth=1.5).encode(
+        layers.append(alt.Chart(curves).mark_line(color="#333333", strokeWidth=1.5, aria=False).encode(
             x="n:Q", y=f"{side}:Q", strokeDash=dash, detail="grens:N"))
     positions = list(POSITION_COLOURS)
     tooltip = [alt.Tooltip("school:N", title="School"), alt.Tooltip("period:N", title="Schooljaar"),
@@ -266,10 +280,12 @@ def funnel(pairs: pd.DataFrame, schools: pd.DataFrame, y_ind: registry.Indicator
     colour = alt.Color("position:N", title=None, sort=positions,
                        scale=alt.Scale(domain=positions, range=[POSITION_COLOURS[p] for p in positions]),
                        legend=alt.Legend(orient="top", columns=3, labelLimit=300))
-    layers.append(alt.Chart(rows).mark_circle(size=60, opacity=0.75).encode(x=x, y=y, color=colour, tooltip=tooltip))
+    layers.append(alt.Chart(rows).mark_circle(size=60, opacity=0.75).encode(x=x, y=y, color=colour, tooltip=tooltip,
+                                                                            description=POINT))
     chosen = rows[rows["gekozen"]]
     if len(chosen):
-        layers.append(alt.Chart(chosen).mark_point(size=220, stroke="#000000", strokeWidth=2, filled=False).encode(
+        layers.append(alt.Chart(chosen).mark_point(size=220, stroke="#000000", strokeWidth=2, filled=False,
+                                                   aria=False).encode(
             x=x, y=y, tooltip=tooltip))
     return _finish(alt.layer(*layers).resolve_scale(strokeDash="shared"), 420,
                    f"Trechtergrafiek: per school het verschil tussen {y_ind.label.lower()} en de verwachting, tegen het "
@@ -282,6 +298,8 @@ def group_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.
     gemeenten, so the gap and its reference sit in one picture."""
     rows = frame.assign(waarde_tekst=_text(frame["value"], ind.unit),
                         interval=[formatting.interval(lo, hi, ind.unit) for lo, hi in zip(frame["low"], frame["high"])])
+    rows["punt"] = [f"{w}, ouders {g}, {p}: {v}" + (f" (95 %: {i})" if i != "–" else "") for w, g, p, v, i in
+                    zip(rows["where"], rows["group"], rows["period"], rows["waarde_tekst"], rows["interval"])]
     groups = list(registry.OUDEROPLEIDING_GROUPS)
     encoding = dict(
         x=alt.X("period:O", title="Jaar", axis=alt.Axis(labelAngle=0)),
@@ -301,9 +319,10 @@ def group_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.
     )
     base = alt.Chart(rows).encode(**encoding)
     # The gemeente's 95 % intervals as error bars; the reference has none (its width would give its n away).
-    bars = base.transform_filter("isValid(datum.low)").mark_rule(strokeWidth=2, opacity=0.7).encode(
+    bars = base.transform_filter("isValid(datum.low)").mark_rule(strokeWidth=2, opacity=0.7, aria=False).encode(
         y="low:Q", y2="high:Q", strokeDash=alt.value([1, 0]))
-    return _finish(alt.layer(bars, base.mark_line(strokeWidth=2.5), base.mark_point(filled=True, size=70)), 380,
+    return _finish(alt.layer(bars, base.mark_line(strokeWidth=2.5, aria=False),
+                             base.mark_point(filled=True, size=70).encode(description=POINT)), 380,
                    f"Lijngrafiek: {ind.label.lower()} per jaar naar opleiding van de ouders, {name} doorgetrokken met "
                    "95 %-intervallen, alle gemeenten gestreept; de cijfers staan ook in de tabel eronder.")
 
@@ -318,6 +337,8 @@ def trend_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.
     names = {"gemeente": name, **TREND_NAMES}
     rows = frame.assign(wie=frame["where"].map(names), waarde_tekst=_text(frame["value"], ind.unit),
                         interval=[formatting.interval(lo, hi, ind.unit) for lo, hi in zip(frame["low"], frame["high"])])
+    rows["punt"] = [f"{w}, {p}: {v}" + (f" (95 %: {i})" if i != "–" else "") for w, p, v, i in
+                    zip(rows["wie"], rows["period"], rows["waarde_tekst"], rows["interval"])]
     order = [names[w] for w in names if (rows["where"] == w).any()]
     palette = {name: OKABE_ITO[0], TREND_NAMES["alle"]: "#555555", TREND_NAMES["gka"]: OKABE_ITO[1],
                TREND_NAMES["peers"]: OKABE_ITO[3]}
@@ -333,10 +354,10 @@ def trend_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.
                alt.Tooltip("n:Q", title="Aantal", format=",.0f")]
     y = alt.Y("value:Q", axis=_dutch_axis(_axis_title(ind), ind.unit), scale=alt.Scale(zero=False))
     base = alt.Chart(rows)
-    band = base.transform_filter("isValid(datum.low)").mark_area(opacity=0.18, color=OKABE_ITO[0]).encode(
+    band = base.transform_filter("isValid(datum.low)").mark_area(opacity=0.18, color=OKABE_ITO[0], aria=False).encode(
         x=x, y="low:Q", y2="high:Q")
     lines = base.mark_line(strokeWidth=2.5, point=alt.OverlayMarkDef(size=60, filled=True)).encode(
-        x=x, y=y, color=colour, strokeDash=dash, detail="wie:N", tooltip=tooltip)
+        x=x, y=y, color=colour, strokeDash=dash, detail="wie:N", tooltip=tooltip, description=POINT)
     return _finish(alt.layer(band, lines), 320,
                    f"Lijngrafiek: {ind.label.lower()} van {name} over alle geladen perioden met een band voor het "
                    "95 %-interval, en de vergelijkingsgroepen als dunnere lijnen.")
