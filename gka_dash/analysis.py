@@ -247,6 +247,32 @@ def school_pairs(engine, scope: Scope, gemeente: str, x_key: str, y_key: str, *,
                               "limit95", "limit998", "position"]], len(withheld), fit, note)
 
 
+def funnel_summary(frame: pd.DataFrame) -> str:
+    """The funnel in one sentence, per newest school year shown: how many schools lie beyond the
+    95 % limit on each side, against the number chance alone would put there (5 %)."""
+    judged = frame[frame["position"] != ""]
+    if judged.empty:
+        return ""
+    period = sort_periods(judged["period"])[-1]
+    year = judged[judged["period"] == period]
+    above = int(year["position"].isin(POSITIONS[:2]).sum())
+    below = int(year["position"].isin(POSITIONS[3:]).sum())
+    return (f"In {period} lagen {above} van de {len(year)} scholen boven en {below} onder de verwachting, buiten de "
+            f"95 %-grens; door toeval alleen zouden dat er samen ongeveer {formatting.number(0.05 * len(year), 0)} zijn.")
+
+
+def level_summary(frame: pd.DataFrame, ind: registry.Indicator) -> str:
+    """A map in one sentence: where the value is highest and lowest, and how many wijken have one."""
+    shown = frame[frame["status"] == SHOWN].dropna(subset=["value"])
+    if shown.empty:
+        return ""
+    top, bottom = shown.loc[shown["value"].idxmax()], shown.loc[shown["value"].idxmin()]
+    rest = len(frame) - len(shown)
+    return (f"Hoogst in {top['name']} ({formatting.value(top['value'], ind.unit)}), laagst in {bottom['name']} "
+            f"({formatting.value(bottom['value'], ind.unit)}); {len(shown)} wijken met een waarde"
+            + (f", {rest} zonder." if rest else "."))
+
+
 def similar_schools(frame: pd.DataFrame, school_id: str, count: int = 5) -> pd.DataFrame:
     """The school and the ``count`` schools of the same gemeente nearest to it in population (x)
     in its newest school year: peers a school can learn from, all within the user's scope."""

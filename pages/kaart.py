@@ -42,6 +42,7 @@ else:
     title, table = f"{ind.label}, {period}", tables.area_table(values, ind, period)
 
 st.header(f"{title} — {gemeente.name}")
+st.markdown(ui.plain(analysis.verdict_summary(values.frame) if compare else analysis.level_summary(values.frame, ind)))
 ui.map_view(view, select="wijk")
 ui.withheld_note(values.withheld, ind.counted)
 ui.about(ind, labels)

@@ -51,6 +51,7 @@ if not shown.frame.empty and shown.frame["limit95"].notna().any():
                "doen verwachten, tegen haar aantal leerlingen. Kleine scholen wijken door toeval meer af; alleen "
                "een stip buiten de trechter wijkt meer af dan toeval en de gewone verschillen tussen scholen "
                f"verklaren. {ui.plain(stats.basis(y_ind.unit)).capitalize()}.")
+    st.markdown(ui.plain(analysis.funnel_summary(shown.frame)))
     ui.chart(user, charts.funnel(shown.frame, schools, y_ind, pairs.fit, highlight),
              f"trechter-{y_ind.key}-{x_ind.key}-{gemeente.code}")
 if highlight:

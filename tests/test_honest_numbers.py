@@ -309,3 +309,16 @@ def test_no_interval_for_a_withheld_cell_and_none_for_a_reference(demo_engine):
     assert len(references) and references["low"].isna().all() and references["n"].isna().all()
     series = queries.series(demo_engine, Scope.of("GM9901"), "GM9901", "afstroom_pct")
     assert series.loc[series["where"] != "gemeente", ["n", "low", "high"]].isna().all().all()
+
+
+def test_the_funnel_and_the_map_say_in_one_sentence_what_they_show(demo_engine):
+    pairs = analysis.school_pairs(demo_engine, Scope.of("GM9901"), "GM9901", "apcg_pct", "toetsadvies_gem").frame
+    latest = pairs[pairs["period"] == "2018-2019"]
+    above = latest["position"].isin(["boven verwachting", "ver boven verwachting"]).sum()
+    below = latest["position"].isin(["onder verwachting", "ver onder verwachting"]).sum()
+    assert analysis.funnel_summary(pairs).startswith(
+        f"In 2018-2019 lagen {above} van de {len(latest)} scholen boven en {below} onder de verwachting")
+    values = analysis.area_values(demo_engine, Scope.of("GM9901"), "GM9901", "afstroom_pct", "2016-2018").frame
+    shown = values.dropna(subset=["value"])
+    top = shown.loc[shown["value"].idxmax(), "name"]
+    assert analysis.level_summary(values, registry.get("afstroom_pct")).startswith(f"Hoogst in {top} (")
