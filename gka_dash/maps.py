@@ -25,8 +25,10 @@ SEQUENTIAL = ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"]
 # No neutral middle class: a wijk that barely changed still shows its direction, and a neutral
 # pale grey stays free for "geen gegevens".
 DIVERGING = ["#b35806", "#f1a340", "#fee0b6", "#d8daeb", "#998ec3", "#542788"]  # orange = worse
-# Missing is a pale grey, not white: on a map without tiles, or without outlines, white areas vanish.
-STATUS_COLOURS = {WITHHELD: "#969696", MISSING: "#ececec"}
+# Two greys that stay apart from every class and from each other for the common colour-vision
+# deficiencies (CAM02-UCS ΔE ≥ 11 after simulation, tests/test_chart_text.py); the pale greys
+# used before were within ΔE 6 of a purple class and of the palest yellow.
+STATUS_COLOURS = {WITHHELD: "#585858", MISSING: "#787878"}
 STATUS_TEXT = {MISSING: "geen gegevens voor deze periode"}
 # A change within its margin: white inside the wijk's outline (a gemeente's map always draws
 # outlines), so only changes beyond chance carry a colour.
@@ -163,7 +165,7 @@ class CompactDeck(pdk.Deck):
 
 
 def wijk_map(features: list[dict], bounds=None, *, schools: pd.DataFrame | None = None,
-             selected: str | None = None) -> pdk.Deck:
+             selected: str | None = None, names: bool = False) -> pdk.Deck:
     """The wijken as a choropleth, optionally with the schools on top.
 
     Without a tile server (offline, or GKA_BASEMAP=none) the map shows the polygons on a plain
@@ -183,6 +185,12 @@ def wijk_map(features: list[dict], bounds=None, *, schools: pd.DataFrame | None 
                                 get_line_color=[255, 255, 255, 255], stroked=True, line_width_min_pixels=1,
                                 radius_min_pixels=4, radius_max_pixels=8, get_radius=60))
     view = geometry.fit(bounds) if bounds is not None else geometry.Fit(5.3, 52.2, 6)
+    if names and features:  # wijk names where they fit, for a room that cannot hover
+        layers.append(pdk.Layer("TextLayer", geometry.label_points(
+            [json.dumps(f["geometry"]) for f in features], [f["naam"].rsplit(" (", 1)[0] for f in features], view),
+            id="namen", get_position="position", get_text="naam", get_size=16, size_units="pixels",
+            get_color=[0, 0, 0, 255], background=True, get_background_color=[255, 255, 255, 210],
+            background_padding=[3, 1], font_family='"Source Sans Pro", Arial, sans-serif', pickable=False))
     basemap = config.basemap()
     return CompactDeck(
         layers=layers, initial_view_state=pdk.ViewState(**view._asdict()),
@@ -203,7 +211,7 @@ def _unit_text(unit: str, change: bool) -> str:
 
 
 def level_map(values, ind: registry.Indicator, period: str, scale_values, *, schools=None,
-              places: dict[str, str] | None = None, selected: str | None = None) -> MapView:
+              places: dict[str, str] | None = None, selected: str | None = None, names: bool = False) -> MapView:
     """One period's values; ``scale_values`` (every period of the gemeente) fixes the classes."""
     classes = level_classes(scale_values)
     def describe(row):
@@ -213,12 +221,12 @@ def level_map(values, ind: registry.Indicator, period: str, scale_values, *, sch
         return formatting.value(row.value, ind.unit), detail
 
     return MapView(wijk_map(wijk_features(values.frame, "value", classes, describe, ind.counted, places),
-                            _bounds(values.frame), schools=schools, selected=selected),
+                            _bounds(values.frame), schools=schools, selected=selected, names=names),
                    legend(classes, ind.unit, ind.counted), f"{ind.label}, {period}{_unit_text(ind.unit, False)}")
 
 
 def change_map(change, ind: registry.Indicator, before: str, after: str, *, schools=None,
-               selected: str | None = None) -> MapView:
+               selected: str | None = None, names: bool = False) -> MapView:
     """The change per wijk from ``before`` to ``after``, on a diverging palette around zero;
     a change within its margin in white, so the eye goes to the changes that are real."""
     classes = change_classes(change.frame["change"], ind.higher_is_better)
@@ -233,7 +241,7 @@ def change_map(change, ind: registry.Indicator, before: str, after: str, *, scho
         entries.insert(len(classes.colours), LegendEntry(WITHIN_MARGIN, WITHIN_MARGIN_TEXT))
     return MapView(wijk_map(wijk_features(change.frame, "change", classes, describe, ind.counted,
                                           neutral=lambda row: row.verdict == "binnen de marge"),
-                            _bounds(change.frame), schools=schools, selected=selected),
+                            _bounds(change.frame), schools=schools, selected=selected, names=names),
                    entries, f"Verandering {ind.label.lower()} {before} → {after}{_unit_text(ind.unit, True)}")
 
 

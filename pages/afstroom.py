@@ -47,7 +47,7 @@ if change.frame["change"].notna().any():
     ui.chart(user, charts.dumbbell(change.frame, ind, before, after, references, gemeente.name),
              f"{ind.key}-{gemeente.code}-{before}-{after}")
     st.header("Kaart van de verandering")
-    ui.map_view(maps.change_map(change, ind, before, after))
+    ui.map_view(maps.change_map(change, ind, before, after, names=ui.presenting()))
     st.caption("Wit: de verandering valt binnen de marge. Gekleurd: groter dan toeval verklaart (95 %-interval "
                "van het verschil zonder nul; per wijk getoetst).")
 else:

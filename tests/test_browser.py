@@ -652,3 +652,18 @@ def test_keyboard_only_login_page_change_filter_and_presentation(server, page):
     page.get_by_label("Presentatiemodus").focus()
     page.keyboard.press("Space")
     page.wait_for_url(re.compile(r"presentatie=1"), timeout=60000)
+
+
+def test_presenting_at_1920_by_1080_big_numbers_fit_their_cards(server, page):
+    """The projector: in presentation mode at full HD every key figure is shown whole, not cut
+    off with an ellipsis, and the chart text is the projector's (checked in test_chart_text)."""
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.goto(server + "/?gemeente=GM9905")
+    _login(page, "grootzeestad")
+    page.goto(server + "/?gemeente=GM9905&presentatie=1")
+    page.locator("[data-testid='stMetricValue']").first.wait_for(timeout=60000)
+    _settled(page)
+    cut = page.evaluate("[...document.querySelectorAll('[data-testid=stMetricValue]')]"
+                        ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)")
+    assert page.locator("[data-testid='stMetricValue']").count() >= 8
+    assert cut == []

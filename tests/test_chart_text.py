@@ -54,6 +54,10 @@ def test_every_chart_describes_itself_and_its_text_reads_at_4_5_to_1(demo_engine
                     if part == "axis" and name == "kaart":
                         continue  # a map has no axes
                     assert colour and contrast(colour, "#ffffff") >= 4.5, (name, part, key, colour)
+        projected = charts.for_projector(chart).to_dict()["config"]
+        for part in ("axis", "legend"):  # the back of a meeting room: at least 16 px
+            if part in projected:
+                assert min(projected[part]["labelFontSize"], projected[part]["titleFontSize"]) >= 16, (name, part)
 
 
 def test_points_are_read_out_in_dutch_without_raw_numbers_or_field_names(demo_engine):
@@ -72,3 +76,28 @@ def test_points_are_read_out_in_dutch_without_raw_numbers_or_field_names(demo_en
         assert points, name
         assert not [label for label in labels if re.search(r"\d\.\d{3,}", label)], name
         assert not [label for label in labels if re.search(r"\b(waarde|value|residual|where|period|punt): ", label)], name
+
+
+def _simulated(hex_colour: str):
+    """The colour as seen with full deuteranomaly, protanomaly and tritanomaly (Machado 2009,
+    colorspacious), and as is."""
+    import numpy as np
+    from colorspacious import cspace_convert
+    rgb = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]) / 255
+    return [rgb] + [np.clip(cspace_convert(rgb, {"name": "sRGB1+CVD", "cvd_type": cvd, "severity": 100}, "sRGB1"), 0, 1)
+                    for cvd in ("deuteranomaly", "protanomaly", "tritanomaly")]
+
+
+@pytest.mark.parametrize("palette", [
+    [*maps.SEQUENTIAL, *maps.STATUS_COLOURS.values()],
+    [*maps.DIVERGING, maps.WITHIN_MARGIN, *maps.STATUS_COLOURS.values()],
+], ids=["niveau", "verandering"])
+def test_every_map_colour_stays_distinct_for_colour_blind_readers(palette):
+    """Every pair of colours one map can show, after simulating the three common colour-vision
+    deficiencies, at least ΔE 10 apart in CAM02-UCS (a clearly visible difference)."""
+    import itertools
+
+    from colorspacious import deltaE
+    closest = min(float(deltaE(x, y, input_space="sRGB1"))
+                  for a, b in itertools.combinations(palette, 2) for x, y in zip(_simulated(a), _simulated(b)))
+    assert closest >= 10, closest
