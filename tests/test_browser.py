@@ -667,3 +667,32 @@ def test_presenting_at_1920_by_1080_big_numbers_fit_their_cards(server, page):
                         ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)")
     assert page.locator("[data-testid='stMetricValue']").count() >= 8
     assert cut == []
+
+
+def test_keyboard_only_gemeente_download_and_note(server, page):
+    """The rest of the keyboard flows: choose a gemeente in the list with the arrow keys, take a
+    CSV with Enter on its button, write and save a note without the mouse."""
+    page.goto(server + "/afstroom?gemeente=GM9901")
+    _login(page, "regio")
+    _focused_title(page, "Afstroom en opstroom")
+    page.get_by_label("Gemeente").first.focus()
+    page.keyboard.type("Dijkst")  # the list filters as one types
+    page.get_by_role("option", name="Dijkstede (GM9902)").wait_for(timeout=30000)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"gemeente=GM9902"), timeout=60000)
+    _settled(page)
+    button = page.get_by_role("button", name="Download tabel (CSV)")
+    button.focus()
+    with page.expect_download(timeout=60000) as download:
+        page.keyboard.press("Enter")
+    assert download.value.suggested_filename.endswith(".csv") and "GM9902" in download.value.suggested_filename
+
+    page.goto(server + "/gesprek?gemeente=GM9902")
+    _focused_title(page, "Gesprek")
+    _settled(page)
+    page.get_by_role("textbox").nth(2).focus()  # question 3: Wat kunnen we doen?
+    page.keyboard.type("Schoolmaatschappelijk werk in Dijkstede uitbreiden.")
+    page.keyboard.press("Tab")  # to the form's Opslaan button
+    page.keyboard.press("Enter")
+    page.get_by_text("Laatst gewijzigd door").first.wait_for(timeout=60000)
+    assert page.get_by_role("textbox").nth(2).input_value() == "Schoolmaatschappelijk werk in Dijkstede uitbreiden."
