@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import threading
 
 import altair as alt
@@ -101,7 +102,7 @@ def _finish(chart: alt.Chart, height, description: str) -> alt.Chart:
 
 @_built_once
 def dumbbell(frame: pd.DataFrame, ind: registry.Indicator, before: str, after: str,
-             references: pd.DataFrame, name: str) -> alt.Chart:
+             references: pd.DataFrame, name: str, selected: str | None = None) -> alt.Chart:
     """Each wijk's value in two periods joined by a line, the largest rise on top, with the
     gemeente's and all gemeenten's average of the later period as vertical references."""
     rows = frame[frame["change"].notna()].copy()
@@ -120,7 +121,11 @@ def dumbbell(frame: pd.DataFrame, ind: registry.Indicator, before: str, after: s
     long["punt"] = [f"{w}, {p}: {v} (95 %: {i})" for w, p, v, i in
                     zip(long["name"], long["periode"], long["waarde_tekst"], long["interval"])]
     order = rows["name"].tolist()
-    y = alt.Y("name:N", sort=order, title=None, axis=alt.Axis(labelLimit=220))
+    chosen = frame.loc[frame["code"] == selected, "name"].tolist() if selected else []
+    # The chosen wijk (clicked on the map or picked in the list) in bold on a marked row.
+    bold = ({"condition": {"test": f"datum.value == {json.dumps(chosen[0])}", "value": "bold"}, "value": "normal"}
+            if chosen else "normal")
+    y = alt.Y("name:N", sort=order, title=None, axis=alt.Axis(labelLimit=220, labelFontWeight=bold))
     x_title = _axis_title(ind)
     base = alt.Chart(long)
     lines = base.mark_rule(strokeWidth=2.5, color="#9a9a9a", aria=False).encode(
@@ -142,6 +147,8 @@ def dumbbell(frame: pd.DataFrame, ind: registry.Indicator, before: str, after: s
     dots = base.mark_circle(size=110, opacity=1).encode(y=y, x="waarde:Q", color=colour, tooltip=tooltip,
                                                         description=POINT)
     layers = [lines, *bars, dots]
+    if chosen:
+        layers.insert(0, alt.Chart(pd.DataFrame({"name": chosen})).mark_rect(color="#fff1a8", aria=False).encode(y=y))
     latest = references[references["period"] == after]
     refs = pd.DataFrame([
         {"ref": name, "waarde": latest["gemeente"].iloc[0] if len(latest) else None},

@@ -30,6 +30,9 @@ after = ui.url_choice("Naar periode", [p for p in labels if labels.index(p) > la
                       default=labels[-1], where=right)
 
 change = analysis.wijk_change(engine, user.scope, gemeente.code, ind.key, before, after)
+names = dict(zip(change.frame["code"], change.frame["name"]))
+wijk = ui.url_choice("Wijk (of klik op de kaart)", ["", *sorted(names, key=names.get)], "wijk",
+                     format_func=lambda c: f"{names[c]} ({c})" if c else "geen")
 references = analysis.reference_means(engine, user.scope, gemeente.code, ind.key, [before, after])
 st.markdown(" · ".join(
     f"**{where}:** " + " → ".join(formatting.value(v, ind.unit) if pd.notna(v) else "niet getoond"
@@ -44,14 +47,16 @@ if change.frame["change"].notna().any():
                "strepen zijn 95 %-intervallen: hoe ver het cijfer door toeval alleen van een andere lichting "
                "leerlingen had kunnen liggen.")
     st.markdown(ui.plain(analysis.verdict_summary(change.frame)))
-    ui.chart(user, charts.dumbbell(change.frame, ind, before, after, references, gemeente.name),
+    ui.chart(user, charts.dumbbell(change.frame, ind, before, after, references, gemeente.name, wijk or None),
              f"{ind.key}-{gemeente.code}-{before}-{after}")
     st.header("Kaart van de verandering")
-    ui.map_view(maps.change_map(change, ind, before, after, names=ui.presenting()))
+    ui.map_view(maps.change_map(change, ind, before, after, names=ui.presenting(), selected=wijk or None),
+                select="wijk")
     st.caption("Wit: de verandering valt binnen de marge. Gekleurd: groter dan toeval verklaart (95 %-interval "
                "van het verschil zonder nul; per wijk getoetst).")
 else:
     ui.empty(f"Geen wijk van {gemeente.name} heeft cijfers in beide perioden.")
 ui.withheld_note(change.withheld, ind.counted)
 ui.about(ind, labels)
-ui.table(user, tables.change_table(change, ind, before, after), f"{ind.key}-{gemeente.code}-{before}-{after}")
+ui.table(user, tables.change_table(change, ind, before, after), f"{ind.key}-{gemeente.code}-{before}-{after}",
+         mark=("Wijkcode", wijk) if wijk else None)

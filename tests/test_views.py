@@ -269,3 +269,14 @@ def test_a_wijk_in_the_link_is_chosen_outlined_on_the_map_and_marked_in_the_tabl
     assert "fff1a8" in str(at.dataframe[0].proto.arrow_data)  # the marked row's style travels with the table
     plain = open_page("pages/kaart.py")
     assert [layer["id"] for layer in json.loads(plain.get("deck_gl_json_chart")[0].proto.json)["layers"]] == ["wijken"]
+
+
+def test_a_wijk_chosen_on_afstroom_is_marked_in_the_dumbbell_the_map_and_the_table(demo_engine):
+    import json
+    at = open_page("pages/afstroom.py", wijk="WK990105")
+    assert not at.exception
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert '"bold"' in json.dumps(spec) and "fff1a8" in json.dumps(spec)  # bold label on a marked row
+    deck = json.loads(at.get("deck_gl_json_chart")[0].proto.json)
+    assert [f["code"] for f in next(la for la in deck["layers"] if la["id"] == "gekozen")["data"]] == ["WK990105"]
+    assert "fff1a8" in str(at.dataframe[0].proto.arrow_data)
