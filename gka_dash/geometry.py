@@ -59,23 +59,5 @@ def for_map(geojson: list[str], detail_px: float = DETAIL_PX) -> list[str]:
     return list(shapely.to_geojson(simple))
 
 
-def label_points(geojson: list[str], names: list[str], view: Fit, *, char_px: float = 8.0) -> list[dict]:
-    """A place inside each area for its name, for the areas whose inner width at this view holds
-    the name (about ``char_px`` pixels a letter at 16 px): names where they fit, none on top of
-    a neighbour, as a projector needs them."""
-    px_per_degree = 512 * 2 ** view.zoom / 360
-    stretch = 1 / math.cos(math.radians(view.latitude))  # a degree of latitude is longer on screen
-    found = []
-    for text, shape in zip(names, shapely.from_geojson(list(geojson))):
-        centre = shapely.get_point(shapely.maximum_inscribed_circle(shape, 1e-5), 0)
-        minx, miny, maxx, maxy = shape.bounds
-        across = shape.intersection(shapely.LineString([(minx, centre.y), (maxx, centre.y)]))
-        up = shape.intersection(shapely.LineString([(centre.x, miny), (centre.x, maxy)]))
-        width_px, height_px = across.length * px_per_degree, up.length * px_per_degree * stretch
-        if width_px >= len(text) * char_px + 8 and height_px >= 24:
-            found.append({"position": [centre.x, centre.y], "naam": text})
-    return found
-
-
 def bounds(geojson) -> tuple[float, float, float, float]:
     return tuple(shapely.total_bounds(shapely.from_geojson(list(geojson))))

@@ -165,7 +165,7 @@ class CompactDeck(pdk.Deck):
 
 
 def wijk_map(features: list[dict], bounds=None, *, schools: pd.DataFrame | None = None,
-             selected: str | None = None, names: bool = False) -> pdk.Deck:
+             selected: str | None = None) -> pdk.Deck:
     """The wijken as a choropleth, optionally with the schools on top.
 
     Without a tile server (offline, or GKA_BASEMAP=none) the map shows the polygons on a plain
@@ -185,12 +185,6 @@ def wijk_map(features: list[dict], bounds=None, *, schools: pd.DataFrame | None 
                                 get_line_color=[255, 255, 255, 255], stroked=True, line_width_min_pixels=1,
                                 radius_min_pixels=4, radius_max_pixels=8, get_radius=60))
     view = geometry.fit(bounds) if bounds is not None else geometry.Fit(5.3, 52.2, 6)
-    if names and features:  # wijk names where they fit, for a room that cannot hover
-        layers.append(pdk.Layer("TextLayer", geometry.label_points(
-            [json.dumps(f["geometry"]) for f in features], [f["naam"].rsplit(" (", 1)[0] for f in features], view),
-            id="namen", get_position="position", get_text="naam", get_size=16, size_units="pixels",
-            get_color=[0, 0, 0, 255], background=True, get_background_color=[255, 255, 255, 210],
-            background_padding=[3, 1], font_family='"Source Sans Pro", Arial, sans-serif', pickable=False))
     basemap = config.basemap()
     return CompactDeck(
         layers=layers, initial_view_state=pdk.ViewState(**view._asdict()),
@@ -211,7 +205,7 @@ def _unit_text(unit: str, change: bool) -> str:
 
 
 def level_map(values, ind: registry.Indicator, period: str, scale_values, *, schools=None,
-              places: dict[str, str] | None = None, selected: str | None = None, names: bool = False) -> MapView:
+              places: dict[str, str] | None = None, selected: str | None = None) -> MapView:
     """One period's values; ``scale_values`` (every period of the gemeente) fixes the classes."""
     classes = level_classes(scale_values)
     def describe(row):
@@ -221,12 +215,12 @@ def level_map(values, ind: registry.Indicator, period: str, scale_values, *, sch
         return formatting.value(row.value, ind.unit), detail
 
     return MapView(wijk_map(wijk_features(values.frame, "value", classes, describe, ind.counted, places),
-                            _bounds(values.frame), schools=schools, selected=selected, names=names),
+                            _bounds(values.frame), schools=schools, selected=selected),
                    legend(classes, ind.unit, ind.counted), f"{ind.label}, {period}{_unit_text(ind.unit, False)}")
 
 
 def change_map(change, ind: registry.Indicator, before: str, after: str, *, schools=None,
-               selected: str | None = None, names: bool = False) -> MapView:
+               selected: str | None = None) -> MapView:
     """The change per wijk from ``before`` to ``after``, on a diverging palette around zero;
     a change within its margin in white, so the eye goes to the changes that are real."""
     classes = change_classes(change.frame["change"], ind.higher_is_better)
@@ -241,7 +235,7 @@ def change_map(change, ind: registry.Indicator, before: str, after: str, *, scho
         entries.insert(len(classes.colours), LegendEntry(WITHIN_MARGIN, WITHIN_MARGIN_TEXT))
     return MapView(wijk_map(wijk_features(change.frame, "change", classes, describe, ind.counted,
                                           neutral=lambda row: row.verdict == "binnen de marge"),
-                            _bounds(change.frame), schools=schools, selected=selected, names=names),
+                            _bounds(change.frame), schools=schools, selected=selected),
                    entries, f"Verandering {ind.label.lower()} {before} → {after}{_unit_text(ind.unit, True)}")
 
 

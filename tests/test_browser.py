@@ -106,7 +106,7 @@ def test_login_view_logout_and_back_shows_no_data(server, page):
     page.get_by_role("button", name="Uitloggen").click()
     _login_form(page)
     page.go_back()
-    page.wait_for_timeout(2000)
+    _settled(page)  # the run the back button started has ended: whatever it shows is all it shows
     assert page.get_by_text("Geladen gegevens").count() == 0
     assert page.locator("[data-testid='stMetric']").count() == 0
     page.screenshot(path=str(ARTIFACTS / "after-logout-back.png"), full_page=True)
@@ -134,7 +134,7 @@ def _login(page, username="veenhaven", password=None):
     # The first run after login writes the login cookie through a component, whose answer starts
     # one more run; clicking a filter during that run can hit an element being redrawn.
     _login_cookie(page.context, present=True)
-    page.wait_for_timeout(500)
+    _settled(page)
 
 
 def test_a_shared_link_opens_its_view_after_login_and_back_forward_follow_the_filters(server, page):
@@ -182,13 +182,13 @@ def test_every_view_draws_and_follows_a_filter_change(server, page, title):
     _login(page, "regio")
     page.get_by_role("link", name=title).click()
     page.get_by_text(ready).first.wait_for(timeout=30000)
-    page.wait_for_timeout(1500)  # let deck.gl and vega finish drawing before the screenshot
+    _settled(page)
     assert page.locator("canvas, svg.marks").count() >= 1
     page.screenshot(path=str(ARTIFACTS / f"{title.lower()}.png"), full_page=True)
     change(page)
     page.get_by_text(after).first.wait_for(timeout=30000)
     assert param in page.url
-    page.wait_for_timeout(1500)
+    _settled(page)
     page.screenshot(path=str(ARTIFACTS / f"{title.lower()}-changed.png"), full_page=True)
     assert "Waldersum" not in page.content()  # outside the regio user's scope
 
@@ -223,6 +223,8 @@ def _upload(page, kind: str, name: str, content: bytes) -> None:
     """As a person does it: choose the file, see it listed, then press Inlezen. Pressing before
     the upload has reached the server imports the file chosen before, or none."""
     _choose(page, "Soort bestand", kind)
+    # Choosing the kind reruns the form; on a busy machine the old uploader is briefly still there.
+    page.wait_for_function("document.querySelectorAll('input[type=file]').length === 1", timeout=60000)
     page.locator("input[type=file]").set_input_files(files=[{"name": name, "mimeType": "text/csv", "buffer": content}])
     page.get_by_test_id("stFileUploader").get_by_text(name).first.wait_for(timeout=30000)
     page.wait_for_function(
@@ -306,8 +308,8 @@ def test_the_login_cookie_reopens_the_app_until_logout(server, page):
     _login_cookie(page.context, present=False)
     third = page.context.new_page()
     third.goto(server + "/kaart?gemeente=GM9901")
-    _login_form(third)
-    third.wait_for_timeout(2000)  # the time a cookie login took above
+    _login_form(third)  # stable for a second: one form, and it stays
+    _settled(third)
     assert third.get_by_label("Gebruikersnaam").count() == 1
     assert third.locator("[data-testid='stMetric'], canvas").count() == 0
 
@@ -344,11 +346,11 @@ def test_presentation_mode_shows_no_sidebar_or_names_and_can_be_left(server, dat
     page.screenshot(path=str(ARTIFACTS / "presentatie-scholen.png"), full_page=True)
     page.get_by_role("link", name="Gesprek").click()
     page.get_by_role("heading", name="De vier vragen").first.wait_for(timeout=30000)
-    page.wait_for_timeout(1000)
+    _settled(page)
     page.screenshot(path=str(ARTIFACTS / "presentatie-gesprek.png"), full_page=True)
     page.get_by_text("Presentatiemodus").click()
     page.get_by_text("Ingelogd als").first.wait_for(timeout=30000)
-    assert "presentatie" not in page.url
+    page.wait_for_url(lambda url: "presentatie" not in url, timeout=30000)  # the URL follows the run
 
 
 def test_share_link_reopens_exactly_the_view(server, page):
@@ -513,6 +515,19 @@ def test_the_server_sets_a_session_cookie_only_for_a_live_session_from_this_site
     assert "SameSite=strict" in set_cookie or "SameSite=Strict" in set_cookie
 
 
+def _painted(page, element) -> None:
+    """Wait until a WebGL map has finished drawing: two screenshots of it in a row are the same
+    (software rendering without a GPU fades a map in over seconds)."""
+    previous = None
+    for _ in range(120):
+        shot = element.screenshot()
+        if shot == previous:
+            return
+        previous = shot
+        page.wait_for_timeout(500)
+    raise AssertionError("the map kept changing")
+
+
 def _settled(page) -> None:
     """Wait until the script run has finished: Streamlit shows its status widget ("Stop") while
     a run is under way; absent on several checks in a row means the page is drawn."""
@@ -667,6 +682,14 @@ def test_presenting_at_1920_by_1080_big_numbers_fit_their_cards(server, page):
                         ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)")
     assert page.locator("[data-testid='stMetricValue']").count() >= 8
     assert cut == []
+    page.goto(server + "/kaart?gemeente=GM9905&presentatie=1")
+    page.locator("[data-testid='stDeckGlJsonChart'] canvas").first.wait_for(timeout=60000)
+    _settled(page)
+    chart = page.locator("[data-testid='stDeckGlJsonChart']").first
+    chart.scroll_into_view_if_needed()
+    page.get_by_text("Onderdrukt: minder dan 10 leerlingen").first.wait_for(timeout=60000)  # the legend under it
+    _painted(page, chart)
+    page.screenshot(path=str(ARTIFACTS / "kaart-presentatie-1920.png"))  # looked at
 
 
 def test_keyboard_only_gemeente_download_and_note(server, page):

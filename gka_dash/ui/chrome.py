@@ -28,9 +28,12 @@ def page_header(title: str, subtitle: str = "") -> None:
     if db.is_demo(engine()):
         st.info(SYNTHETIC_NOTE, icon=":material/science:")
     st.html(FOCUS_CSS)
-    if st.session_state.get("_focused_title") != title:  # after login and after a page change, not on a filter click
-        st.session_state["_focused_title"] = title
-        components.html(FOCUS_SCRIPT, height=0)
+    # After login and after a page change, not on a filter click. The frame is drawn on every run
+    # (a no-op script when there is nothing to do): a frame that came and went would shift every
+    # element under it, and Streamlit would redraw them, resetting a page's open tab.
+    move = st.session_state.get("_focused_title") != title
+    st.session_state["_focused_title"] = title
+    components.html(FOCUS_SCRIPT.replace("__MOVE__", "true" if move else "false"), height=0)
 
 
 # Keyboard users (WCAG 2.4.3, 2.4.7): after login or a page change focus goes to the page's title,
@@ -38,8 +41,8 @@ def page_header(title: str, subtitle: str = "") -> None:
 # and every control shows a clear focus ring (#005A8C: 7,3:1 on white).
 FOCUS_SCRIPT = """<script>
 const doc = window.parent.document;
-let tries = 50;
-(function focusTitle() {
+let tries = __MOVE__ ? 50 : 0;
+if (__MOVE__) (function focusTitle() {
   const title = doc.querySelector('[data-testid="stMain"] h1');
   if (title) { title.setAttribute("tabindex", "-1"); title.focus(); }
   else if (tries-- > 0) setTimeout(focusTitle, 100);
