@@ -649,6 +649,7 @@ def test_keyboard_only_login_page_change_filter_and_presentation(server, page):
     page.keyboard.press("Enter")
     _focused_title(page, "Overzicht")
     _login_cookie(page.context, present=True)
+    assert page.evaluate("document.documentElement.lang") == "nl"  # Streamlit ships lang="en"
 
     rings = []
     for _ in range(12):  # the first controls after the title, as Tab reaches them

@@ -36,11 +36,13 @@ def page_header(title: str, subtitle: str = "") -> None:
     components.html(FOCUS_SCRIPT.replace("__MOVE__", "true" if move else "false"), height=0)
 
 
+# The page's language for screen readers (WCAG 3.1.1), set from this frame on every run.
 # Keyboard users (WCAG 2.4.3, 2.4.7): after login or a page change focus goes to the page's title,
 # the start of what changed, instead of the page body (from where the menu was 14 Tabs away);
 # and every control shows a clear focus ring (#005A8C: 7,3:1 on white).
 FOCUS_SCRIPT = """<script>
 const doc = window.parent.document;
+doc.documentElement.lang = "nl";  // WCAG 3.1.1; Streamlit's page says "en" (streamlit/streamlit#15726)
 let tries = __MOVE__ ? 50 : 0;
 if (__MOVE__) (function focusTitle() {
   const title = doc.querySelector('[data-testid="stMain"] h1');
