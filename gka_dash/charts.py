@@ -334,7 +334,7 @@ def group_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.
                    "95 %-intervallen, alle gemeenten gestreept; de cijfers staan ook in de tabel eronder.")
 
 
-TREND_NAMES = {"alle": "Alle gemeenten", "gka": "GKA-gemeenten", "peers": "Vergelijkbare gemeenten"}
+TREND_NAMES = {"all_gemeenten": "Alle gemeenten", "gka": "GKA-gemeenten", "peers": "Vergelijkbare gemeenten"}
 
 
 @_built_once
@@ -347,9 +347,9 @@ def trend_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.
     rows["punt"] = [f"{w}, {p}: {v}" + (f" (95 %: {i})" if i != "–" else "") for w, p, v, i in
                     zip(rows["wie"], rows["period"], rows["waarde_tekst"], rows["interval"])]
     order = [names[w] for w in names if (rows["where"] == w).any()]
-    palette = {name: OKABE_ITO[0], TREND_NAMES["alle"]: "#555555", TREND_NAMES["gka"]: OKABE_ITO[1],
+    palette = {name: OKABE_ITO[0], TREND_NAMES["all_gemeenten"]: "#555555", TREND_NAMES["gka"]: OKABE_ITO[1],
                TREND_NAMES["peers"]: OKABE_ITO[3]}
-    dashes = {name: [1, 0], TREND_NAMES["alle"]: [6, 4], TREND_NAMES["gka"]: [2, 2], TREND_NAMES["peers"]: [8, 3, 2, 3]}
+    dashes = {name: [1, 0], TREND_NAMES["all_gemeenten"]: [6, 4], TREND_NAMES["gka"]: [2, 2], TREND_NAMES["peers"]: [8, 3, 2, 3]}
     x = alt.X("period:O", title=None, sort=sort_periods(rows["period"]), axis=alt.Axis(labelAngle=0))
     colour = alt.Color("wie:N", title=None, sort=order, scale=alt.Scale(domain=order, range=[palette[o] for o in order]),
                        legend=alt.Legend(orient="top", symbolType="stroke", symbolSize=400, symbolStrokeWidth=2.5,

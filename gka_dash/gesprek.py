@@ -32,6 +32,16 @@ class Highlight(NamedTuple):
     evidence: float = 0.0  # standard errors from "nothing to see" (stats.Difference.evidence); 0: context
 
     @property
+    def number(self) -> str:
+        """The figure's number alone, to set large; :attr:`detail` is its margin and reference."""
+        return self.figure.partition(" (")[0]
+
+    @property
+    def detail(self) -> str:
+        rest = self.figure.partition(" (")[2]
+        return "(" + rest if rest else ""
+
+    @property
     def link(self) -> str:
         return f"{self.page}?{urlencode(self.params)}"
 
@@ -127,7 +137,7 @@ def school_extremes(engine, scope: Scope, gemeente: str, *, pseudonyms: bool = F
         return [], []
     period = sort_periods(frame["period"])[-1]
     latest = frame[frame["period"] == period].assign(
-        evidence=lambda f: (f["residual"] / f["limit95"]).abs() * stats.funnel_limit(0, 1, stats.FUNNEL_LEVELS[0]))
+        evidence=lambda f: (f["residual"] / f["limit95"]).abs() * stats.z(stats.FUNNEL_LEVELS[0]))
     found = []
     for above in (True, False):
         side = 1 if above else -1

@@ -172,6 +172,28 @@ def _figure_level(engine, scope: Scope, gemeente: str, ind: registry.Indicator) 
     return ind.level
 
 
+def _comparisons(engine, gemeente: str) -> dict[str, tuple[str, ...] | None]:
+    """The groups a gemeente's figures are read against: all gemeenten (None), the other GKA
+    gemeenten and the peer group; a group that is not loaded is left out."""
+    gka = tuple(g for g in gka_gemeenten(engine) if g != gemeente)
+    found = peer_groups.peers(engine, gemeente)
+    groups = {"all_gemeenten": None, "gka": gka, "peers": tuple(found.codes) if found else ()}
+    return {name: among for name, among in groups.items() if among != ()}
+
+
+def _own(engine, scope: Scope, gemeente: str, ind: registry.Indicator, group: str, level: str | None,
+         period: str) -> tuple[pd.DataFrame, pd.DataFrame, int | None]:
+    """The rows that make the gemeente's figure in one period (shown, withheld) and their n:
+    the pupils counted, none for CBS kerncijfers (inhabitants are no sample of a share)."""
+    shown, withheld = observations(engine, scope, ind.key, gemeente=gemeente, period=period)
+    if level is not None:
+        shown = shown[shown["subject"].str.startswith(SUBJECT_PREFIX[level])]
+        withheld = withheld[withheld["subject"].str.startswith(SUBJECT_PREFIX[level])]
+    shown, withheld = shown[shown["group"] == group], withheld[withheld["group"] == group]
+    n = int(shown["n"].sum()) if shown["n"].notna().any() and ind.level != "area" else None
+    return shown, withheld, n
+
+
 @cached
 def key_figures(engine, scope: Scope, gemeente: str) -> list[dict]:
     """The figures Overzicht shows, from whatever is loaded, each with its 95 % interval, the
@@ -179,9 +201,7 @@ def key_figures(engine, scope: Scope, gemeente: str) -> list[dict]:
     reader needs: all gemeenten, the GKA gemeenten and the peer group (each under the disclosure
     rule, without n or margin: either would let one subtract one's own figure)."""
     scope.check(gemeente)
-    gka = tuple(g for g in gka_gemeenten(engine) if g != gemeente)
-    found = peer_groups.peers(engine, gemeente)
-    peer_codes = tuple(found.codes) if found else None
+    comparisons = _comparisons(engine, gemeente)
     figures = []
     for key, group in KEY_FIGURES:
         ind = registry.get(key)
@@ -190,37 +210,21 @@ def key_figures(engine, scope: Scope, gemeente: str) -> list[dict]:
         if not labels:
             continue
         latest, previous = labels[-1], (labels[-2] if len(labels) > 1 else None)
-
-        def own(period):
-            shown, withheld = observations(engine, scope, key, gemeente=gemeente, period=period)
-            if level is not None:
-                shown = shown[shown["subject"].str.startswith(SUBJECT_PREFIX[level])]
-                withheld = withheld[withheld["subject"].str.startswith(SUBJECT_PREFIX[level])]
-            return shown[shown["group"] == group], withheld[withheld["group"] == group]
-
-        def total(rows):
-            return int(rows["n"].sum()) if rows["n"].notna().any() and ind.level != "area" else None
-
-        here, withheld = own(latest)
+        here, withheld, n = _own(engine, scope, gemeente, ind, group, level, latest)
         value = weighted_mean(here)
         if value is None:
             continue
-        n = total(here)
-        before = own(previous)[0] if previous else None
+        before, _, n_before = _own(engine, scope, gemeente, ind, group, level, previous) if previous else (None,) * 3
         previous_value = weighted_mean(before) if previous else None
         low, high = stats.interval(value, n, ind.unit)
-
-        def compared(among):
-            return reference(engine, scope, key, period=latest, level=level, group=group, among=among)
-
         figures.append({
             "key": key, "group": group, "unit": ind.unit,
             "label": f"Havo/vwo 17-jarigen, ouders {group}" if group else ind.label,
             "section": SECTIONS[ind.level], "period": latest, "value": value, "n": n, "low": low, "high": high,
-            "all_gemeenten": compared(None), "gka": compared(gka) if gka else None,
-            "peers": compared(peer_codes) if peer_codes else None,
+            **{name: reference(engine, scope, key, period=latest, level=level, group=group, among=among)
+               for name, among in comparisons.items()},
             "previous_period": previous, "previous": previous_value,
-            "change": (stats.difference(previous_value, total(before), value, n, ind.unit)
+            "change": (stats.difference(previous_value, n_before, value, n, ind.unit)
                        if previous_value is not None else None),
             "withheld": len(withheld), "higher_is_better": ind.higher_is_better, "source": ind.source,
         })
@@ -229,28 +233,22 @@ def key_figures(engine, scope: Scope, gemeente: str) -> list[dict]:
 
 @cached
 def series(engine, scope: Scope, gemeente: str, key: str, group: str = "") -> pd.DataFrame:
-    """One key figure over every loaded period: the gemeente with its interval, and the
-    references (all gemeenten, GKA gemeenten, peers) where the disclosure rule allows them."""
+    """One key figure over every loaded period: the gemeente (``where`` "gemeente") with its
+    interval, and the references named as in :func:`key_figures` where the disclosure rule
+    allows them."""
     scope.check(gemeente)
     ind = registry.get(key)
     level = _figure_level(engine, scope, gemeente, ind)
-    gka = tuple(g for g in gka_gemeenten(engine) if g != gemeente)
-    found = peer_groups.peers(engine, gemeente)
+    comparisons = _comparisons(engine, gemeente)
     records = []
     for period in periods(engine, scope, key, gemeente=gemeente, level=level):
-        rows = observations(engine, scope, key, gemeente=gemeente, period=period).rows
-        if level is not None:
-            rows = rows[rows["subject"].str.startswith(SUBJECT_PREFIX[level])]
-        rows = rows[rows["group"] == group]
+        rows, _, n = _own(engine, scope, gemeente, ind, group, level, period)
         value = weighted_mean(rows)
-        n = int(rows["n"].sum()) if rows["n"].notna().any() and ind.level != "area" else None
         low, high = stats.interval(value, n, ind.unit)
         records.append({"period": period, "where": "gemeente", "value": value, "n": n, "low": low, "high": high})
-        for where, among in (("alle", None), ("gka", gka or ()), ("peers", tuple(found.codes) if found else ())):
-            if among == ():
-                continue
+        for name, among in comparisons.items():
             value = reference(engine, scope, key, period=period, level=level, group=group, among=among)
-            records.append({"period": period, "where": where, "value": value, "n": None, "low": None, "high": None})
+            records.append({"period": period, "where": name, "value": value, "n": None, "low": None, "high": None})
     frame = pd.DataFrame(records, columns=["period", "where", "value", "n", "low", "high"])
     return frame.dropna(subset=["value"]).reset_index(drop=True)
 

@@ -67,15 +67,14 @@ def to_pptx(report: Report) -> bytes:
           MARGIN, Inches(1.6), body, Inches(2), size=20, colour=MUTED)
 
     for h in report.highlights.items:
-        number, _, detail = h.figure.partition(" (")
         keys = (h.params.get("indicator"), h.params.get("x"))
         slide = _slide(deck, report, h.title, "\n".join(filter(None, [
             h.text, f"Cijfer: {h.figure}", _sources_of(report, keys),
             "Marges: 95 %-intervallen; een verandering heet gestegen of gedaald alleen buiten de marge."])))
         _text(slide, h.text, MARGIN, Inches(1.6), Inches(7.4), Inches(4.5), size=20)
-        _text(slide, number, Inches(8.4), Inches(1.8), Inches(4.3), Inches(1.4), size=40, bold=True, colour=ACCENT)
-        if detail:
-            _text(slide, "(" + detail, Inches(8.4), Inches(3.3), Inches(4.3), Inches(1.2), size=16, colour=MUTED)
+        _text(slide, h.number, Inches(8.4), Inches(1.8), Inches(4.3), Inches(1.4), size=40, bold=True, colour=ACCENT)
+        if h.detail:
+            _text(slide, h.detail, Inches(8.4), Inches(3.3), Inches(4.3), Inches(1.2), size=16, colour=MUTED)
 
     for section in report.sections:
         slide = _slide(deck, report, section.title, "\n".join(filter(None, [

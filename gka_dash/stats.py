@@ -213,7 +213,11 @@ def between_spread(residuals, variances) -> float:
     return float(combine_effects(residuals[keep], variances[keep], method_re="dl").tau2)
 
 
+def z(level: float) -> float:
+    """Standard errors on either side that hold ``level`` of the normal distribution (1,96 for 95 %)."""
+    return float(sps.norm.ppf(0.5 + level / 2))
+
+
 def funnel_limit(variance_of_chance, spread: float, level: float) -> np.ndarray:
     """The distance from expectation within which ``level`` of schools of this size fall."""
-    z = sps.norm.ppf(0.5 + level / 2)
-    return z * np.sqrt(np.asarray(variance_of_chance, dtype=float) + spread)
+    return z(level) * np.sqrt(np.asarray(variance_of_chance, dtype=float) + spread)

@@ -30,9 +30,7 @@ after = ui.url_choice("Naar periode", [p for p in labels if labels.index(p) > la
                       default=labels[-1], where=right)
 
 change = analysis.wijk_change(engine, user.scope, gemeente.code, ind.key, before, after)
-names = dict(zip(change.frame["code"], change.frame["name"]))
-wijk = ui.url_choice("Wijk (of klik op de kaart)", ["", *sorted(names, key=names.get)], "wijk",
-                     format_func=lambda c: f"{names[c]} ({c})" if c else "geen")
+wijk = ui.wijk_select(change.frame)
 references = analysis.reference_means(engine, user.scope, gemeente.code, ind.key, [before, after])
 st.markdown(" · ".join(
     f"**{where}:** " + " → ".join(formatting.value(v, ind.unit) if pd.notna(v) else "niet getoond"

@@ -26,10 +26,9 @@ for question, heading in ((1, notes.QUESTIONS[0]), (2, notes.QUESTIONS[1])):
         with st.container(border=True):
             text, figure = st.columns([4, 1], vertical_alignment="center")
             text.markdown(f"**{ui.plain(h.title)}**  \n{ui.plain(h.text)}")
-            number, _, detail = h.figure.partition(" (")  # the number large, its margin and reference under it
-            ui.statement(number, figure, size="1.6rem")
-            if detail:
-                figure.caption(ui.plain("(" + detail))
+            ui.statement(h.number, figure, size="1.6rem")  # the number large, its margin and reference under it
+            if h.detail:
+                figure.caption(ui.plain(h.detail))
             if h.table is not None:
                 ui.plain_table(h.table)
             st.page_link(f"pages/{h.page}.py", label=f"Bekijk in {PAGE_TITLES[h.page]}", icon=":material/arrow_forward:",

@@ -23,10 +23,7 @@ period = ui.url_choice("Periode", labels, "periode", default=labels[-1], where=m
 compare = ui.url_choice("Verschil met", ["", *[p for p in labels if p != period]], "vergelijk", where=right,
                         format_func=lambda p: p or "geen (alleen deze periode)")
 left, right = st.columns([2, 1], vertical_alignment="bottom")
-wijken = queries.areas(engine, user.scope, gemeente.code)
-names = dict(zip(wijken["code"], wijken["name"]))
-wijk = ui.url_choice("Wijk (of klik op de kaart)", ["", *sorted(names, key=names.get)], "wijk", where=left,
-                     format_func=lambda c: f"{names[c]} ({c})" if c else "geen")
+wijk = ui.wijk_select(queries.areas(engine, user.scope, gemeente.code), where=left)
 show_schools = ui.url_flag("Toon PO-scholen", "scholen", where=right)
 schools = queries.schools(engine, user.scope, gemeente.code, pseudonyms=ui.pseudonyms()) if show_schools else None
 

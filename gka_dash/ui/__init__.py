@@ -8,7 +8,7 @@ from .chrome import (SYNTHETIC_NOTE, about, empty, empty_state, key_figure, map_
 from .database import engine
 from .downloads import chart, download, plain_table, table
 from .filters import (Gemeente, gemeente_select, indicator_select, presentation_controls, run_page, school_select,
-                      share_link, url_choice, url_choices, url_flag)
+                      share_link, url_choice, url_choices, url_flag, wijk_select)
 from .login import current_user, require_user
 from .sidebar import sidebar
 
@@ -16,4 +16,4 @@ __all__ = ["SYNTHETIC_NOTE", "about", "chart", "current_user", "download", "empt
            "gemeente_select", "Gemeente", "indicator_select", "key_figure", "map_view", "page_header", "plain",
            "plain_table", "presentation_controls", "presenting", "pseudonyms", "require_user", "run_page",
            "school_select", "share_link", "sidebar", "statement", "table", "url_choice", "url_choices", "url_flag",
-           "withheld_note"]
+           "wijk_select", "withheld_note"]

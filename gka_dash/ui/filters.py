@@ -148,6 +148,14 @@ def url_choice(label: str, options: list[str], param: str, *, format_func=str, d
     return chosen
 
 
+def wijk_select(wijken, where=None) -> str:
+    """The chosen wijk ("" for none), kept in the URL and shared by Kaart and Afstroom; a click
+    on a map sets it too (``map_view(..., select="wijk")``). ``wijken``: code and name columns."""
+    names = dict(zip(wijken["code"], wijken["name"]))
+    return url_choice("Wijk (of klik op de kaart)", ["", *sorted(names, key=names.get)], "wijk", where=where,
+                      format_func=lambda c: f"{names[c]} ({c})" if c else "geen")
+
+
 def url_choices(label: str, options: list[str], param: str, *, default: list[str] | None = None,
                 where=None) -> list[str]:
     """A multiselect kept in the URL as a comma-separated list."""
