@@ -45,7 +45,7 @@ def server(database):
 
 
 @contextlib.contextmanager
-def _serve(url: str, **extra_env):
+def _serve(url: str, warm: bool = True, **extra_env):
     port = _free_port()
     env = {**os.environ, "GKA_DATABASE_URL": url, **extra_env}
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"),
@@ -59,7 +59,8 @@ def _serve(url: str, **extra_env):
         except OSError:
             time.sleep(0.5)
     try:
-        _warm_up(f"http://127.0.0.1:{port}")
+        if warm:
+            _warm_up(f"http://127.0.0.1:{port}")
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
@@ -67,9 +68,8 @@ def _serve(url: str, **extra_env):
 
 
 def _warm_up(url: str) -> None:
-    """One session on the entry page first. A server's very first session may run a page file on
-    its own (Streamlit's pages-directory mode, before app.py has called st.navigation); the
-    login gate in every page holds there, but the tests are about the app as it then runs."""
+    """One session on the entry page first, so that the tests measure a server that has loaded
+    its modules (the first run imports pandas, geopandas, altair …)."""
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
@@ -90,6 +90,21 @@ def page():
         context = browser.new_context(viewport={"width": 1400, "height": 1600}, locale="nl-NL")
         yield context.new_page()
         browser.close()
+
+
+def test_a_fresh_servers_first_visitor_on_a_page_link_gets_the_apps_navigation(database, page):
+    """Issue #17: the first session of a new process, opened on a page URL, used to run that page
+    file on its own (Streamlit's pages-directory mode): the sidebar listed the files and the
+    presentation switch was missing."""
+    with _serve(database, warm=False) as fresh:
+        page.goto(fresh + "/kaart?gemeente=GM9901")
+        _login(page)
+        page.get_by_role("heading", name=re.compile("Veenhaven")).first.wait_for(timeout=60000)
+        _settled(page)
+        links = page.locator("[data-testid=stSidebarNav] a").all_inner_texts()
+        assert [text.split()[-1] for text in links] == ["Overzicht", "Kaart", "Afstroom", "Scholen", "Ouderopleiding",
+                                                    "Gesprek"]
+        assert page.get_by_label("Presentatiemodus").count() == 1
 
 
 def test_login_view_logout_and_back_shows_no_data(server, page):
