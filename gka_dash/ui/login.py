@@ -3,13 +3,12 @@ the audit of logins, and the rules a deployment must meet before any form is sho
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import secrets
 from datetime import timedelta
 
 import streamlit as st
-import streamlit.components.v1 as components
 import streamlit_authenticator as stauth
 from sqlalchemy.exc import SQLAlchemyError
 from streamlit_authenticator.utilities import Validator
@@ -119,7 +118,6 @@ def login_page() -> None:
     st.title("GKA Dashboard Gelijke Kansen")
     st.caption("Gesloten omgeving voor medewerkers van gemeenten en regiocoördinatoren van de "
                "Gelijke Kansen Alliantie.")
-    clear_login_cookie()
     authenticator().login(location="main", key="login", fields={
         "Form name": "Inloggen", "Username": "Gebruikersnaam", "Password": "Wachtwoord", "Login": "Inloggen"})
     status = st.session_state.get("authentication_status")
@@ -131,6 +129,7 @@ def login_page() -> None:
         st.info(SYNTHETIC_NOTE + "\n\nDemo-accounts: " + "; ".join(
             f"`{u}` / `{pw}` ({role}{' ' + ', '.join(g) if g else ''})"
             for u, role, g, pw, _ in demo.DEMO_USERS))
+    clear_login_cookie()  # last on the page: while it waits for its answer it shifts nothing
 
 
 def _start_session(username: str) -> None:
@@ -149,7 +148,8 @@ def _start_session(username: str) -> None:
         st.error(LOGIN_UNAVAILABLE)
         return
     st.session_state["_session_token"] = token
-    st.session_state["_cookie_due"] = True
+    st.session_state.pop("_cookie_clear_due", None)  # the new cookie replaces the old one anyway
+    st.session_state["_cookie_due"] = secrets.token_hex(8)
     st.rerun()
 
 
@@ -190,29 +190,49 @@ def logout() -> None:
         sessions.revoke(conn, token, "logout")
         audit.log(conn, username or "-", "logout")
     _forget()
-    st.session_state["_cookie_clear_due"] = True
+    st.session_state["_cookie_clear_due"] = secrets.token_hex(8)
 
 
-def _post(path: str, body: str = "") -> None:
-    """A same-site POST from the page to one of the server's own routes (``gka_dash.web``),
-    whose answer sets or clears the HttpOnly cookie: script cannot write such a cookie itself.
-    It runs in a component's frame (same origin), which runs its script each time it is drawn."""
-    components.html(f"<script>fetch(new URL({json.dumps(path)}, window.parent.location.href), "
-                    f"{{method: 'POST', body: {json.dumps(body)}, credentials: 'same-origin'}});</script>", height=0)
+# Asks the server (``gka_dash.web``) to set or clear the HttpOnly login cookie, which script
+# cannot write itself, and reports back once the server has answered. A request lost on the way
+# is tried again; a refusal (403: the session is no longer live) is final.
+_SERVER_CALL = st.components.v2.component("gka_cookie_call", js="""
+export default function ({ data, setStateValue }) {
+  if (!data) return;
+  let stopped = false;
+  const attempt = (left) => fetch(new URL(data.path, window.location.href),
+                                  { method: "POST", body: data.body, credentials: "same-origin" })
+    .then((answer) => { if (!stopped) setStateValue("answered", data.id); })
+    .catch(() => { if (!stopped && left > 0) setTimeout(() => attempt(left - 1), 500); });
+  attempt(20);
+  return () => { stopped = true; };
+}""")
+
+
+def _cookie_call(job: str, path: str, body: str = "") -> None:
+    """Draw the call for a pending cookie job on every run until the server has answered it.
+
+    Drawn in one run only, the call was lost whenever the next run came before the browser had
+    mounted it (a quick click after login, a rerun): the login then lasted only as long as the
+    tab. Kept on the page until its answer comes back, no rerun timing can lose it.
+    """
+    pending = st.session_state.get(job)
+    if not pending:
+        return
+    result = _SERVER_CALL(key=f"{job}_call", data={"path": path, "body": body, "id": pending},
+                          on_answered_change=lambda: None, height=0)
+    if result.get("answered") == pending:
+        del st.session_state[job]
 
 
 def store_login_cookie() -> None:
-    """Have the server set the login cookie at the end of the first page after a form login.
-
-    The login run ends in ``st.rerun()``, so the request is made from a later run, at the end
-    of a page that ran to its end (a run cut short by a click leaves it for the next). The
-    cookie is HttpOnly, SameSite=Strict, Secure over HTTPS, and lives as long as the session.
-    """
-    if st.session_state.pop("_cookie_due", False) and st.session_state.get("_session_token"):
-        _post(web.SESSION_PATH, st.session_state["_session_token"])
+    """Have the server set the login cookie after a form login, at the end of each page until it
+    has. The cookie is HttpOnly, SameSite=Strict, Secure over HTTPS, and lives as long as the
+    session."""
+    if st.session_state.get("_session_token"):
+        _cookie_call("_cookie_due", web.SESSION_PATH, st.session_state["_session_token"])
 
 
 def clear_login_cookie() -> None:
     """After a logout, on the login page: have the server delete the (revoked) cookie."""
-    if st.session_state.pop("_cookie_clear_due", False):
-        _post(web.LOGOUT_PATH)
+    _cookie_call("_cookie_clear_due", web.LOGOUT_PATH)
