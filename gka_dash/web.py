@@ -17,12 +17,14 @@ from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
 import anyio
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from . import auth, config, db, sessions
 
-SESSION_PATH, LOGOUT_PATH = "/_gka/sessie", "/_gka/uitloggen"
+SESSION_PATH, LOGOUT_PATH, HEALTH_PATH = "/_gka/sessie", "/_gka/uitloggen", "/_gka/gezond"
 
 
 def _is_media(path: str) -> bool:
@@ -91,9 +93,32 @@ async def open_session(request):
 
 
 async def close_session(request):
+    """Clear a cookie whose session is over. A live one stays: a clear that arrives late, after
+    the next login in this browser has set its cookie, must not log that login out."""
     response = Response(status_code=204)
+    if await anyio.to_thread.run_sync(_live, request.cookies.get(auth.COOKIE_NAME)):
+        return response
     response.delete_cookie(auth.COOKIE_NAME, path="/", httponly=True, samesite="strict")
     return response
 
 
-ROUTES = [Route(SESSION_PATH, open_session, methods=["POST"]), Route(LOGOUT_PATH, close_session, methods=["POST"])]
+def _database_answers() -> bool:
+    try:
+        with db.get_engine(config.database_url()).connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except SQLAlchemyError:
+        return False
+
+
+async def health(request):
+    """For a load balancer or monitoring: 200 when this process serves and reaches the database,
+    503 when it runs but cannot serve anyone (Streamlit's own /_stcore/health says only that
+    the process runs). The answer names no host, port or error."""
+    if await anyio.to_thread.run_sync(_database_answers):
+        return PlainTextResponse("ok")
+    return PlainTextResponse("database onbereikbaar", status_code=503)
+
+
+ROUTES = [Route(SESSION_PATH, open_session, methods=["POST"]), Route(LOGOUT_PATH, close_session, methods=["POST"]),
+          Route(HEALTH_PATH, health, methods=["GET"])]
