@@ -400,7 +400,10 @@ def write(table: Table, path: Path = RESULTS, command: str = "python -m benchmar
     lines += ["", "How to read the browser figures: Chromium runs here without a GPU (WebGL in software) and on the "
               "same CPUs as the app. In the load run the app server's CPU share says which side waited: far below "
               "100 % of one core means the 20 browsers, not the app, set the interaction times. The one-session run "
-              "before it is the floor of this machine for the same clicks."]
+              "before it is the floor of this machine for the same clicks.",
+              "", "Capacity of the server (sessions per process at p95 < 1 s, 1/2/4 processes behind nginx, measured "
+              "with a load generator that speaks Streamlit's WebSocket protocol instead of browsers): "
+              "[RESULTS-capacity.md](RESULTS-capacity.md), `python -m benchmarks.capacity`."]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"written {path.relative_to(ROOT)}")
 

@@ -54,6 +54,7 @@ def shared_environment(environ: dict[str, str]) -> dict[str, str]:
     env = dict(environ)
     env.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_urlsafe(32))
     env["STREAMLIT_SERVER_HEADLESS"] = "true"
+    env["STREAMLIT_SERVER_FILE_WATCHER_TYPE"] = "none"  # no code changes to watch in production: 10 % of CPU
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
     return env
 

@@ -202,3 +202,33 @@ def test_a_process_that_ends_is_started_again(database, tmp_path):
                 break
             time.sleep(0.25)
         assert running.restarts == 1 and healthy(f"http://127.0.0.1:{port}") and healthy(running.url)
+
+
+def test_the_load_generator_sees_what_a_browser_would(tmp_path):
+    """The capacity benchmark's sessions speak Streamlit's protocol: a live login cookie gets a
+    finished run of the page, a revoked one gets the login form, counted as a lost login."""
+    import asyncio
+    import random
+
+    from benchmarks import capacity
+    from gka_dash import sessions
+
+    url = f"sqlite:///{tmp_path / 'gka.sqlite'}"
+    demo.build_demo(db.get_engine(url))
+    (live, account), (dead, _) = capacity._logins(url, [capacity.Account("veenhaven", ["GM9901"])], 2)
+    with db.get_engine(url).begin() as conn:
+        sessions.revoke(conn, dead, "logout")
+
+    async def one_click(base: str, token: str) -> capacity.Tally:
+        tally = capacity.Tally()
+        session = capacity.Session(base, token, account, random.Random(1))
+        await session.connect()
+        await session.run("kaart", "gemeente=GM9901&periode=2014-2016", tally)
+        await session.ws.close()
+        return tally
+
+    with Deployment(1, _free_port(), tmp_path / "run", restart=False,
+                    environ={**os.environ, "GKA_DATABASE_URL": url}) as running:
+        seen, refused = asyncio.run(one_click(running.url, live)), asyncio.run(one_click(running.url, dead))
+    assert len(seen.latencies) == 1 and seen.lost_logins == 0 and seen.errors == 0
+    assert refused.lost_logins == 1
