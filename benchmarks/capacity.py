@@ -282,7 +282,8 @@ def plot(results: dict[str, dict[int, list[dict]]], path: Path = PLOT) -> None:
     line = alt.Chart(frame).mark_line(point=True).encode(
         x=alt.X("sessions:Q", title="gelijktijdige sessies"),
         y=alt.Y("p95:Q", title="p95 tijd per klik (s)", scale=alt.Scale(type="log")),
-        color=alt.Color("opzet:N", title=None), strokeDash=alt.StrokeDash("opzet:N", title=None))
+        color=alt.Color("opzet:N", title=None, legend=alt.Legend(orient="bottom", columns=2, labelLimit=420)),
+        strokeDash=alt.StrokeDash("opzet:N", title=None))
     rule = alt.Chart(pd.DataFrame({"y": [TARGET_P95_S]})).mark_rule(color="#b00020").encode(y="y:Q")
     (line + rule).properties(width=640, height=360, title="Capaciteit: p95 per klik tegen het aantal sessies"
                              ).save(str(path), format="png", scale_factor=1.5)
@@ -300,7 +301,8 @@ def write(results: dict[str, dict[int, list[dict]]], path: Path = RESULTS) -> No
         for n, rows in by_n.items():
             lines += [f"## {where}, {n} app process{'es' if n > 1 else ''} behind nginx", "",
                       f"**{capacity(rows)} sessions at p95 < {TARGET_P95_S:.0f} s** "
-                      f"({capacity(rows) / n:.0f} per process).", "",
+                      f"({capacity(rows) / n:.0f} per process, {capacity(rows) / min(n, os.cpu_count() or 1):.0f} "
+                      f"per core: more processes than cores share them).", "",
                       "| sessions | clicks | median | p95 | app CPU (cores) | generator CPU | lost logins | errors "
                       "| failed sessions | memory per process |", "|---|---|---|---|---|---|---|---|---|---|"]
             lines += [f"| {r['sessions']} | {r['interactions']} | {r['median']:.2f} s | {r['p95']:.2f} s | "
