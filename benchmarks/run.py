@@ -403,7 +403,11 @@ def write(table: Table, path: Path = RESULTS, command: str = "python -m benchmar
               "before it is the floor of this machine for the same clicks.",
               "", "Capacity of the server (sessions per process at p95 < 1 s, 1/2/4 processes behind nginx, measured "
               "with a load generator that speaks Streamlit's WebSocket protocol instead of browsers): "
-              "[RESULTS-capacity.md](RESULTS-capacity.md), `python -m benchmarks.capacity`."]
+              "[RESULTS-capacity.md](RESULTS-capacity.md), `python -m benchmarks.capacity`.",
+              "", "Click to painted (a filter change on Kaart, Afstroom and Landelijk until the new map is on the "
+              "screen, in Chromium without a GPU, quiet and with both cores busy): "
+              "[RESULTS-paint.md](RESULTS-paint.md), `python -m benchmarks.paint`. The test suite twice in a row "
+              "with both cores busy: [RESULTS-busy.md](RESULTS-busy.md), `python -m benchmarks.busy`."]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"written {path.relative_to(ROOT)}")
 
