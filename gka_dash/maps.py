@@ -50,6 +50,11 @@ class MapView(NamedTuple):
     deck: pdk.Deck
     legend: list[LegendEntry]
     title: str  # the legend's title, with the unit the class labels leave out
+    height: int = geometry.MAP_PX[1] + 40  # the map's height on the page: the size it was fitted to
+
+
+def _height(projector: bool) -> int:
+    return (geometry.PROJECTOR_PX if projector else geometry.MAP_PX)[1] + 40
 
 
 class Classes(NamedTuple):
@@ -238,7 +243,8 @@ def level_map(values, ind: registry.Indicator, period: str, scale_values, *, sch
 
     return MapView(wijk_map(wijk_features(values.frame, "value", classes, describe, ind.counted, places),
                             _bounds(values.frame), schools=schools, selected=selected, projector=projector),
-                   legend(classes, ind.unit, ind.counted), f"{ind.label}, {period}{_unit_text(ind.unit, False)}")
+                   legend(classes, ind.unit, ind.counted), f"{ind.label}, {period}{_unit_text(ind.unit, False)}",
+                   _height(projector))
 
 
 def change_map(change, ind: registry.Indicator, before: str, after: str, *, schools=None,
@@ -258,7 +264,8 @@ def change_map(change, ind: registry.Indicator, before: str, after: str, *, scho
     return MapView(wijk_map(wijk_features(change.frame, "change", classes, describe, ind.counted,
                                           neutral=lambda row: row.verdict == "binnen de marge"),
                             _bounds(change.frame), schools=schools, selected=selected, projector=projector),
-                   entries, f"Verandering {ind.label.lower()} {before} → {after}{_unit_text(ind.unit, True)}")
+                   entries, f"Verandering {ind.label.lower()} {before} → {after}{_unit_text(ind.unit, True)}",
+                   _height(projector))
 
 
 @cached

@@ -9,7 +9,7 @@ import re
 import streamlit as st
 import streamlit.components.v1 as components
 
-from .. import config, db, formatting, geometry, privacy, registry
+from .. import config, db, formatting, privacy, registry
 from .database import engine
 
 SYNTHETIC_NOTE = ("**Synthetisch (demo)** — alle gemeenten, wijken, scholen en cijfers in deze "
@@ -116,15 +116,13 @@ def statement(text: str, where=None, *, size: str = "1.3rem") -> None:
 
 def map_view(view, *, select: str | None = None) -> None:
     """The map with its legend underneath: pydeck draws none, so this one uses the map's colours.
-    Its height is the one the map was fitted to (geometry.MAP_PX, or PROJECTOR_PX when presenting).
 
     ``select`` names a URL-bound choice of wijk (``url_choice(..., select)``): a click on a wijk
     sets it, before the next run draws that list, so the click, the list, the URL, the outline
     on the map and the marked table row all agree."""
     text = f"Kaart: {view.title}. De waarde van elke wijk staat in de tabel onder de kaart."
-    height = (geometry.PROJECTOR_PX if presenting() else geometry.MAP_PX)[1] + 40
     if select is None:
-        st.pydeck_chart(view.deck, height=height, alt=text)
+        st.pydeck_chart(view.deck, height=view.height, alt=text)
     else:
         key = f"map_{select}"
 
@@ -133,7 +131,7 @@ def map_view(view, *, select: str | None = None) -> None:
             if objects:
                 st.session_state[f"filter_{select}"] = objects[0]["code"]
 
-        st.pydeck_chart(view.deck, height=height, alt=text, key=key, on_select=clicked,
+        st.pydeck_chart(view.deck, height=view.height, alt=text, key=key, on_select=clicked,
                         selection_mode="single-object")
     entries, title = view.legend, view.title
     items = "".join(
