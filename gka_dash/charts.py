@@ -90,13 +90,47 @@ TEXT = "#31333F"
 TEXT_COLOURS = {"labelColor": TEXT, "titleColor": TEXT}
 
 
+AXES = {"x": "Horizontale as", "y": "Verticale as"}
+LEGEND_CHANNELS = ("color", "fill", "stroke", "strokeDash", "shape", "size")
+
+
+def _title(encoding: dict) -> str | None:
+    for part in (encoding, encoding.get("axis") or {}, encoding.get("legend") or {}):
+        title = part.get("title")
+        if title:
+            return " ".join(title) if isinstance(title, list) else str(title)
+    return None
+
+
+def _guides_in_words(chart) -> str:
+    """The axes and legends of a chart as Dutch sentences for its description.
+
+    Vega reads each axis and legend out in English ("X-axis titled … for a linear scale"): a
+    description on the axis does not replace that in the Vega that Streamlit ships, so the
+    guides are hidden from screen readers (``aria: false``) and said here instead."""
+    axes, legends = {}, []
+    for view in [chart, *(getattr(chart, "layer", None) or [])]:
+        encodings = getattr(view, "encoding", alt.Undefined)
+        encodings = {} if encodings is alt.Undefined else encodings.to_dict(validate=False)  # no data: cheap
+        for channel, encoding in encodings.items():
+            if not isinstance(encoding, dict) or encoding.get("axis", {}) is None or encoding.get("legend", {}) is None:
+                continue
+            title = _title(encoding)
+            if channel in AXES and title:
+                axes.setdefault(channel, title)
+            elif channel in LEGEND_CHANNELS and title and title not in legends:
+                legends.append(title)
+    words = [f"{AXES[channel]}: {title}." for channel, title in sorted(axes.items())]
+    return " ".join(words + ([f"Legenda: {'; '.join(legends)}."] if legends else []))
+
+
 def _finish(chart: alt.Chart, height, description: str) -> alt.Chart:
     """Size, Dutch numbers, readable text, and a description that screen readers announce
-    instead of "Vega visualization"."""
-    return (chart.properties(height=height, description=description)
+    instead of "Vega visualization", with the axes and legends in Dutch words."""
+    return (chart.properties(height=height, description=f"{description} {_guides_in_words(chart)}".strip())
             .configure(font=FONT, locale=DUTCH_LOCALE)
-            .configure_axis(labelFontSize=13, titleFontSize=13, **TEXT_COLOURS)
-            .configure_legend(labelFontSize=13, titleFontSize=13, labelLimit=260, **TEXT_COLOURS)
+            .configure_axis(labelFontSize=13, titleFontSize=13, aria=False, **TEXT_COLOURS)
+            .configure_legend(labelFontSize=13, titleFontSize=13, labelLimit=260, aria=False, **TEXT_COLOURS)
             .configure_view(stroke=None))
 
 
@@ -385,7 +419,7 @@ def static_map(view) -> alt.Chart:
             .encode(color=colour).project("mercator")
             .properties(width=620, height=460, description=f"Kaart van de wijken: {view.title}")
             .configure(font=FONT, locale=DUTCH_LOCALE)
-            .configure_legend(labelFontSize=13, titleFontSize=13, **TEXT_COLOURS)
+            .configure_legend(labelFontSize=13, titleFontSize=13, aria=False, **TEXT_COLOURS)  # said in the description
             .configure_view(stroke=None))
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import shapely
 
 MAP_PX = (800, 480)  # width, height of a map as the pages draw it
+PROJECTOR_PX = (1120, 680)  # the same map in presentation mode, for the back of a meeting room
 DETAIL_PX = 0.25  # one gemeente
 NATIONAL_DETAIL_PX = 1.0  # every gemeente in a scope
 MAX_ZOOM = 14.0
@@ -57,6 +58,37 @@ def for_map(geojson: list[str], detail_px: float = DETAIL_PX) -> list[str]:
     # Rounding can collapse a sliver; such an area keeps its stored outline rather than vanish.
     simple = np.where(shapely.area(simple) > 0, simple, shapes)
     return list(shapely.to_geojson(simple))
+
+
+def _lines(text: str) -> list[list[str]]:
+    """The ways to write a name: on one line, or on two split at the space nearest its middle."""
+    words = text.split()
+    if len(words) < 2:
+        return [[text]]
+    split = min(range(1, len(words)), key=lambda i: abs(len(" ".join(words[:i])) - len(" ".join(words[i:]))))
+    return [[text], [" ".join(words[:split]), " ".join(words[split:])]]
+
+
+def label_points(geojson: list[str], names: list[str], view: Fit, *, char_px: float = 8.0,
+                 line_px: float = 20.0) -> list[dict]:
+    """A place inside each area for its name, for the areas whose inner width and height at this
+    view hold the name, on one line or on two (about ``char_px`` pixels a letter and ``line_px``
+    a line at 16 px): names where they fit, none on top of a neighbour, as a projector needs."""
+    px_per_degree = 512 * 2 ** view.zoom / 360
+    stretch = 1 / math.cos(math.radians(view.latitude))  # a degree of latitude is longer on screen
+    found = []
+    for text, shape in zip(names, shapely.from_geojson(list(geojson))):
+        centre = shapely.get_point(shapely.maximum_inscribed_circle(shape, 1e-5), 0)
+        minx, miny, maxx, maxy = shape.bounds
+        across = shape.intersection(shapely.LineString([(minx, centre.y), (maxx, centre.y)]))
+        up = shape.intersection(shapely.LineString([(centre.x, miny), (centre.x, maxy)]))
+        width_px, height_px = across.length * px_per_degree, up.length * px_per_degree * stretch
+        lines = next((lines for lines in _lines(text)
+                      if width_px >= max(map(len, lines)) * char_px + 8 and height_px >= len(lines) * line_px + 4),
+                     None)
+        if lines:
+            found.append({"position": [centre.x, centre.y], "naam": "\n".join(lines)})
+    return found
 
 
 def bounds(geojson) -> tuple[float, float, float, float]:

@@ -50,6 +50,11 @@ class MapView(NamedTuple):
     deck: pdk.Deck
     legend: list[LegendEntry]
     title: str  # the legend's title, with the unit the class labels leave out
+    height: int = geometry.MAP_PX[1] + 40  # the map's height on the page: the size it was fitted to
+
+
+def _height(projector: bool) -> int:
+    return (geometry.PROJECTOR_PX if projector else geometry.MAP_PX)[1] + 40
 
 
 class Classes(NamedTuple):
@@ -164,9 +169,28 @@ class CompactDeck(pdk.Deck):
         return self._json
 
 
+def name_layer(features: list[dict], view: geometry.Fit) -> pdk.Layer:
+    """The wijk names written on the map where they fit (on two lines if need be), for a room
+    that cannot hover.
+
+    Sizes stay deck.gl's default pixels: a ``size_units`` in the spec makes Streamlit's JSON
+    converter draw no text at all (streamlit#9488). The font atlas holds the names' own letters
+    ("auto"; deck.gl's default is ASCII, without ë or é). pydeck writes a plain string as an
+    expression for the browser to evaluate, so the two text settings are marked as strings."""
+    names = [f["naam"].rsplit(" (", 1)[0] for f in features]
+    return pdk.Layer("TextLayer", geometry.label_points([json.dumps(f["geometry"]) for f in features], names, view),
+                     id="namen", get_position="position", get_text="naam", get_size=16,
+                     character_set=pdk.types.String("auto"), font_weight=600,
+                     font_family=pdk.types.String('"Source Sans Pro", "Source Sans", Arial, sans-serif'),
+                     get_color=[0, 0, 0, 255],
+                     background=True, get_background_color=[255, 255, 255, 215], background_padding=[3, 1],
+                     pickable=False)
+
+
 def wijk_map(features: list[dict], bounds=None, *, schools: pd.DataFrame | None = None,
-             selected: str | None = None) -> pdk.Deck:
-    """The wijken as a choropleth, optionally with the schools on top.
+             selected: str | None = None, projector: bool = False) -> pdk.Deck:
+    """The wijken as a choropleth, optionally with the schools on top; for a ``projector`` a
+    bigger map (geometry.PROJECTOR_PX) with the wijk names written on it.
 
     Without a tile server (offline, or GKA_BASEMAP=none) the map shows the polygons on a plain
     background, which is all a choropleth needs; with one, streets help to find a wijk.
@@ -184,7 +208,10 @@ def wijk_map(features: list[dict], bounds=None, *, schools: pd.DataFrame | None 
                                 get_position=["lon", "lat"], get_fill_color=SCHOOL_COLOUR + [230],
                                 get_line_color=[255, 255, 255, 255], stroked=True, line_width_min_pixels=1,
                                 radius_min_pixels=4, radius_max_pixels=8, get_radius=60))
-    view = geometry.fit(bounds) if bounds is not None else geometry.Fit(5.3, 52.2, 6)
+    view = (geometry.fit(bounds, *(geometry.PROJECTOR_PX if projector else geometry.MAP_PX)) if bounds is not None
+            else geometry.Fit(5.3, 52.2, 6))
+    if projector and features:
+        layers.append(name_layer(features, view))
     basemap = config.basemap()
     return CompactDeck(
         layers=layers, initial_view_state=pdk.ViewState(**view._asdict()),
@@ -205,7 +232,7 @@ def _unit_text(unit: str, change: bool) -> str:
 
 
 def level_map(values, ind: registry.Indicator, period: str, scale_values, *, schools=None,
-              places: dict[str, str] | None = None, selected: str | None = None) -> MapView:
+              places: dict[str, str] | None = None, selected: str | None = None, projector: bool = False) -> MapView:
     """One period's values; ``scale_values`` (every period of the gemeente) fixes the classes."""
     classes = level_classes(scale_values)
     def describe(row):
@@ -215,12 +242,13 @@ def level_map(values, ind: registry.Indicator, period: str, scale_values, *, sch
         return formatting.value(row.value, ind.unit), detail
 
     return MapView(wijk_map(wijk_features(values.frame, "value", classes, describe, ind.counted, places),
-                            _bounds(values.frame), schools=schools, selected=selected),
-                   legend(classes, ind.unit, ind.counted), f"{ind.label}, {period}{_unit_text(ind.unit, False)}")
+                            _bounds(values.frame), schools=schools, selected=selected, projector=projector),
+                   legend(classes, ind.unit, ind.counted), f"{ind.label}, {period}{_unit_text(ind.unit, False)}",
+                   _height(projector))
 
 
 def change_map(change, ind: registry.Indicator, before: str, after: str, *, schools=None,
-               selected: str | None = None) -> MapView:
+               selected: str | None = None, projector: bool = False) -> MapView:
     """The change per wijk from ``before`` to ``after``, on a diverging palette around zero;
     a change within its margin in white, so the eye goes to the changes that are real."""
     classes = change_classes(change.frame["change"], ind.higher_is_better)
@@ -235,8 +263,9 @@ def change_map(change, ind: registry.Indicator, before: str, after: str, *, scho
         entries.insert(len(classes.colours), LegendEntry(WITHIN_MARGIN, WITHIN_MARGIN_TEXT))
     return MapView(wijk_map(wijk_features(change.frame, "change", classes, describe, ind.counted,
                                           neutral=lambda row: row.verdict == "binnen de marge"),
-                            _bounds(change.frame), schools=schools, selected=selected),
-                   entries, f"Verandering {ind.label.lower()} {before} → {after}{_unit_text(ind.unit, True)}")
+                            _bounds(change.frame), schools=schools, selected=selected, projector=projector),
+                   entries, f"Verandering {ind.label.lower()} {before} → {after}{_unit_text(ind.unit, True)}",
+                   _height(projector))
 
 
 @cached

@@ -48,7 +48,7 @@ if change.frame["change"].notna().any():
     ui.chart(user, charts.dumbbell(change.frame, ind, before, after, references, gemeente.name, wijk or None),
              f"{ind.key}-{gemeente.code}-{before}-{after}")
     st.header("Kaart van de verandering")
-    ui.map_view(maps.change_map(change, ind, before, after, selected=wijk or None),
+    ui.map_view(maps.change_map(change, ind, before, after, selected=wijk or None, projector=ui.presenting()),
                 select="wijk")
     st.caption("Wit: de verandering valt binnen de marge. Gekleurd: groter dan toeval verklaart (95 %-interval "
                "van het verschil zonder nul; per wijk getoetst).")

@@ -30,12 +30,13 @@ schools = queries.schools(engine, user.scope, gemeente.code, pseudonyms=ui.pseud
 if compare:
     before, after = sorted([compare, period], key=labels.index)
     values = analysis.wijk_change(engine, user.scope, gemeente.code, ind.key, before, after)
-    view = maps.change_map(values, ind, before, after, schools=schools, selected=wijk or None)
+    view = maps.change_map(values, ind, before, after, schools=schools, selected=wijk or None, projector=ui.presenting())
     title, table = f"Verandering {before} → {after}", tables.change_table(values, ind, before, after)
 else:
     values = analysis.area_values(engine, user.scope, gemeente.code, ind.key, period)
     scale = queries.level_values(engine, user.scope, ind.key, "wijk", gemeente=gemeente.code)
-    view = maps.level_map(values, ind, period, scale, schools=schools, selected=wijk or None)
+    view = maps.level_map(values, ind, period, scale, schools=schools, selected=wijk or None,
+                          projector=ui.presenting())
     title, table = f"{ind.label}, {period}", tables.area_table(values, ind, period)
 
 st.header(f"{title} — {gemeente.name}")

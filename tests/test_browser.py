@@ -1,6 +1,7 @@
 """The real thing: the app served by Streamlit, driven in headless Chromium (Debian's)."""
 
 import contextlib
+import io
 import math
 import os
 import re
@@ -559,17 +560,22 @@ def test_the_server_sets_a_session_cookie_only_for_a_live_session_from_this_site
     assert api.post(server + "/_gka/uitloggen").headers["set-cookie"].startswith(f'{auth.COOKIE_NAME}=""')
 
 
-def _painted(page, element) -> None:
+def _painted(page, element) -> bytes:
     """Wait until a WebGL map has finished drawing: two screenshots of it in a row are the same
-    (software rendering without a GPU fades a map in over seconds)."""
+    (software rendering without a GPU fades a map in over seconds). Returns that picture."""
     previous = None
     for _ in range(120):
         shot = element.screenshot()
         if shot == previous:
-            return
+            return shot
         previous = shot
         page.wait_for_timeout(500)
     raise AssertionError("the map kept changing")
+
+
+def _black_pixels(png: bytes) -> int:
+    from PIL import Image
+    return sum(1 for pixel in Image.open(io.BytesIO(png)).convert("RGB").getdata() if max(pixel) < 50)
 
 
 def _settled(page) -> None:
@@ -733,8 +739,15 @@ def test_presenting_at_1920_by_1080_big_numbers_fit_their_cards(server, page):
     chart = page.locator("[data-testid='stDeckGlJsonChart']").first
     chart.scroll_into_view_if_needed()
     page.get_by_text("Onderdrukt: minder dan 10 leerlingen").first.wait_for(timeout=60000)  # the legend under it
-    _painted(page, chart)
+    named = _painted(page, chart)
     page.screenshot(path=str(ARTIFACTS / "kaart-presentatie-1920.png"))  # looked at
+    # The wijk names are written on the map: black letters, which nothing else on it is (the
+    # outlines and the darkest grey are lighter). Without presentation mode there are none.
+    page.goto(server + "/kaart?gemeente=GM9905&presentatie=0")
+    page.get_by_text("Ingelogd als").first.wait_for(timeout=60000)  # the sidebar: not presenting
+    _settled(page)
+    plain = _painted(page, page.locator("[data-testid='stDeckGlJsonChart']").first)
+    assert _black_pixels(named) > 2000 and _black_pixels(plain) < 50, (_black_pixels(named), _black_pixels(plain))
 
 
 def test_keyboard_only_gemeente_download_and_note(server, page):

@@ -71,3 +71,28 @@ def test_fit_centres_and_zooms_so_the_bounds_fill_the_map():
     assert max(width_px / geometry.MAP_PX[0], height_px / geometry.MAP_PX[1]) == pytest.approx(1.0)
     assert np.isfinite(view.zoom)
 
+
+
+def test_wijk_names_go_where_they_fit_and_nowhere_else():
+    import shapely
+
+    from gka_dash import geometry
+    view = geometry.Fit(4.5, 52.0, 11.0)  # about 2.900 px per degree of longitude
+    wide = shapely.to_geojson(shapely.box(4.45, 51.98, 4.55, 52.02))  # ~290 × 170 px
+    narrow = shapely.to_geojson(shapely.box(4.50, 51.98, 4.505, 52.02))  # ~15 px wide
+    found = geometry.label_points([wide, narrow], ["Centrum", "Havengebied Noordoost"], view)
+    assert [p["naam"] for p in found] == ["Centrum"]
+    assert shapely.from_geojson(wide).contains(shapely.Point(found[0]["position"]))
+    long_name = geometry.label_points([wide], ["X" * 40], view)
+    assert long_name == []  # 40 letters need ~330 px: wider than the wijk
+
+
+def test_a_long_name_goes_on_two_lines_where_one_does_not_fit():
+    import shapely
+
+    from gka_dash import geometry
+    view = geometry.Fit(4.5, 52.0, 11.0)
+    middle = shapely.to_geojson(shapely.box(4.48, 51.985, 4.52, 52.015))  # ~116 × 140 px
+    found = geometry.label_points([middle], ["Havengebied Noordoost"], view)  # one line: ~176 px
+    assert [p["naam"] for p in found] == ["Havengebied\nNoordoost"]
+    assert geometry.label_points([middle], ["Centrum"], view)[0]["naam"] == "Centrum"  # one line when it fits

@@ -280,3 +280,22 @@ def test_a_wijk_chosen_on_afstroom_is_marked_in_the_dumbbell_the_map_and_the_tab
     deck = json.loads(at.get("deck_gl_json_chart")[0].proto.json)
     assert [f["code"] for f in next(la for la in deck["layers"] if la["id"] == "gekozen")["data"]] == ["WK990105"]
     assert "fff1a8" in str(at.dataframe[0].proto.arrow_data)
+
+
+@pytest.mark.parametrize("page", ["pages/kaart.py", "pages/afstroom.py"])
+def test_presenting_writes_the_wijk_names_on_the_map_where_they_fit(demo_engine, page):
+    """For a room that cannot hover: in presentation mode the map carries the wijk names, each
+    inside its own wijk; outside presentation mode there are none."""
+    import shapely
+    at = open_page(page, "grootzeestad", gemeente="GM9905", presentatie="1")
+    layers = {layer["id"]: layer for layer in json.loads(at.get("deck_gl_json_chart")[0].proto.json)["layers"]}
+    wijken = {f["naam"].rsplit(" (", 1)[0]: shapely.from_geojson(json.dumps(f["geometry"]))
+              for f in layers["wijken"]["data"]}
+    names = layers["namen"]
+    assert 10 <= len(names["data"]) <= len(wijken)
+    assert all(wijken[label["naam"].replace("\n", " ")].contains(shapely.Point(label["position"]))
+               for label in names["data"])
+    assert "sizeUnits" not in names  # with it Streamlit draws no text at all (streamlit#9488)
+    assert names["characterSet"] == "auto" and not names["fontFamily"].startswith("@@")  # strings, not expressions
+    plain = open_page(page, "grootzeestad", gemeente="GM9905")
+    assert "namen" not in [layer["id"] for layer in json.loads(plain.get("deck_gl_json_chart")[0].proto.json)["layers"]]

@@ -114,7 +114,7 @@ def statement(text: str, where=None, *, size: str = "1.3rem") -> None:
                            f'{html.escape(text)}</p>', unsafe_allow_html=True)
 
 
-def map_view(view, height: int = 520, *, select: str | None = None) -> None:
+def map_view(view, *, select: str | None = None) -> None:
     """The map with its legend underneath: pydeck draws none, so this one uses the map's colours.
 
     ``select`` names a URL-bound choice of wijk (``url_choice(..., select)``): a click on a wijk
@@ -122,7 +122,7 @@ def map_view(view, height: int = 520, *, select: str | None = None) -> None:
     on the map and the marked table row all agree."""
     text = f"Kaart: {view.title}. De waarde van elke wijk staat in de tabel onder de kaart."
     if select is None:
-        st.pydeck_chart(view.deck, height=height, alt=text)
+        st.pydeck_chart(view.deck, height=view.height, alt=text)
     else:
         key = f"map_{select}"
 
@@ -131,7 +131,7 @@ def map_view(view, height: int = 520, *, select: str | None = None) -> None:
             if objects:
                 st.session_state[f"filter_{select}"] = objects[0]["code"]
 
-        st.pydeck_chart(view.deck, height=height, alt=text, key=key, on_select=clicked,
+        st.pydeck_chart(view.deck, height=view.height, alt=text, key=key, on_select=clicked,
                         selection_mode="single-object")
     entries, title = view.legend, view.title
     items = "".join(
