@@ -50,7 +50,7 @@ class MapView(NamedTuple):
     deck: pdk.Deck
     legend: list[LegendEntry]
     title: str  # the legend's title, with the unit the class labels leave out
-    height: int = geometry.MAP_PX[1] + 40  # the map's height on the page: the size it was fitted to
+    height: int  # the map's height on the page: the size it was fitted to (_height)
 
 
 def _height(projector: bool) -> int:
