@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+from datetime import timedelta
 
 import bcrypt
 from sqlalchemy import select
@@ -13,7 +14,10 @@ from . import config, db, users
 from .schema import user as user_table
 
 COOKIE_NAME = "gka_dash_sessie"  # the server-side session's token (gka_dash.sessions)
-LIBRARY_COOKIE_NAME = "gka_dash_formulier"  # streamlit-authenticator's own, never written
+# streamlit-authenticator's own cookie (a signed username that logs in without a password) is
+# never written and never read: the app draws its own forms and lets the library check only
+# passwords. The name stays known so that the tests can forge it and find it ignored.
+LIBRARY_COOKIE_NAME = "gka_dash_formulier"
 # Used only on the synthetic demo database; a real deployment refuses to start with it.
 DEMO_COOKIE_KEY = "demo-sleutel-alleen-voor-synthetische-data"
 MIN_COOKIE_KEY_LENGTH = 32
@@ -33,15 +37,17 @@ def spend_password_check() -> None:
     bcrypt.checkpw(secrets.token_bytes(16), unusable_hash(config.bcrypt_rounds()).encode())
 
 
-def credentials(conn) -> dict:
-    """The credentials dict of streamlit-authenticator, read from the user table on every run,
-    so a new, removed or locked account takes effect at the next click."""
+def credentials(conn, origin: str) -> dict:
+    """The credentials dict of streamlit-authenticator, read from the user table on every check,
+    so a new, removed or locked account takes effect at once. An account locked for this origin
+    (or everywhere) keeps an entry whose hash no password matches, at a real hash's cost."""
     entries = {}
     for found in users.list_users(conn):
+        locked = users.locked_for(conn, found, origin, max_failures=config.max_failed_logins(),
+                                  lockout=timedelta(minutes=config.lockout_minutes()))
         entries[found.username] = {
             "name": found.name, "email": found.email or f"{found.username}@gka.invalid",
-            "password": (unusable_hash(config.bcrypt_rounds()) if found.locked()
-                         else users.password_hash(conn, found.username)),
+            "password": unusable_hash(config.bcrypt_rounds()) if locked else users.password_hash(conn, found.username),
             "roles": [found.role],
         }
     return {"usernames": entries}

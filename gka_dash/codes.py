@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import re
 
+# ASCII digits only: '\d', str.isdigit() and int() also take other scripts' digits, so that
+# 'GM００１٤' would become GM0014 and a grant of a fake gemeente a grant of the real one.
 LEVEL_PATTERNS = {
-    "gemeente": re.compile(r"^GM\d{4}$"),
-    "wijk": re.compile(r"^WK\d{6}$"),
-    "buurt": re.compile(r"^BU\d{8}$"),
+    "gemeente": re.compile(r"^GM[0-9]{4}$"),
+    "wijk": re.compile(r"^WK[0-9]{6}$"),
+    "buurt": re.compile(r"^BU[0-9]{8}$"),
 }
-SCHOOL_ID = re.compile(r"^[0-9A-Z]{4}\d{2}$")
+SCHOOL_ID = re.compile(r"^[0-9A-Z]{4}[0-9]{2}$")
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def gemeente_code(value) -> str:
@@ -19,7 +25,7 @@ def gemeente_code(value) -> str:
         text = text[2:]
     if text.endswith(".0"):
         text = text[:-2]
-    if not text.isdigit() or len(text) > 4:
+    if not _digits(text) or len(text) > 4:
         raise ValueError(f"'{value}' is not a CBS gemeente code (GM + 4 digits)")
     return f"GM{int(text):04d}"
 
@@ -47,7 +53,7 @@ def school_id(brin, vestiging) -> str:
         vest = vest[len(brin):]
     if vest.endswith(".0"):
         vest = vest[:-2]
-    if not vest.isdigit() or len(vest) > 2:
+    if not _digits(vest) or len(vest) > 2:
         raise ValueError(f"'{vestiging}' is not a vestigingsnummer (2 digits, or BRIN + 2 digits)")
     result = f"{brin}{int(vest):02d}"
     if not SCHOOL_ID.match(result):

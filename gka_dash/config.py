@@ -55,3 +55,11 @@ def pdf_font_dir() -> Path:
     """Where the PDF export finds DejaVu Sans (Debian: fonts-dejavu-core), which has every
     character of a Dutch report (ë, —, →) that the PDF core fonts lack."""
     return Path(os.environ.get("GKA_PDF_FONT_DIR", "/usr/share/fonts/truetype/dejavu"))
+
+
+def public_origin() -> str | None:
+    """The one origin (scheme, host and port, e.g. ``https://gka.example.nl``) whose pages may open
+    the app's WebSocket and session routes; unset: the origin the request itself is addressed
+    to (its Host header, port included)."""
+    value = os.environ.get("GKA_PUBLIC_ORIGIN", "").strip().rstrip("/")
+    return value or None

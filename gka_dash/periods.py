@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-_YEAR = re.compile(r"^(\d{4})$")
-_SPAN = re.compile(r"^(\d{4})\s*[-/]\s*(\d{4})$")
+_YEAR = re.compile(r"^([0-9]{4})$")
+_SPAN = re.compile(r"^([0-9]{4})\s*[-/]\s*([0-9]{4})$")
 
 
 class Period(NamedTuple):

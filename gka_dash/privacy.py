@@ -83,14 +83,21 @@ def _letters(index: int) -> str:
     return text
 
 
+PSEUDONYM_GRID = 0.01  # degrees: about 1,1 km north-south, 0,7 km east-west in the Netherlands
+
+
 def pseudonymise(schools: pd.DataFrame) -> pd.DataFrame:
     """Replace school names by School A, B, … in the order of their vestiging id.
 
     The order of ids does not change between views or sessions, so "School C" is the same school
     on every page of a meeting. The code and place, which would name the school as surely as its
-    name, are blanked too.
+    name, are blanked too, and the map point is moved to a grid of about a kilometre
+    (:data:`PSEUDONYM_GRID`): on an exact point anyone who knows the street names the school.
     """
     ordered = schools.sort_values("id")
     names = dict(zip(ordered["id"], ["School " + _letters(i) for i in range(len(ordered))]))
     frame = schools.assign(name=schools["id"].map(names), code="", plaats=None)
+    for column in ("lon", "lat"):
+        if column in frame.columns:
+            frame[column] = (pd.to_numeric(frame[column]) / PSEUDONYM_GRID).round() * PSEUDONYM_GRID
     return frame.sort_values("id").reset_index(drop=True)

@@ -124,6 +124,17 @@ login_session = Table(
     Index("ix_login_session_user", "username"),
 )
 
+login_failure = Table(
+    "login_failure", metadata,
+    # One row per failed password (or second-factor) check, with where it came from: a lock is
+    # per account *and origin*, so a stranger who fails someone's login locks out only himself.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(60), nullable=False),
+    Column("origin", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_login_failure_user_at", "username", "at"),
+)
+
 note = Table(
     "note", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

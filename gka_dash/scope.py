@@ -35,6 +35,12 @@ class Scope:
     def allows(self, gemeente_code: str) -> bool:
         return self.gemeenten is None or gemeente_code in self.gemeenten
 
+    def covers(self, other: "Scope") -> bool:
+        """Whether everything ``other`` may see, this scope may see too."""
+        if self.is_everything:
+            return True
+        return other.gemeenten is not None and other.gemeenten <= self.gemeenten
+
     def check(self, gemeente_code: str) -> str:
         """Return the code when allowed; otherwise refuse without saying what is there."""
         if not self.allows(gemeente_code):

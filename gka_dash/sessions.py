@@ -19,7 +19,8 @@ from . import audit
 from .schema import login_session
 
 
-def _hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What the database (and the download guard) keep of a token: its SHA-256."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -27,7 +28,7 @@ def create(conn, username: str, lifetime: timedelta) -> str:
     """A new session for a user who has just proved who they are; returns the cookie's token."""
     token = secrets.token_urlsafe(32)
     now = audit.now()
-    conn.execute(insert(login_session).values(token_hash=_hash(token), username=username, created_at=now,
+    conn.execute(insert(login_session).values(token_hash=token_hash(token), username=username, created_at=now,
                                               expires_at=now + lifetime))
     return token
 
@@ -37,7 +38,7 @@ def username(conn, token: str | None) -> str | None:
     if not token or not isinstance(token, str):
         return None
     row = conn.execute(select(login_session.c.username, login_session.c.expires_at, login_session.c.revoked_at)
-                       .where(login_session.c.token_hash == _hash(token))).first()
+                       .where(login_session.c.token_hash == token_hash(token))).first()
     if row is None or row.revoked_at is not None or audit.aware(row.expires_at) <= audit.now():
         return None
     return row.username
@@ -47,13 +48,13 @@ def remaining(conn, token: str | None) -> timedelta | None:
     """How long this token's session still lasts (what its cookie may live), None when it is over."""
     if username(conn, token) is None:
         return None
-    expires = conn.execute(select(login_session.c.expires_at).where(login_session.c.token_hash == _hash(token))).scalar()
+    expires = conn.execute(select(login_session.c.expires_at).where(login_session.c.token_hash == token_hash(token))).scalar()
     return audit.aware(expires) - audit.now()
 
 
 def revoke(conn, token: str | None, why: str = "logout") -> None:
     if token:
-        conn.execute(update(login_session).where(login_session.c.token_hash == _hash(token),
+        conn.execute(update(login_session).where(login_session.c.token_hash == token_hash(token),
                                                  login_session.c.revoked_at.is_(None))
                      .values(revoked_at=audit.now(), revoked_why=why))
 

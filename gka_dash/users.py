@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import bcrypt
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from . import audit, codes, config, sessions
 from .errors import AuthError
+from .schema import login_failure
 from .schema import user as user_table
 from .scope import ROLES, Scope
 
@@ -115,6 +116,7 @@ def _require(conn, username: str) -> User:
 def remove_user(conn, username: str, *, by: str = "cli") -> None:
     _require(conn, username)
     conn.execute(delete(user_table).where(user_table.c.username == username))
+    conn.execute(delete(login_failure).where(login_failure.c.username == username))
     sessions.revoke_user(conn, username, "account removed")
     audit.log(conn, by, "user_remove", username)
 
@@ -132,6 +134,7 @@ def reset_password(conn, username: str, password: str, *, by: str = "cli") -> No
     _require(conn, username)
     conn.execute(update(user_table).where(user_table.c.username == username)
                  .values(password_hash=hash_password(password), failed_logins=0, locked_until=None))
+    conn.execute(delete(login_failure).where(login_failure.c.username == username))
     sessions.revoke_user(conn, username, "password reset")
     audit.log(conn, by, "password_reset", username)
 
@@ -148,26 +151,62 @@ def unlock(conn, username: str, *, by: str = "cli") -> None:
     _require(conn, username)
     conn.execute(update(user_table).where(user_table.c.username == username)
                  .values(failed_logins=0, locked_until=None))
+    conn.execute(delete(login_failure).where(login_failure.c.username == username))
     audit.log(conn, by, "unlock", username)
 
 
-def record_login(conn, username: str, success: bool, *, max_failures: int, lockout: timedelta) -> User | None:
-    """Count failures per account and lock it after ``max_failures``; a success resets the count."""
+# A lock is per account and origin (the client address): a stranger who fails someone's login
+# locks out his own address, not the account. Only failures from GLOBAL_LOCK_FACTOR times as many
+# tries (so from several addresses) lock the account everywhere and end its sessions; failures
+# while a lock holds are audited but neither counted nor extend it, so no one can keep an
+# account locked by trying on (OWASP ASVS 2.2.1).
+GLOBAL_LOCK_FACTOR = 4
+
+
+def _recent_failures(conn, username: str, lockout: timedelta, origin: str | None = None) -> int:
+    query = select(func.count()).where(login_failure.c.username == username,
+                                       login_failure.c.at > audit.now() - lockout)
+    if origin is not None:
+        query = query.where(login_failure.c.origin == origin)
+    return int(conn.execute(query).scalar())
+
+
+def locked_for(conn, found: User, origin: str, *, max_failures: int, lockout: timedelta) -> bool:
+    """Whether a login of this account from this origin is refused now: the account is locked
+    everywhere, or this origin has failed it ``max_failures`` times within the lockout window."""
+    return found.locked() or _recent_failures(conn, found.username, lockout, origin) >= max_failures
+
+
+def record_login(conn, username: str, success: bool, *, max_failures: int, lockout: timedelta,
+                 origin: str = "-", what: str = "login") -> User | None:
+    """Count a failure per account and origin and lock as described above; a success clears the
+    failures of its origin. ``what`` names the check in the audit (login, password change)."""
     found = get_user(conn, username)
+    where = f"herkomst {origin}"
     if found is None:
-        audit.log(conn, username, "login_failed", "unknown user")
+        audit.log(conn, username, f"{what}_failed", f"unknown user; {where}")
         return None
     if success:
-        conn.execute(update(user_table).where(user_table.c.username == found.username)
-                     .values(failed_logins=0, locked_until=None))
-        audit.log(conn, found.username, "login")
+        conn.execute(delete(login_failure).where(login_failure.c.username == found.username,
+                                                 login_failure.c.origin == origin))
+        conn.execute(update(user_table).where(user_table.c.username == found.username).values(
+            failed_logins=_recent_failures(conn, found.username, lockout)))
+        audit.log(conn, found.username, what, where)
         return get_user(conn, found.username)
-    failures = found.failed_logins + 1
-    values = {"failed_logins": failures}
-    audit.log(conn, found.username, "login_failed", f"attempt {failures}")
-    if failures >= max_failures:
+    if locked_for(conn, found, origin, max_failures=max_failures, lockout=lockout):
+        audit.log(conn, found.username, f"{what}_failed", f"tijdens blokkade (niet geteld); {where}")
+        return found
+    conn.execute(insert(login_failure).values(username=found.username, origin=origin, at=audit.now()))
+    from_here = _recent_failures(conn, found.username, lockout, origin)
+    everywhere = _recent_failures(conn, found.username, lockout)
+    values = {"failed_logins": everywhere}
+    audit.log(conn, found.username, f"{what}_failed", f"attempt {from_here}; {where}")
+    if from_here >= max_failures:
+        audit.log(conn, found.username, "lockout",
+                  f"{where} geblokkeerd tot {audit.now() + lockout:%Y-%m-%d %H:%M} UTC")
+    if everywhere >= GLOBAL_LOCK_FACTOR * max_failures:
         values["locked_until"] = audit.now() + lockout
-        audit.log(conn, found.username, "lockout", f"locked until {values['locked_until']:%Y-%m-%d %H:%M} UTC")
+        audit.log(conn, found.username, "lockout", f"overal geblokkeerd tot {values['locked_until']:%Y-%m-%d %H:%M} UTC")
         sessions.revoke_user(conn, found.username, "locked")
     conn.execute(update(user_table).where(user_table.c.username == found.username).values(**values))
     return get_user(conn, found.username)

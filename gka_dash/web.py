@@ -1,4 +1,5 @@
-"""The HTTP side of the server, installed by ``serve.py``. No Streamlit here.
+"""The HTTP side of the server, installed by ``serve.py`` (no pages here; of Streamlit only the
+media storage, see ``media_owner``).
 
 - The session cookie is set and cleared by the server (``POST /_gka/sessie``,
   ``POST /_gka/uitloggen``), so it can be HttpOnly: script in the page, ours or injected, can
@@ -12,8 +13,9 @@
 
 from __future__ import annotations
 
+import functools
+import threading
 from http.cookies import SimpleCookie
-
 from urllib.parse import urlsplit
 
 import anyio
@@ -21,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from . import auth, config, db, sessions
 
@@ -54,8 +57,46 @@ def _live(token: str | None) -> bool:
         return sessions.username(conn, token) is not None
 
 
+# Which login session made which download. Streamlit stores a file made by a download button
+# under an id and serves it at /media/<id> to whoever asks; a live cookie of *another* user was
+# enough to fetch it. The download's callable (``ui.downloads``) claims the file it is about to
+# return, in the thread that then stores it; the storage records the id with the claim.
+_claims = threading.local()
+_owners: dict[str, str] = {}  # file id → SHA-256 of the login token that made it
+_OWNERS_KEPT = 10_000
+
+
+def claim_next_file(token: str | None) -> None:
+    """The next file this thread stores belongs to the session of ``token``."""
+    _claims.owner = sessions.token_hash(token) if token else "-"
+
+
+def _owned_storage(load_and_get_id):
+    @functools.wraps(load_and_get_id)
+    def recording(self, *args, **kwargs):
+        file_id = load_and_get_id(self, *args, **kwargs)
+        owner = getattr(_claims, "owner", None)
+        if owner is not None:
+            _claims.owner = None
+            if len(_owners) >= _OWNERS_KEPT:
+                _owners.pop(next(iter(_owners)))
+            _owners[file_id] = owner
+        return file_id
+    return recording
+
+
+MemoryMediaFileStorage.load_and_get_id = _owned_storage(MemoryMediaFileStorage.load_and_get_id)
+
+
+def media_owner(path: str) -> str | None:
+    """The token hash of the session that made the file at this /media/… path, if recorded."""
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    return _owners.get(name.split(".", 1)[0])
+
+
 class MediaNeedsSession:
-    """ASGI middleware: /media/… only for a request with a live login session."""
+    """ASGI middleware: /media/… only for a request with a live login session, and a file that a
+    download made only for the session that made it."""
 
     def __init__(self, app):
         self.app = app
@@ -63,7 +104,9 @@ class MediaNeedsSession:
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and _is_media(scope.get("path", "")):
             token = _session_cookie(scope)
-            if not await anyio.to_thread.run_sync(_live, token):
+            owner = media_owner(scope.get("path", ""))
+            mine = owner is None or (token is not None and sessions.token_hash(token) == owner)
+            if not mine or not await anyio.to_thread.run_sync(_live, token):
                 await PlainTextResponse("Niet ingelogd.", status_code=403)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -75,10 +118,81 @@ def _remaining_seconds(token: str) -> int | None:
     return int(left.total_seconds()) if left is not None else None
 
 
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def origin_allowed(origin: str | None, host: str | None, scheme: str) -> bool:
+    """Whether a request that carries ``Origin`` comes from the app's own pages: the configured
+    public origin exactly, else scheme, host *and port* of the address the request was sent to.
+    Streamlit's own check compares host names only, so a page on another port of the same host
+    could open the WebSocket with the victim's cookie (issue #23). No Origin: not a browser's
+    cross-site request (browsers send it on every WebSocket and every POST)."""
+    if origin is None:
+        return True
+    wanted = config.public_origin()
+    if wanted is not None:
+        return origin.rstrip("/") == wanted
+    parts = urlsplit(origin)
+    return bool(host) and parts.netloc == host and parts.scheme == scheme
+
+
+def _scheme(scope) -> str:
+    forwarded = _header(scope, b"x-forwarded-proto")
+    secure = scope.get("scheme") in ("https", "wss") or (forwarded or "").split(",")[0].strip() == "https"
+    return "https" if secure else "http"
+
+
 def _same_site(request) -> bool:
     """A cross-site page must not plant its own session in this browser (login CSRF)."""
-    origin = request.headers.get("origin")
-    return origin is None or urlsplit(origin).netloc == request.headers.get("host")
+    return origin_allowed(request.headers.get("origin"), request.headers.get("host"), _scheme(request.scope))
+
+
+SECURITY_HEADERS = [(b"content-security-policy", b"frame-ancestors 'none'"), (b"x-frame-options", b"DENY"),
+                    (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+METRICS_PREFIX = "/_stcore/metrics"
+
+
+class Guard:
+    """ASGI middleware in front of everything Streamlit serves:
+
+    - a WebSocket or a state-changing request from a page of another origin is refused;
+    - Streamlit's ``/_stcore/metrics`` answers only a request with a live login session;
+    - no page of the app may be framed by another site (clickjacking), and every answer says so.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        kind = scope["type"]
+        if kind not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        origin, host = _header(scope, b"origin"), _header(scope, b"host")
+        changes = kind == "websocket" or scope.get("method", "GET") not in ("GET", "HEAD", "OPTIONS")
+        if changes and not origin_allowed(origin, host, _scheme(scope)):
+            if kind == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            else:
+                await PlainTextResponse("Andere herkomst geweigerd.", status_code=403)(scope, receive, send)
+            return
+        if kind == "http" and scope.get("path", "").endswith(METRICS_PREFIX):
+            if not await anyio.to_thread.run_sync(_live, _session_cookie(scope)):
+                await PlainTextResponse("Niet ingelogd.", status_code=403)(scope, receive, send)
+                return
+
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  *[(n, v) for n, v in SECURITY_HEADERS if n not in names]]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers if kind == "http" else send)
 
 
 async def open_session(request):

@@ -30,7 +30,7 @@ def act(action, success: str) -> None:
         with engine.begin() as conn:
             action(conn)
     except GkaError as exc:
-        st.error(str(exc))
+        st.error(ui.plain(str(exc)))
     else:
         st.success(success)
 
@@ -95,10 +95,10 @@ with imports:
             command, extra = IMPORTERS[kind]
             with st.spinner("Bezig met inlezen…"):
                 outcome = isolated.run(command, path, extra(options), by=user.username)
-        if outcome.ok:
-            st.success("\n\n".join(outcome.lines))
+        if outcome.ok:  # the lines quote the file's own text: plain, never Markdown
+            st.success("\n\n".join(ui.plain(line) for line in outcome.lines))
         else:
-            st.error(f"Niet ingelezen; er is niets opgeslagen. {outcome.lines[0]}")
+            st.error(f"Niet ingelezen; er is niets opgeslagen. {ui.plain(outcome.lines[0])}")
 
 with log:
     left, middle, right = st.columns(3)

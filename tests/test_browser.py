@@ -451,9 +451,11 @@ def test_a_copied_login_cookie_stops_working_when_the_session_ends(server, datab
             users.reset_password(conn, "waldersum", dict((u, pw) for u, _, _, pw, _ in demo.DEMO_USERS)["waldersum"])
     else:
         from datetime import timedelta
-        with engine.begin() as conn:
-            for _ in range(5):
-                users.record_login(conn, "waldersum", False, max_failures=5, lockout=timedelta(seconds=1))
+        with engine.begin() as conn:  # locked everywhere: failures from several origins
+            for origin in range(users.GLOBAL_LOCK_FACTOR):
+                for _ in range(5):
+                    users.record_login(conn, "waldersum", False, origin=f"10.0.0.{origin}", max_failures=5,
+                                       lockout=timedelta(seconds=1))
     assert not _opens_with(page, server, cookie)
 
 

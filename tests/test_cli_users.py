@@ -47,11 +47,24 @@ def test_bad_user_input_is_refused(engine, capsys, monkeypatch, argv, stdin, mes
 
 
 def test_lockout_after_repeated_failures_and_unlock(engine):
+    """A lock is per account and origin: a stranger's failures lock out his own address, the
+    account's owner elsewhere still logs in; only many failures from several origins lock the
+    account everywhere, and tries during a lock neither count nor extend it."""
     from datetime import timedelta
+    policy = {"max_failures": 3, "lockout": timedelta(minutes=15)}
     with engine.begin() as conn:
         users.add_user(conn, "cor", role="gemeente", gemeenten=["GM0344"], password="een-lang-wachtwoord")
         for _ in range(3):
-            state = users.record_login(conn, "cor", False, max_failures=3, lockout=timedelta(minutes=15))
-        assert state.locked()
+            state = users.record_login(conn, "cor", False, origin="10.0.0.66", **policy)
+        assert users.locked_for(conn, state, "10.0.0.66", **policy)
+        assert not state.locked() and not users.locked_for(conn, state, "192.0.2.1", **policy)
+        for _ in range(50):  # trying on during the lock: audited, not counted, not extended
+            users.record_login(conn, "cor", False, origin="10.0.0.66", **policy)
+        assert users.get_user(conn, "cor").failed_logins == 3
+        for origin in ("10.0.0.67", "10.0.0.68", "10.0.0.69"):
+            for _ in range(3):
+                state = users.record_login(conn, "cor", False, origin=origin, **policy)
+        assert state.locked()  # 4 × 3 failures from four origins: locked everywhere
         users.unlock(conn, "cor")
-        assert not users.get_user(conn, "cor").locked()
+        again = users.get_user(conn, "cor")
+        assert not again.locked() and not users.locked_for(conn, again, "10.0.0.66", **policy)

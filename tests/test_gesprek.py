@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from statsmodels.stats import proportion
 from statsmodels.stats.multitest import multipletests
 
-from gka_dash import analysis, formatting, gesprek, notes, queries, report
+from gka_dash import analysis, formatting, gesprek, notes, queries, report, ui
 from gka_dash.errors import ScopeError
 from gka_dash.schema import audit_log, note, school
 from gka_dash.scope import Scope
@@ -136,20 +136,25 @@ def test_notes_are_saved_with_history_and_shown_only_within_scope(demo_engine, d
         notes.save(demo_engine, Scope.of("GM9903"), "GM9901", 2, "poging", "waldersum")
 
 
-def _app_logged_in(username: str, **params):
+def _app_logged_in(username: str, engine, **params):
     """app.py itself, for one run with a logged-in session (AppTest runs app.py only on its
-    first run; after a login it reruns the page file alone)."""
+    first run; after a login it reruns the page file alone): a real server-side session, as a
+    login opens one; state that merely claims a login opens nothing."""
+    from datetime import timedelta
+
     from streamlit.testing.v1 import AppTest
+
+    from gka_dash import sessions
     at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = username
+    with engine.begin() as conn:
+        at.session_state["_session_token"] = sessions.create(conn, username, timedelta(hours=1))
     at.query_params.update(params)
     return at.run()
 
 
 @pytest.mark.parametrize("presenting", [False, True])
 def test_presentation_mode_hides_sidebar_user_and_admin(demo_engine, presenting):
-    at = _app_logged_in("beheer", **({"presentatie": "1"} if presenting else {}))
+    at = _app_logged_in("beheer", demo_engine, **({"presentatie": "1"} if presenting else {}))
     assert not at.exception
     sidebar = " ".join(str(getattr(e, "value", "")) + str(getattr(e, "label", "")) for e in at.sidebar)
     assert ("Demo beheerder" in sidebar) != presenting  # the control: the name is there normally
@@ -180,7 +185,7 @@ def test_presentation_mode_replaces_school_names_and_drops_downloads(demo_engine
 def test_presentation_mode_shows_notes_without_their_author(demo_engine):
     notes.save(demo_engine, VEENHAVEN, "GM9901", 2, "Schoolpopulaties veranderen snel.", "veenhaven")
     at = open_page("pages/gesprek.py", "regio", gemeente="GM9901", presentatie="1")
-    assert any(m.value == "Schoolpopulaties veranderen snel." for m in at.markdown)
+    assert any(m.value == ui.plain("Schoolpopulaties veranderen snel.") for m in at.markdown)
     assert not at.text_area and not any("gewijzigd door" in c.value for c in at.caption)
 
 

@@ -1,5 +1,6 @@
 """The app as a user meets it, through streamlit.testing.v1.AppTest on the demo database."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -82,5 +83,6 @@ def test_account_locks_after_repeated_failures(demo_engine, monkeypatch):
     at = _login(at, "waldersum")  # the right password, too late
     assert any("Inloggen mislukt" in str(e.value) for e in at.error)  # the same words as any failure
     assert not at.metric and "_session_token" not in at.session_state
-    with demo_engine.connect() as conn:
-        assert users.get_user(conn, "waldersum").locked()
+    with demo_engine.connect() as conn:  # locked for this origin (a test run has none: "-")
+        found = users.get_user(conn, "waldersum")
+        assert users.locked_for(conn, found, "-", max_failures=3, lockout=timedelta(minutes=15))

@@ -3,6 +3,7 @@ an Amsterdam user on a database filled by ``import-folder`` from ``../shared/dat
 way the README's quick start does it. The restricted tables are absent, as they are for a new
 user; every view must still say something useful."""
 
+import re
 import json
 
 import pytest
@@ -81,7 +82,7 @@ def test_overzicht_shows_key_figures_from_public_data_against_all_gemeenten(real
 @pytest.mark.parametrize("username", list(CITIES))
 def test_gesprek_has_highlights_from_public_data_each_with_a_link(real_url, monkeypatch, username):
     at = _open(real_url, monkeypatch, "pages/gesprek.py", username)
-    titles = [m.value for m in at.markdown if m.value.startswith("**")]
+    titles = [re.sub(r"\\(.)", r"\1", m.value) for m in at.markdown if m.value.startswith("**")]  # as read
     assert len(titles) >= 3, titles
     assert any("Schooladvies havo/vwo door de jaren" in t for t in titles)
     # A school is named only beyond the funnel's limits; otherwise the page says none is.

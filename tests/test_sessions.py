@@ -22,6 +22,23 @@ def anna(engine):
     return engine
 
 
+def _lock_everywhere(conn, username="anna"):
+    for origin in range(users.GLOBAL_LOCK_FACTOR):
+        for _ in range(5):
+            users.record_login(conn, username, False, origin=f"10.0.0.{origin}", max_failures=5,
+                               lockout=timedelta(minutes=15))
+    assert users.get_user(conn, username).locked()
+
+
+def test_a_stranger_who_fails_a_login_does_not_end_the_accounts_sessions(anna):
+    token = _open(anna)
+    with anna.begin() as conn:
+        for _ in range(30):
+            users.record_login(conn, "anna", False, origin="203.0.113.9", max_failures=5,
+                               lockout=timedelta(minutes=15))
+    assert _who(anna, token) == "anna"
+
+
 def _open(engine, username="anna", lifetime=DAY) -> str:
     with engine.begin() as conn:
         return sessions.create(conn, username, lifetime)
@@ -66,9 +83,8 @@ def test_every_change_to_an_account_ends_its_sessions(anna, event):
             users.set_role(conn, "anna", role="gemeente", gemeenten=["GM0363"])
         elif event == "account removed":
             users.remove_user(conn, "anna")
-        else:
-            for _ in range(5):
-                users.record_login(conn, "anna", False, max_failures=5, lockout=timedelta(minutes=15))
+        else:  # locked everywhere: failures from several origins
+            _lock_everywhere(conn)
     assert _who(anna, token) is None
     with anna.connect() as conn:
         why = conn.execute(select(login_session.c.revoked_why)).scalar_one()
@@ -78,8 +94,7 @@ def test_every_change_to_an_account_ends_its_sessions(anna, event):
 def test_a_later_unlock_does_not_bring_an_old_session_back(anna):
     token = _open(anna)
     with anna.begin() as conn:
-        for _ in range(5):
-            users.record_login(conn, "anna", False, max_failures=5, lockout=timedelta(minutes=15))
+        _lock_everywhere(conn)
         users.unlock(conn, "anna")
         conn.execute(update(user_table).values(failed_logins=0))
     assert _who(anna, token) is None

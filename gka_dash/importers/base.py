@@ -19,7 +19,13 @@ from ..periods import parse_period
 from ..schema import area, dataset, observation, school
 
 CHUNK = 500
-DUTCH_NUMBER = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$")
+# ASCII digits only: Python's int() and float() also take '١٠٠', full-width digits and '1_000',
+# which no CSV means as a number (and a full-width gemeente code would become a real one).
+DUTCH_NUMBER = re.compile(r"^[+-]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+)(,[0-9]+)?$")
+PLAIN_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+NOT_FINITE = re.compile(r"^[+-]?(nan|inf|infinity)$", re.IGNORECASE)
+MAX_COUNT = 10**9  # more pupils or inhabitants than the country has is a broken file
+MAX_ROWS = 1_000_000  # the largest DUO file has a few hundred thousand rows
 # Bounds for a file anyone with the beheer role can upload: the largest real file (CBS buurten
 # of the whole country, ~14,500 features, ~20 MB) fits with room to spare.
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -119,12 +125,13 @@ class TextTable:
                 raise InputError(self.file, f"'{text}' is not a number as a ';' file writes it (decimal comma, "
                                             "thousands dot: 1.234,5)", row=row["_row"], column=column)
             candidate = text.replace(".", "").replace(",", ".")
+        elif NOT_FINITE.match(text):
+            raise InputError(self.file, f"'{text}' is not a finite number", row=row["_row"], column=column)
+        elif not PLAIN_NUMBER.match(text):
+            raise InputError(self.file, f"'{text}' is not a number", row=row["_row"], column=column)
         else:
             candidate = text
-        try:
-            value = float(candidate)
-        except ValueError:
-            raise InputError(self.file, f"'{text}' is not a number", row=row["_row"], column=column) from None
+        value = float(candidate)
         if math.isnan(value) or math.isinf(value):
             raise InputError(self.file, f"'{text}' is not a finite number", row=row["_row"], column=column)
         return value
@@ -137,6 +144,9 @@ class TextTable:
         if value < 0 or value != int(value):
             raise InputError(self.file, f"'{row[column].strip()}' is not a count (a whole number ≥ 0)",
                              row=row["_row"], column=column)
+        if value > MAX_COUNT:
+            raise InputError(self.file, f"'{row[column].strip()}' is not a plausible count (at most "
+                                        f"{MAX_COUNT:,})".replace(",", "."), row=row["_row"], column=column)
         return int(value)
 
     def period(self, row: dict, column: str) -> str:
@@ -153,12 +163,19 @@ def read_table(path: Path, *, allow_latin1: bool, normalise=lambda name: name.st
     """
     data = read_bytes(path)
     text = decode(data, path.name, allow_latin1=allow_latin1)
+    if text.count("\n") > MAX_ROWS:
+        raise InputError(path.name, f"has more than {MAX_ROWS:,} rows; the most an import reads is "
+                                    f"{MAX_ROWS:,}".replace(",", "."))
     header = text.splitlines()[0]
     sep = ";" if header.count(";") > header.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     try:
         raw_columns = next(reader)
         columns = [normalise(name) for name in raw_columns]
+        twice = sorted({name for name in columns if columns.count(name) > 1})
+        if twice:
+            raise InputError(path.name, "occurs more than once in the header; expected each column once",
+                             row=1, column=", ".join(twice))
         rows = []
         for values in reader:
             if not any(v.strip() for v in values):

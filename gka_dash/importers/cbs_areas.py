@@ -14,14 +14,14 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 from sqlalchemy import delete
 
 from .. import codes, registry
 from ..errors import InputError
 from ..schema import area
-from .base import CHUNK, MAX_FEATURES, ImportReport, checksum, read_bytes, start_dataset, write_observations
+from . import vector
+from .base import CHUNK, MAX_COUNT, MAX_FEATURES, ImportReport, checksum, read_bytes, start_dataset, write_observations
 
 WGS84 = "EPSG:4326"
 # Bounds of the Netherlands (with its coastal water) and a margin; outside means a wrong CRS.
@@ -75,7 +75,9 @@ def _read(path: Path, level: str, crs: str | None) -> gpd.GeoDataFrame:
     layer = _choose_layer(path, level)
     _check_size(path, layer)
     try:
-        frame = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+        frame = vector.read_frame(path, layer)
+    except InputError:
+        raise
     except Exception as exc:  # pyogrio/GDAL raise many types for unreadable files
         raise InputError(path.name, "cannot be read as a shapefile, GeoPackage or GeoJSON "
                                     f"({str(exc).splitlines()[0][:200]})") from None
@@ -88,14 +90,31 @@ def _read(path: Path, level: str, crs: str | None) -> gpd.GeoDataFrame:
                                         "EPSG:28992 for CBS RD New coordinates")
         frame = frame.set_crs(crs)
     frame.columns = [c if c == "geometry" else str(c).lower() for c in frame.columns]
+    _check_numbers(frame, path.name)
     return frame.set_geometry("geometry")
+
+
+def _check_numbers(frame, file: str) -> None:
+    """An infinite kerncijfer, or more inhabitants than the country has, is a broken file: one
+    line naming the feature and column, not a traceback from the database driver."""
+    for column in frame.columns:
+        if column == "geometry" or frame[column].dtype == object:
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+        wrong = np.isinf(values) | ((column == "aant_inw") & (values > MAX_COUNT))
+        if wrong.any():
+            first = int(np.argmax(wrong))
+            raise InputError(file, f"'{values[first]}' is not a finite, plausible number", row=first + 1,
+                             column=column.upper())
 
 
 def _check_size(path: Path, layer: str | None) -> None:
     """Count the features before reading them: a file of millions of features would take the
     app server's memory for minutes before any other check could refuse it."""
     try:
-        features = pyogrio.read_info(path, layer=layer)["features"]
+        features = vector.read_info(path, layer)["features"]
+    except InputError:
+        raise
     except Exception:
         return  # unreadable: _read says so in its own words
     if features > MAX_FEATURES:
@@ -108,7 +127,9 @@ def _choose_layer(path: Path, level: str) -> str | None:
     if path.suffix.lower() in SINGLE_LAYER_SUFFIXES:
         return None
     try:
-        layers = [name for name, _ in pyogrio.list_layers(path)]
+        layers = vector.list_layers(path)
+    except InputError:
+        raise
     except Exception:
         return None  # _read reports the unreadable file
     if len(layers) <= 1:
@@ -188,6 +209,11 @@ def _clean_geometries(frame, file: str, simplify_m: float) -> list[str]:
         geoms[invalid] = [_polygonal(g) for g in shapely.make_valid(geoms[invalid])]
     if simplify_m > 0:
         geoms = shapely.simplify(geoms, simplify_m / METRES_PER_DEGREE, preserve_topology=True)
+    flat = ~np.isin(shapely.get_type_id(geoms), [3, 6]) | (shapely.area(geoms) <= 0)
+    if flat.any():
+        first = int(np.argmax(flat))
+        raise InputError(file, "has no area (its outline is a line or a point once repaired); an area must "
+                               "be a Polygon or MultiPolygon that encloses land", row=first + 1, column="geometry")
     rounded = shapely.transform(geoms, lambda xy: np.round(xy, 5))
     # Rounding can collapse a sliver polygon; keep such an area unrounded rather than lose it.
     rounded = np.where(shapely.area(rounded) > 0, rounded, geoms)

@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select
 from .. import codes
 from ..errors import InputError
 from ..schema import area, school
+from . import vector
 from .base import CHUNK, ImportReport, TextTable, checksum, read_bytes, read_table, start_dataset
 
 GEO_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip"}
@@ -73,7 +74,9 @@ def _read(path: Path) -> TextTable:
     if path.suffix.lower() not in GEO_SUFFIXES:
         return read_table(path, allow_latin1=True, normalise=normalise_column)
     try:
-        frame = gpd.read_file(path)
+        frame = vector.read_frame(path)
+    except InputError:
+        raise
     except Exception as exc:
         raise InputError(path.name, f"cannot be read as a point file ({str(exc).splitlines()[0][:200]})") from None
     if frame.crs is None:

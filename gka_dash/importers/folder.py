@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import pyogrio
 
 from ..errors import GkaError, InputError
+from . import vector
 from .base import ImportReport, read_table
 from .cbs_areas import import_areas
 from .duo_schools import import_schools, normalise_column
@@ -54,7 +54,9 @@ class FolderReport:
 
 def _geo_plan(path: Path, year: int | None) -> Planned | str:
     try:
-        info = pyogrio.read_info(path)
+        info = vector.read_info(path)
+    except InputError as exc:
+        return exc.detail
     except Exception:
         return "not a readable GeoJSON, GeoPackage, shapefile or zip"
     columns = {str(c).lower() for c in info["fields"]}

@@ -9,6 +9,7 @@ one transaction per import and one-line errors.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -30,6 +31,15 @@ def _limits() -> None:  # runs in the child, before the import
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
 
 
+_PATH = re.compile(r"(?<![\w.])/(?:[\w.@+-]+/)+")
+
+
+def _without_paths(line: str) -> str:
+    """The server's folders (the upload's temporary folder, an unpacked zip's) are nobody's
+    business on the page: '/tmp/tmpab12/wijk.geojson' is said as 'wijk.geojson'."""
+    return _PATH.sub("", line)
+
+
 def run(command: str, path: Path, options: list[str], *, by: str) -> Outcome:
     argv = [sys.executable, "-m", "gka_dash", command, str(path), *options, "--by", by]
     env = {**os.environ, "GKA_DATABASE_URL": config.database_url()}
@@ -40,8 +50,9 @@ def run(command: str, path: Path, options: list[str], *, by: str) -> Outcome:
         return Outcome(False, [f"{path.name}: the import took longer than {SECONDS // 60} minutes and was stopped; "
                                "nothing was stored"])
     if done.returncode == 0:
-        return Outcome(True, done.stdout.strip().splitlines())
-    said = [line.removeprefix("error: ") for line in done.stderr.strip().splitlines() if line.startswith("error: ")]
+        return Outcome(True, [_without_paths(line) for line in done.stdout.strip().splitlines()])
+    said = [_without_paths(line.removeprefix("error: ")) for line in done.stderr.strip().splitlines()
+            if line.startswith("error: ")]
     if not said:  # killed for memory, or a fault without our one line: say so, never show a traceback
         said = [f"{path.name}: the import stopped (it needed more memory or time than an upload may use); "
                 "nothing was stored"]

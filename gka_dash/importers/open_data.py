@@ -179,7 +179,7 @@ def _apcg(table: TextTable, schools, report: ImportReport) -> list[dict]:
     flagged: dict[str, set[str]] = {period: set() for period in lists.values()}
     for row in table.rows:
         pc4 = row["PC4"].strip()
-        if not (pc4.isdigit() and len(pc4) == 4):
+        if not (pc4.isascii() and pc4.isdigit() and len(pc4) == 4):
             raise InputError(table.file, f"'{pc4}' is not a 4-digit postcode", row=row["_row"], column="PC4")
         for col, period in lists.items():
             value = table.number(row, col)

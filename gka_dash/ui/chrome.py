@@ -143,15 +143,16 @@ def map_view(view, *, select: str | None = None) -> None:
             f'<strong>{html.escape(title)}</strong><br>{items}</div>')
 
 
-# What makes Markdown (and Streamlit's extensions: :red[…], :material/…:, $…$) of plain text;
-# + - . only start a list at the start of a line, which a name inside a sentence never is.
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#!|~$:])")
+# Every ASCII punctuation character, each of which CommonMark lets a backslash make literal: so
+# no link, autolink (https://…, www.…), image, emphasis, heading, list (- + 1.), quote, table or
+# Streamlit extension (:red[…], :material/…:, $…$) can come from a name or a note.
+MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
 
 
 def plain(text: str) -> str:
-    """Text from a file (a school or wijk name) made inert inside Markdown: no link, image,
-    emphasis or heading can be smuggled in through a name. HTML is escaped by Streamlit."""
-    return MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    """Text from a file or a person (a school or wijk name, a note) made inert inside Markdown,
+    its line breaks kept. HTML is escaped by Streamlit."""
+    return "  \n".join(MARKDOWN_SPECIAL.sub(r"\\\1", line) for line in str(text).splitlines() or [""])
 
 
 def empty_state(user, what: str, ind: registry.Indicator | None) -> None:

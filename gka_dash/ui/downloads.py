@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .. import audit, charts, db, tables, users
+from .. import audit, charts, db, sessions, tables, users, web
 from ..users import User
 from .chrome import presenting
 from .database import engine
@@ -60,20 +60,28 @@ def chart(user: User, chart, stem: str) -> None:
 
 
 def download(user: User, label: str, render, file_name: str, mime: str, *, icon: str, key: str, where=None) -> None:
-    """A download button whose file is made on the server only when clicked, for a user whose
-    account still stands at that moment (not removed, not locked); the click is audited.
+    """A download button whose file is made on the server only when clicked, and only while the
+    login session that drew the button still stands and the account still may see what the
+    page showed: a button on a tab opened before a logout, a lock or a narrowed scope yields
+    nothing (issue #23). The click is audited, and the file it makes is delivered only to that
+    login session (``web.media_owner``), never to another user's.
 
     Nothing of the file is sent with the page: Streamlit keeps the callable and runs it when the
-    button is pressed, so a page left open after an account was revoked yields nothing.
+    button is pressed.
     """
     eng = engine()
+    token = st.session_state.get("_session_token")
 
     def make():
         with eng.connect() as conn:
             still = users.get_user(conn, user.username)
-        if still is None or still.locked():
-            raise PermissionError("account no longer active")
+            live = sessions.username(conn, token) == user.username
+        if (still is None or still.locked() or not live or still.role != user.role
+                or not still.scope.covers(user.scope)):
+            raise PermissionError("this download's login or scope no longer stands")
         _audit_export(eng, user, file_name)
-        return render()
+        data = render()
+        web.claim_next_file(token)
+        return data
 
     (where or st).download_button(label, make, file_name=file_name, mime=mime, icon=icon, key=key)

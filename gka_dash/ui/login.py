@@ -1,4 +1,4 @@
-"""The login gate: streamlit-authenticator's form with credentials from the database, lockout,
+"""The login gate: our own forms, streamlit-authenticator checking the password against the database,
 the audit of logins, and the rules a deployment must meet before any form is shown."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import secrets
 from datetime import timedelta
 
 import streamlit as st
-import streamlit_authenticator as stauth
 from sqlalchemy.exc import SQLAlchemyError
+from streamlit_authenticator.controllers import AuthenticationController
 from streamlit_authenticator.utilities import Validator
 
 from .. import audit, auth, config, db, demo, sessions, users, web
@@ -40,24 +40,30 @@ class PasswordRule(Validator):
         return len(password) >= users.MIN_PASSWORD_LENGTH
 
 
-def authenticator() -> stauth.Authenticate:
-    """streamlit-authenticator for this session, with credentials re-read from the database.
+def client_origin() -> str:
+    """Where this browser connects from: the client address, as our own proxy passes it on
+    (``X-Forwarded-For`` is believed only from a proxy on this machine), for the audit log and
+    for a lock per account and origin."""
+    peer = st.context.ip_address
+    peer = peer if isinstance(peer, str) and peer else "-"  # none in a test run without a browser
+    forwarded = st.context.headers.get("X-Forwarded-For")
+    if isinstance(forwarded, str) and forwarded and peer in ("127.0.0.1", "::1"):
+        return forwarded.split(",")[-1].strip()[:64] or peer
+    return peer[:64]
 
-    The object lives as long as the session (building it renders its cookie component, which
-    may happen once per run at most); its credentials are replaced on every call, so an
-    account added, removed or locked in Beheer counts from the next click.
+
+def password_checker() -> AuthenticationController:
+    """streamlit-authenticator's password check, with credentials read from the database for
+    this origin at the moment of the check (an account added, removed or locked counts at once).
+
+    Only the library's controller is used, never its ``Authenticate`` widget: that one reads the
+    library's own signed cookie on every run and logs in whoever brings one, without a password,
+    lockout or revocation (issue #23). Our forms call the check; only a server-side session
+    (:mod:`gka_dash.sessions`) authenticates a request.
     """
-    built = st.session_state.get("_authenticator")
-    if built is None:
-        # The library's own cookie (a signed username that cannot be revoked) is switched off:
-        # expiry 0 days means it never writes one; the session cookie is ours (current_user).
-        built = stauth.Authenticate({"usernames": {}}, cookie_name=auth.LIBRARY_COOKIE_NAME, cookie_key=cookie_key(),
-                                    cookie_expiry_days=0,
-                                    validator=PasswordRule(), auto_hash=False, login_sleep_time=0)
-        st.session_state["_authenticator"] = built
     with engine().connect() as conn:
-        built.authentication_controller.authentication_model.credentials = auth.credentials(conn)
-    return built
+        found = auth.credentials(conn, client_origin())
+    return AuthenticationController(found, PasswordRule(), auto_hash=False)
 
 
 def refuse_unsafe_deployment() -> None:
@@ -118,18 +124,26 @@ def login_page() -> None:
     st.title("GKA Dashboard Gelijke Kansen")
     st.caption("Gesloten omgeving voor medewerkers van gemeenten en regiocoördinatoren van de "
                "Gelijke Kansen Alliantie.")
-    authenticator().login(location="main", key="login", fields={
-        "Form name": "Inloggen", "Username": "Gebruikersnaam", "Password": "Wachtwoord", "Login": "Inloggen"})
-    status = st.session_state.get("authentication_status")
-    if status is True:
-        _start_session(st.session_state["username"])
-    elif status is False:
-        _record_failure()
+    with st.form("login"):
+        st.subheader("Inloggen")
+        username = st.text_input("Gebruikersnaam", autocomplete="username")
+        password = st.text_input("Wachtwoord", type="password", autocomplete="current-password")
+        submitted = st.form_submit_button("Inloggen")
+    if submitted:
+        name = username.strip().lower()
+        if name and password and password_checker().login(name, password):
+            _start_session(name)
+        else:
+            _record_failure(name)
     if db.is_demo(engine()):
         st.info(SYNTHETIC_NOTE + "\n\nDemo-accounts: " + "; ".join(
             f"`{u}` / `{pw}` ({role}{' ' + ', '.join(g) if g else ''})"
             for u, role, g, pw, _ in demo.DEMO_USERS))
     clear_login_cookie()  # last on the page: while it waits for its answer it shifts nothing
+
+
+def _lock_policy() -> dict:
+    return {"max_failures": config.max_failed_logins(), "lockout": timedelta(minutes=config.lockout_minutes())}
 
 
 def _start_session(username: str) -> None:
@@ -139,45 +153,68 @@ def _start_session(username: str) -> None:
     lifetime = timedelta(days=float(_secret("cookie_expiry_days", "GKA_COOKIE_EXPIRY_DAYS", 1)))
     try:
         with engine().begin() as conn:
-            users.record_login(conn, username, True, max_failures=config.max_failed_logins(),
-                               lockout=timedelta(minutes=config.lockout_minutes()))
+            users.record_login(conn, username, True, origin=client_origin(), **_lock_policy())
             token = sessions.create(conn, username, lifetime)
     except SQLAlchemyError as exc:
         LOG.warning("login of %r refused: the audit could not be written (%s)", username, db.describe_fault(exc))
-        st.session_state["authentication_status"] = None
         st.error(LOGIN_UNAVAILABLE)
         return
-    st.session_state["_session_token"] = token
+    st.session_state.update({"_session_token": token, "authentication_status": True, "username": username})
     st.session_state.pop("_cookie_clear_due", None)  # the new cookie replaces the old one anyway
     st.session_state["_cookie_due"] = secrets.token_hex(8)
     st.rerun()
 
 
-def _record_failure() -> None:
-    """Count the failure against the account the library just refused; an unknown name is
-    audited as such and costs the same bcrypt time, and every failure gets the same words, so
-    neither the answer nor its timing tells which usernames exist or are locked."""
-    tried = [name for name, entry in st.session_state["_authenticator"].authentication_controller.authentication_model
-             .credentials["usernames"].items() if entry.get("failed_login_attempts")]
-    if not tried:
+def _record_failure(username: str) -> None:
+    """Count the failure against the typed account and this origin; an unknown name is audited
+    as such and costs the same bcrypt time, and every failure gets the same words, so neither
+    the answer nor its timing tells which usernames exist or are locked."""
+    with engine().connect() as conn:
+        known = bool(username) and users.get_user(conn, username) is not None
+    if not known:
         auth.spend_password_check()
-    st.session_state["authentication_status"] = None
     try:
         with engine().begin() as conn:
-            users.record_login(conn, tried[0] if tried else "-", False, max_failures=config.max_failed_logins(),
-                               lockout=timedelta(minutes=config.lockout_minutes()))
+            users.record_login(conn, username or "-", False, origin=client_origin(), **_lock_policy())
     except SQLAlchemyError as exc:  # the database busy past the wait: the server's log keeps the attempt
-        LOG.warning("failed login for %r not counted in the database (%s)", tried[0] if tried else "-",
-                    db.describe_fault(exc))
+        LOG.warning("failed login for %r not counted in the database (%s)", username or "-", db.describe_fault(exc))
         st.error(LOGIN_UNAVAILABLE)
         return
     st.error(LOGIN_FAILED)
 
 
+def change_password(user: User, current: str, new: str, repeat: str) -> str | None:
+    """Change a logged-in user's password after checking the current one; returns the error to
+    show, or None. A wrong current password counts towards the lock exactly like a failed login
+    (a stolen session must not become a way to guess the password), and a lock it causes ends
+    this session."""
+    checker = password_checker()
+    origin = client_origin()
+    if not checker.authentication_model.check_credentials(user.username, current):
+        with engine().begin() as conn:
+            users.record_login(conn, user.username, False, origin=origin, what="password_change", **_lock_policy())
+            locked = users.locked_for(conn, users.get_user(conn, user.username), origin, **_lock_policy())
+        if locked:
+            logout()
+            st.rerun()
+        return "Het huidige wachtwoord klopt niet."
+    try:
+        checker.reset_password(user.username, current, new, repeat)
+    except Exception as exc:  # the library's ResetError: empty, not repeated, the same, too short
+        return {"No new password provided": "Vul een nieuw wachtwoord in.",
+                "Passwords do not match": "De twee nieuwe wachtwoorden verschillen.",
+                "New and current passwords are the same": "Het nieuwe wachtwoord is gelijk aan het huidige.",
+                }.get(str(exc), f"Het nieuwe wachtwoord moet minstens {users.MIN_PASSWORD_LENGTH} tekens hebben.")
+    new_hash = checker.authentication_model.credentials["usernames"][user.username]["password"]
+    with engine().begin() as conn:
+        users.store_password_hash(conn, user.username, new_hash, by=user.username)
+    return None
+
+
 def _forget() -> None:
     """End the session's login and drop every filter and cached object of it."""
     for key in list(st.session_state):
-        if key not in ("logout", "_authenticator"):
+        if key != "logout":
             del st.session_state[key]
     st.session_state["authentication_status"] = None
 

@@ -8,7 +8,7 @@ from .. import db, users
 from ..users import User
 from .chrome import plain
 from .database import engine
-from .login import authenticator, logout
+from .login import change_password, logout
 
 
 def sidebar(user: User) -> None:
@@ -19,17 +19,15 @@ def sidebar(user: User) -> None:
         if db.is_demo(engine()):
             st.warning("Synthetische demodata", icon=":material/science:")
         with st.expander("Wachtwoord wijzigen"):
-            try:
-                changed = authenticator().reset_password(user.username, location="main", key="password", fields={
-                    "Form name": "Wachtwoord wijzigen", "Current password": "Huidig wachtwoord",
-                    "New password": "Nieuw wachtwoord (minstens 12 tekens)", "Repeat password": "Herhaal",
-                    "Reset": "Wijzigen"})
-            except Exception as exc:  # the library raises its own error types with an English text
-                st.error(f"Niet gewijzigd: {exc}")
-                changed = False
-            if changed:
-                new_hash = st.session_state["_authenticator"].authentication_controller.authentication_model.credentials[
-                    "usernames"][user.username]["password"]
-                with engine().begin() as conn:
-                    users.store_password_hash(conn, user.username, new_hash, by=user.username)
-                st.success("Wachtwoord gewijzigd.")
+            with st.form("password", clear_on_submit=True):
+                current = st.text_input("Huidig wachtwoord", type="password", autocomplete="current-password")
+                new = st.text_input(f"Nieuw wachtwoord (minstens {users.MIN_PASSWORD_LENGTH} tekens)",
+                                    type="password", autocomplete="new-password")
+                repeat = st.text_input("Herhaal", type="password", autocomplete="new-password")
+                submitted = st.form_submit_button("Wijzigen")
+            if submitted:
+                problem = change_password(user, current, new, repeat)
+                if problem:
+                    st.error(f"Niet gewijzigd: {problem}")
+                else:
+                    st.success("Wachtwoord gewijzigd. Al uw sessies zijn beëindigd: log opnieuw in met het nieuwe wachtwoord.")
