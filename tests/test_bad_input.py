@@ -101,6 +101,51 @@ def _corrupt_zip(tmp_path):
     return ["import-areas", str(path), "--level", "wijk", "--year", "2015"]
 
 
+VRT = ('<OGRVRTDataSource><OGRVRTLayer name="wijk"><SrcDataSource>CSV:/etc/passwd</SrcDataSource>'
+       '</OGRVRTLayer></OGRVRTDataSource>')
+
+
+def _map_file(tmp_path, name: str, content: bytes) -> list[str]:
+    path = tmp_path / name
+    path.write_bytes(content)
+    return ["import-areas", str(path), "--level", "wijk", "--year", "2015"]
+
+
+def _zip_of(tmp_path, members: dict[str, bytes]) -> list[str]:
+    import zipfile
+    path = tmp_path / "wijken.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return ["import-areas", str(path), "--level", "wijk", "--year", "2015"]
+
+
+def _sqlite_not_geopackage(tmp_path):
+    import sqlite3
+    path = tmp_path / "wijk.gpkg"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    return ["import-areas", str(path), "--level", "wijk", "--year", "2015"]
+
+
+def _zip_that_lies_about_its_size(tmp_path):
+    """The directory says a few bytes; the member inflates to 64 MB (issue #23: GDAL believed
+    the directory and inflated 1,5 GB)."""
+    import struct
+    import zipfile
+    path = tmp_path / "wijken.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("wijk.geojson", b'{"type":"FeatureCollection","features":[' + b" " * 64 * 2**20 + b"]}")
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x01\x02", 24), (b"PK\x03\x04", 22)):  # uncompressed size fields
+        at = data.find(signature)
+        data[at + offset:at + offset + 4] = struct.pack("<I", 1024)
+    path.write_bytes(bytes(data))
+    return ["import-areas", str(path), "--level", "wijk", "--year", "2015"]
+
+
+FLAT = '{"type":"Polygon","coordinates":[[[3.5,52.7],[3.51,52.7],[3.52,52.7],[3.5,52.7]]]}'
+
 CASES = {
     # case: (argv builder, words the one-line message must contain)
     "csv missing column": (lambda t: _indicators(t, "indicator,subject,period,value,n\n"
@@ -193,6 +238,37 @@ CASES = {
     "school list with a malformed BRIN": (lambda t: ["import-schools", str(_csv(
         t, "BRIN_NUMMER;VESTIGINGSNUMMER;VESTIGINGSNAAM;GEMEENTENUMMER\n12;00;x;9901\n", name="vestigingen.csv"))],
         ["vestigingen.csv", "'12' is not a BRIN number"]),
+    # Files that tried to read the server or fool the readers (issue #23).
+    "GDAL virtual file disguised as GeoJSON": (lambda t: _map_file(t, "wijk.geojson", VRT.encode()),
+                                               ["wijk.geojson", "is XML", "never read"]),
+    "GDAL virtual file in a zip": (lambda t: _zip_of(t, {"wijk.vrt": VRT.encode()}),
+                                   ["wijken.zip", "member 'wijk.vrt'", "only map files"]),
+    "GDAL virtual file named .geojson in a zip": (lambda t: _zip_of(t, {"wijk.geojson": VRT.encode()}),
+                                                  ["wijken.zip", "is XML"]),
+    "zip member that points outside the zip": (lambda t: _zip_of(t, {"../../wijk.geojson": b"{}"}),
+                                               ["wijken.zip", "points outside the zip"]),
+    "zip with two map files": (lambda t: _zip_of(t, {"a.geojson": b"{}", "b.geojson": b"{}"}),
+                               ["wijken.zip", "holds 2 map files", "exactly one"]),
+    "SQLite database that is not a GeoPackage": (_sqlite_not_geopackage, ["wijk.gpkg", "not a GeoPackage"]),
+    "zip whose directory lies about its size": (_zip_that_lies_about_its_size, ["wijken.zip", "not a readable zip"]),
+    "GeoJSON that is a shapefile by its bytes": (lambda t: _map_file(t, "wijk.geojson", b"\x00\x00\x27\x0a" + b"\x00" * 96),
+                                                 ["wijk.geojson", "holds a ESRI Shapefile file"]),
+    "polygon without area": (lambda t: _geojson(t, [FLAT]), ["wijk.geojson", "row 1", "has no area"]),
+    "infinite kerncijfer": (lambda t: _geojson(t, [SQUARE], extra=',"AANT_INW":Infinity'),
+                            ["wijk.geojson", "row 1", "column AANT_INW", "not a finite, plausible number"]),
+    "more inhabitants than the world has": (lambda t: _geojson(t, [SQUARE], extra=',"AANT_INW":1e300'),
+                            ["wijk.geojson", "row 1", "column AANT_INW", "not a finite, plausible number"]),
+    "a column twice in the header": (lambda t: _indicators(t, "indicator,subject,period,group,value,value,n\n"
+                                                              "afstroom_pct,WK990100,2014-2016,,12.5,99,140\n"),
+                                     ["indicatoren.csv", "row 1", "column value", "more than once"]),
+    "full-width digits in a gemeente code": (lambda t: _indicators(t, HEADER + "havo_vwo_17_pct,GM９９０１,2016,laag,30,200\n"),
+                                             ["row 2", "column subject"]),
+    "Arabic-Indic digits as a value": (lambda t: _indicators(t, HEADER + "afstroom_pct,WK990100,2014-2016,,١٢,140\n"),
+                                       ["row 2", "column value", "is not a number"]),
+    "underscore in a count": (lambda t: _indicators(t, HEADER + "afstroom_pct,WK990100,2014-2016,,12,1_000\n"),
+                              ["row 2", "column n", "is not a number"]),
+    "10^23 pupils": (lambda t: _indicators(t, HEADER + "afstroom_pct,WK990100,2014-2016,,12,1e23\n"),
+                     ["row 2", "column n", "not a plausible count"]),
     "school list without BRIN column": (lambda t: ["import-schools", str(_csv(t, "VESTIGINGSNUMMER;NAAM\n00AP00;x\n",
                                                                               name="vestigingen.csv"))],
                                         ["vestigingen.csv", "BRIN_NUMMER", "missing"]),

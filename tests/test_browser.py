@@ -789,3 +789,184 @@ def test_keyboard_only_gemeente_download_and_note(server, page):
     page.keyboard.press("Enter")
     page.get_by_text("Laatst gewijzigd door").first.wait_for(timeout=60000)
     assert page.get_by_role("textbox").nth(2).input_value() == "Schoolmaatschappelijk werk in Dijkstede uitbreiden."
+
+
+# Issue #23: the holes an attacker found, each tried again here the way it was found.
+
+def _shows_login_form_only(page) -> bool:
+    page.wait_for_function("() => document.body.innerText.includes('Geladen gegevens') || "
+                           "document.body.innerText.includes('Gebruikersnaam')", timeout=30000)
+    _settled(page)
+    return page.get_by_label("Gebruikersnaam").count() == 1 and page.get_by_text("Geladen gegevens").count() == 0
+
+
+def test_a_forged_library_cookie_with_the_right_key_logs_nobody_in(server, database, page):
+    """streamlit-authenticator's own cookie, a JWT {username, exp_date} signed with the cookie
+    key, used to log in as anyone, a locked account too, and to clear its lock."""
+    import jwt
+    from datetime import timedelta
+
+    from gka_dash import users
+    with db.get_engine(database).begin() as conn:
+        for origin in range(users.GLOBAL_LOCK_FACTOR):
+            for _ in range(5):
+                users.record_login(conn, "grootzeestad", False, origin=f"10.9.9.{origin}", max_failures=5,
+                                   lockout=timedelta(minutes=30))
+    forged = {"username": "beheer", "exp_date": time.time() + 3600}
+    for who in ("beheer", "grootzeestad"):
+        token = jwt.encode({**forged, "username": who}, auth.DEMO_COOKIE_KEY, algorithm="HS256")
+        page.context.add_cookies([{"name": auth.LIBRARY_COOKIE_NAME, "value": token, "url": server + "/"}])
+        page.goto(server + "/?gemeente=GM9901")
+        assert _shows_login_form_only(page), who
+    with db.get_engine(database).connect() as conn:
+        assert users.get_user(conn, "grootzeestad").locked()  # the lock stands
+        opened = conn.execute(select(func.count()).select_from(audit_log).where(
+            audit_log.c.action == "login", audit_log.c.username.in_(["beheer", "grootzeestad"]))).scalar()
+    assert opened == 0
+    with db.get_engine(database).begin() as conn:
+        users.unlock(conn, "grootzeestad")
+    _login(page, "beheer")  # the control: the form itself still logs in
+    page.get_by_text("Geladen gegevens").first.wait_for(timeout=30000)
+
+
+EVIL_PAGE = """<!doctype html><title>elders</title><script>
+window.result = null;
+const socket = new WebSocket("ws://127.0.0.1:%d/_stcore/stream", ["streamlit", "PLACEHOLDER_AUTH_TOKEN"]);
+socket.onopen = () => { window.result = "open"; socket.close(); };
+socket.onerror = () => { window.result = window.result || "refused"; };
+socket.onclose = () => { window.result = window.result || "refused"; };
+</script>"""
+
+
+@contextlib.contextmanager
+def _another_port(html: str):
+    """A page served from another port of the same host, as an attacker's local service would."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+
+
+def test_a_page_on_another_port_of_the_host_cannot_open_the_apps_websocket(server, page):
+    page.goto(server + "/")
+    _login(page)
+    port = int(server.rsplit(":", 1)[1])
+    script = EVIL_PAGE % port
+    # The control: the same script on the app's own origin opens the socket.
+    page.evaluate("html => { const s = document.createElement('script'); s.textContent = "
+                  "html.split('<script>')[1].split('</script>')[0]; document.body.appendChild(s); }", script)
+    page.wait_for_function("() => window.result !== null", timeout=30000)
+    assert page.evaluate("window.result") == "open"
+    with _another_port(script) as elsewhere:
+        page.goto(elsewhere)
+        page.wait_for_function("() => window.result !== null", timeout=30000)
+        assert page.evaluate("window.result") == "refused"
+    answer = page.context.request.post(server + "/_stcore/upload_file/x/y", headers={"Origin": elsewhere[:-1]})
+    assert answer.status == 403
+
+
+def test_a_download_made_for_one_session_is_delivered_to_no_other(server, page):
+    page.goto(server + "/kaart")
+    _login(page)
+    button = page.get_by_role("button", name="Download tabel (CSV)").first
+    button.wait_for(timeout=30000)
+    page.wait_for_function(IDLE, timeout=30000)
+    with page.expect_download() as info:
+        button.click()
+    address = info.value.url
+    assert page.context.request.get(address).status == 200  # its own session may fetch it again
+    other = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
+    someone = other.new_page()
+    someone.goto(server + "/")
+    _login(someone, "waldersum")
+    someone.get_by_text("Geladen gegevens").first.wait_for(timeout=30000)
+    assert other.request.get(address).status == 403  # a live session, but not the one that made it
+    other.close()
+
+
+def test_a_download_button_drawn_before_the_scope_narrowed_yields_nothing(server, database, page):
+    from gka_dash import users
+    page.goto(server + "/kaart?gemeente=GM9902")
+    _login(page, "regio")
+    button = page.get_by_role("button", name="Download tabel (CSV)").first
+    button.wait_for(timeout=30000)
+    page.wait_for_function(IDLE, timeout=30000)
+    assert _downloads(page, button)  # the control: the button works while the scope stands
+    engine = db.get_engine(database)
+    with engine.begin() as conn:
+        users.set_role(conn, "regio", role="regio", gemeenten=["GM9901"])
+    try:
+        assert not _downloads(page, button)
+    finally:
+        with engine.begin() as conn:
+            users.set_role(conn, "regio", role="regio", gemeenten=["GM9901", "GM9902"])
+
+
+def _downloads(page, button, tries: int = 3) -> bool:
+    """Whether a click on the button delivers a file. A click can meet a button that a rerun is
+    just drawing anew (its old file id is void until the new one has arrived), so it is tried a
+    few times, each waiting a while for the download to start."""
+    for _ in range(tries):
+        try:
+            with page.expect_download(timeout=8000):
+                button.click()
+            return True
+        except PlaywrightTimeout:
+            continue
+    return False
+
+
+def test_metrics_need_a_login_and_no_page_can_be_framed(server, page):
+    stranger = page.context.request
+    assert stranger.get(server + "/_stcore/metrics").status == 403
+    home = stranger.get(server + "/")
+    assert "frame-ancestors 'none'" in home.headers["content-security-policy"]
+    assert home.headers["x-frame-options"] == "DENY"
+    page.goto(server + "/")
+    _login(page)
+    assert page.context.request.get(server + "/_stcore/metrics").status == 200
+
+
+def test_guessing_the_current_password_counts_and_locks_like_a_login(server, database, page):
+    """A stolen session must not become a way to guess the password: wrong current passwords in
+    "Wachtwoord wijzigen" are counted, audited and lock this origin out, ending the session."""
+    from gka_dash import users
+    page.goto(server + "/")
+    _login(page, "grootzeestad")
+    cookie = _session_cookie(page.context)
+    page.get_by_text("Wachtwoord wijzigen").click()
+    for attempt in range(5):
+        page.get_by_label("Huidig wachtwoord").fill(f"geraden-wachtwoord-{attempt}")
+        page.get_by_label("Nieuw wachtwoord (minstens 12 tekens)").fill("een-heel-nieuw-wachtwoord")
+        page.get_by_label("Herhaal").fill("een-heel-nieuw-wachtwoord")
+        page.get_by_role("button", name="Wijzigen").click()
+        if attempt < 4:
+            page.get_by_text("Het huidige wachtwoord klopt niet.").first.wait_for(timeout=30000)
+            _settled(page)
+    _login_form(page)  # the fifth wrong guess: this origin is locked out and the session is over
+    assert not _opens_with(page, server, cookie)
+    engine = db.get_engine(database)
+    with engine.connect() as conn:
+        failed = conn.execute(select(func.count()).select_from(audit_log).where(
+            audit_log.c.action == "password_change_failed", audit_log.c.username == "grootzeestad")).scalar()
+    assert failed == 5
+    with engine.begin() as conn:
+        users.unlock(conn, "grootzeestad")

@@ -78,9 +78,7 @@ def _validated_rows(table, subjects) -> list[dict]:
             raise InputError(table.file, f"{value:g} is outside the range of {key} "
                                          f"({low:g} to {'∞' if high is None else f'{high:g}'})",
                              row=line, column="value")
-        n = table.number(row, "n")
-        if n < 0 or n != int(n):
-            raise InputError(table.file, f"'{row['n']}' is not a count (a whole number ≥ 0)", row=line, column="n")
+        n = table.count(row, "n")
         identity = (key, subject, period, group)
         if identity in seen:
             raise InputError(table.file, f"duplicate of row {seen[identity]} (same indicator, subject, "

@@ -1,0 +1,70 @@
+"""Issue #23, the holes an attacker found, tried again without a browser: each test did what the
+attacker did and failed on the code before the fix (the browser ones are in test_browser.py)."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from gka_dash import privacy, web
+from gka_dash.schema import audit_log
+from gka_dash.ui.chrome import plain
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def test_session_state_that_claims_a_login_opens_nothing(demo_engine):
+    """What streamlit-authenticator's cookie path set for a forged cookie: the app used to start
+    a real session for it. Only a server-side session opens the app now."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in {"authentication_status": True, "username": "beheer", "name": "Demo beheerder"}.items():
+        at.session_state[key] = value
+    at.run()
+    assert [t.label for t in at.text_input] == ["Gebruikersnaam", "Wachtwoord"]
+    assert not at.metric and "_session_token" not in at.session_state
+    with demo_engine.connect() as conn:
+        assert not conn.execute(select(audit_log.c.id).where(audit_log.c.action == "login")).all()
+
+
+@pytest.mark.parametrize("origin, host, scheme, configured, allowed", [
+    (None, "127.0.0.1:8601", "http", None, True),  # no Origin: not a browser's cross-site request
+    ("http://127.0.0.1:8601", "127.0.0.1:8601", "http", None, True),
+    ("http://127.0.0.1:9999", "127.0.0.1:8601", "http", None, False),  # another port of the host
+    ("https://127.0.0.1:8601", "127.0.0.1:8601", "http", None, False),  # another scheme
+    ("http://elders.example", "127.0.0.1:8601", "http", None, False),
+    ("https://gka.example.nl", "gka.example.nl", "https", "https://gka.example.nl", True),
+    ("https://gka.example.nl:8443", "gka.example.nl:8443", "https", "https://gka.example.nl", False),
+    ("http://gka.example.nl", "gka.example.nl", "http", "https://gka.example.nl", False),
+])
+def test_only_the_apps_own_origin_may_open_the_websocket(monkeypatch, origin, host, scheme, configured, allowed):
+    if configured:
+        monkeypatch.setenv("GKA_PUBLIC_ORIGIN", configured)
+    else:
+        monkeypatch.delenv("GKA_PUBLIC_ORIGIN", raising=False)
+    assert web.origin_allowed(origin, host, scheme) is allowed
+
+
+@pytest.mark.parametrize("text", ["Zie https://elders.example/x of www.elders.example", "# Kop", "Kop\n===",
+                                  "- een lijst", "1. genummerd", "> citaat", "![beeld](https://x.example/p.png)",
+                                  "[klik](javascript:alert(1))", ":red[rood] :material/home: $x$", "| a | b |\n|---|---|"])
+def test_text_from_a_file_or_a_note_is_inert_markdown(text):
+    """Every ASCII punctuation mark is escaped, so that CommonMark, GFM and Streamlit's
+    extensions read nothing but the characters themselves."""
+    escaped = plain(text)
+    lines = escaped.split("  \n")
+    assert len(lines) == len(text.splitlines())
+    for original, shown in zip(text.splitlines(), lines):
+        assert shown.replace("\\", "") == original.replace("\\", "")
+        assert all(shown[i - 1] == "\\" for i, ch in enumerate(shown) if ch in "#-.>![]():|$=*_`" and i > 0)
+        assert shown[0] not in "#->!|[:$=" or shown[0] == "\\"
+
+
+def test_pseudonymised_schools_are_not_placed_on_their_building():
+    import pandas as pd
+    schools = pd.DataFrame({"id": ["00AA00", "00AB00"], "name": ["De Klimop", "Het Anker"], "plaats": ["X", "X"],
+                            "lon": [4.47712, 4.48893], "lat": [51.92231, 51.91804]})
+    shown = privacy.pseudonymise(schools)
+    assert set(shown["name"]) == {"School A", "School B"}
+    assert (abs(shown["lon"] - schools["lon"]) <= privacy.PSEUDONYM_GRID / 2 + 1e-9).all()
+    assert not (shown[["lon", "lat"]].to_numpy() == schools[["lon", "lat"]].to_numpy()).any()
