@@ -49,24 +49,50 @@ def withheld_text(count: int, noun: str = "leerlingen") -> str:
 
 
 # Disclosure control for references (design §7). A reference over "alle gemeenten" next to a
-# user's own figures lets the user subtract: total minus what is in scope is what is not. So a
-# reference is shown only when what lies outside the user's scope is an aggregate of at least
-# MIN_OTHERS gemeenten of which no DOMINANCE_N together hold more than DOMINANCE_K of the pupils
-# (the (n, k)-dominance rule of statistical disclosure control), and never with its n.
+# user's own figures lets the user subtract: total minus what is in scope is what is not. And
+# references seen *together* subtract from each other: "alle gemeenten" minus the peer group, or
+# the peer group minus the GKA gemeenten, can be a single gemeente (issue #23). So the rule holds
+# for the whole set of references a user can see for one figure (every comparison group of every
+# gemeente in the scope): each part of the partition those groups cut the gemeenten outside the
+# scope into must hold at least MIN_OTHERS gemeenten of which no DOMINANCE_N together hold more
+# than DOMINANCE_K of the pupils (the (n, k)-dominance rule of statistical disclosure control).
+# Groups are admitted in a fixed order of preference until the next would break the rule; a
+# reference never carries its n, and its value leaves the server rounded as it is shown.
 MIN_OTHERS = 3
 DOMINANCE_N, DOMINANCE_K = 2, 0.85
 
 
-def reference_allowed(rows: pd.DataFrame, scope) -> bool:
-    """Whether a reference over ``rows`` (shown rows of every gemeente) may be shown to a user
-    with ``scope``: the part outside the scope must not be one or two gemeenten in disguise."""
+def _part_safe(weights: pd.Series) -> bool:
+    if len(weights) < MIN_OTHERS:
+        return False
+    return float(weights.nlargest(DOMINANCE_N).sum()) <= DOMINANCE_K * float(weights.sum())
+
+
+def _parts_safe(weight: pd.Series, groups: list[frozenset]) -> bool:
+    """Whether every part of the partition that ``groups`` cut the weighed gemeenten into is safe."""
+    signature = pd.Series({code: tuple(code in g for g in groups) for code in weight.index}, dtype=object)
+    signature = signature[[any(s) for s in signature]]
+    return all(_part_safe(weight[codes]) for codes in signature.groupby(signature).groups.values())
+
+
+def allowed_references(rows: pd.DataFrame, groups, scope) -> set:
+    """Which of ``groups`` ((name, members): members None for all gemeenten) may be shown to a
+    user with ``scope`` together, over ``rows`` (the shown rows of every gemeente for one figure)."""
+    names = [name for name, _ in groups]
     if scope.is_everything:
-        return True  # nothing lies outside a beheerder's scope
+        return set(names)  # nothing lies outside a beheerder's scope
     outside = rows[~rows["gemeente_code"].isin(scope.gemeenten)]
     weight = outside["n"].fillna(1).clip(lower=1).groupby(outside["gemeente_code"]).sum()
-    if len(weight) < MIN_OTHERS:
-        return False
-    return float(weight.nlargest(DOMINANCE_N).sum()) <= DOMINANCE_K * float(weight.sum())
+    kept, allowed = [], set()
+    for name, members in groups:
+        part = frozenset(weight.index) if members is None else frozenset(members) & frozenset(weight.index)
+        if not part and members is not None and rows["gemeente_code"].isin(members).any():
+            allowed.add(name)  # only gemeenten of the user's own scope: nothing to disclose
+            continue
+        if part and _parts_safe(weight, [*kept, part]):
+            kept.append(part)
+            allowed.add(name)
+    return allowed
 
 
 REFERENCE_WITHHELD = ("referentie niet getoond: te weinig andere gemeenten in de gegevens "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import func, select
 
-from . import geometry, privacy, registry, stats
+from . import formatting, geometry, privacy, registry, stats
 from . import peers as peer_groups
 from .periods import sort_periods
 from .schema import area, dataset, observation, school
@@ -88,23 +88,55 @@ def gka_gemeenten(engine) -> tuple[str, ...]:
         return tuple(sorted(conn.execute(query).scalars()))
 
 
-@cached
-def reference(engine, scope: Scope, key: str, *, period: str | None = None, level: str | None = None,
-              group: str | None = None, among: tuple[str, ...] | None = None) -> float | None:
-    """The pupil-weighted mean over all gemeenten in the data (``among``: over these gemeenten
-    only, a peer group), or None when the disclosure rule (:func:`privacy.reference_allowed`)
-    forbids it for this scope. ``level`` keeps rows of one kind of subject (wijk, gemeente;
-    None: all, as for schools) so a gemeente's total is not counted again with its own wijken."""
+def _reference_rows(engine, key: str, period: str | None, level: str | None, group: str | None) -> pd.DataFrame:
     rows = all_gemeenten(engine, key, period=period)
-    if among is not None:
-        rows = rows[rows["gemeente_code"].isin(among)]
     if level is not None:
         rows = rows[rows["subject"].str.startswith(SUBJECT_PREFIX[level])]
     if group is not None:
         rows = rows[rows["group"] == group]
-    if rows.empty or not privacy.reference_allowed(rows, scope):
+    return rows
+
+
+@cached
+def _visible_groups(engine, scope: Scope) -> tuple[tuple[tuple[str, str | None], tuple[str, ...] | None], ...]:
+    """Every reference group a user of this scope can see on some page, in order of preference:
+    all gemeenten first, then per gemeente of the scope its GKA group and its peer group."""
+    groups = [(("all_gemeenten", None), None)]
+    for gemeente in sorted(scope.gemeenten or ()):
+        groups += [((name, gemeente), among) for name, among in _comparisons(engine, gemeente).items()
+                   if name != "all_gemeenten"]
+    return tuple(groups)
+
+
+@cached
+def _allowed(engine, scope: Scope, key: str, period: str | None, level: str | None, group: str | None) -> frozenset:
+    rows = _reference_rows(engine, key, period, level, group)
+    return frozenset(privacy.allowed_references(rows, list(_visible_groups(engine, scope)), scope))
+
+
+@cached
+def reference(engine, scope: Scope, key: str, *, period: str | None = None, level: str | None = None,
+              group: str | None = None, name: str = "all_gemeenten", gemeente: str | None = None) -> float | None:
+    """The pupil-weighted mean over all gemeenten in the data (``name`` "gka" or "peers": over
+    that comparison group of ``gemeente``), rounded as it is shown, or None when the disclosure
+    rule over everything this scope can see together (:func:`privacy.allowed_references`)
+    forbids it. ``level`` keeps rows of one kind of subject (wijk, gemeente; None: all, as for
+    schools) so a gemeente's total is not counted again with its own wijken."""
+    rows = _reference_rows(engine, key, period, level, group)
+    if name != "all_gemeenten":
+        if gemeente is None:
+            raise ValueError("a comparison group needs its gemeente")
+        among = _comparisons(engine, gemeente).get(name)
+        rows = rows[rows["gemeente_code"].isin(among or ())]
+    owner = None if name == "all_gemeenten" else gemeente
+    if scope.is_everything:
+        allowed = True
+    else:
+        allowed = (name, owner) in _allowed(engine, scope, key, period, level, group)
+    if rows.empty or not allowed:
         return None
-    return weighted_mean(rows)
+    value = weighted_mean(rows)
+    return None if value is None else round(value, formatting.DECIMALS.get(registry.get(key).unit, 1))
 
 
 @cached
@@ -221,8 +253,8 @@ def key_figures(engine, scope: Scope, gemeente: str) -> list[dict]:
             "key": key, "group": group, "unit": ind.unit,
             "label": f"Havo/vwo 17-jarigen, ouders {group}" if group else ind.label,
             "section": SECTIONS[ind.level], "period": latest, "value": value, "n": n, "low": low, "high": high,
-            **{name: reference(engine, scope, key, period=latest, level=level, group=group, among=among)
-               for name, among in comparisons.items()},
+            **{name: reference(engine, scope, key, period=latest, level=level, group=group, name=name,
+                               gemeente=gemeente) for name in comparisons},
             "previous_period": previous, "previous": previous_value,
             "change": (stats.difference(previous_value, n_before, value, n, ind.unit)
                        if previous_value is not None else None),
@@ -246,8 +278,9 @@ def series(engine, scope: Scope, gemeente: str, key: str, group: str = "") -> pd
         value = weighted_mean(rows)
         low, high = stats.interval(value, n, ind.unit)
         records.append({"period": period, "where": "gemeente", "value": value, "n": n, "low": low, "high": high})
-        for name, among in comparisons.items():
-            value = reference(engine, scope, key, period=period, level=level, group=group, among=among)
+        for name in comparisons:
+            value = reference(engine, scope, key, period=period, level=level, group=group, name=name,
+                              gemeente=gemeente)
             records.append({"period": period, "where": name, "value": value, "n": None, "low": None, "high": None})
     frame = pd.DataFrame(records, columns=["period", "where", "value", "n", "low", "high"])
     return frame.dropna(subset=["value"]).reset_index(drop=True)

@@ -28,8 +28,61 @@ def _rows(**weights) -> pd.DataFrame:
 ])
 def test_a_reference_needs_three_others_none_dominant(outside, allowed):
     rows = _rows(GM1=300, **outside)
-    assert privacy.reference_allowed(rows, Scope.of("GM1")) is allowed
-    assert privacy.reference_allowed(rows, Scope.everything())  # nothing lies outside a beheerder's scope
+    everyone = [("alle", None)]
+    assert privacy.allowed_references(rows, everyone, Scope.of("GM1")) == ({"alle"} if allowed else set())
+    assert privacy.allowed_references(rows, everyone, Scope.everything()) == {"alle"}  # nothing lies outside
+
+
+def test_references_seen_together_may_not_subtract_to_fewer_than_three():
+    """All = own + four others; the peers are three of those four: each alone passes the rule,
+    together "alle" minus the peers is the fourth gemeente. The peers are then withheld."""
+    rows = _rows(GM1=300, GM2=100, GM3=100, GM4=100, GM5=100)
+    groups = [("alle", None), ("peers", ("GM2", "GM3", "GM4")), ("gka", ("GM2", "GM3", "GM4", "GM5"))]
+    # The GKA group outside GM1 is all four: it cuts nothing finer and may be shown.
+    assert privacy.allowed_references(rows, groups, Scope.of("GM1")) == {"alle", "gka"}
+    wide = _rows(GM1=300, **{f"GM{i}": 100 for i in range(2, 12)})
+    groups = [("alle", None), ("peers", tuple(f"GM{i}" for i in range(2, 7)))]
+    assert privacy.allowed_references(wide, groups, Scope.of("GM1")) == {"alle", "peers"}
+
+
+def _isolable(groups: list[set], outside: list[str]) -> list[str]:
+    """The gemeenten whose own total follows from the groups' totals by adding and subtracting
+    (an attacker who knows every n): those whose indicator vector lies in the groups' span."""
+    import numpy as np
+    if not groups:
+        return []
+    matrix = np.array([[1.0 if g in group else 0.0 for g in outside] for group in groups])
+    found = []
+    for i, g in enumerate(outside):
+        target = np.zeros(len(outside))
+        target[i] = 1.0
+        solution, *_ = np.linalg.lstsq(matrix.T, target, rcond=None)
+        if np.allclose(matrix.T @ solution, target, atol=1e-9):
+            found.append(g)
+    return found
+
+
+@pytest.mark.parametrize("username, own", [("veenhaven", ("GM9901",)), ("grootzeestad", ("GM9905",)),
+                                            ("waldersum", ("GM9903",)), ("regio", ("GM9901", "GM9902"))])
+def test_no_gemeente_follows_from_the_references_a_user_sees_together(demo_engine, username, own):
+    """The attack of issue #23: combine every reference shown to one user for one figure (all
+    gemeenten, the GKA gemeenten, the peers, of every gemeente in the scope) and solve for one
+    other gemeente's figure. With exact totals, as the attacker had them, none comes out."""
+    scope = Scope.of(*own)
+    for gemeente in own:
+        for figure in queries.key_figures(demo_engine, scope, gemeente):
+            level = queries._figure_level(demo_engine, scope, gemeente, queries.registry.get(figure["key"]))
+            rows = queries._reference_rows(demo_engine, figure["key"], figure["period"], level, figure["group"])
+            outside = sorted(set(rows["gemeente_code"]) - set(own))
+            shown = []
+            for viewed in own:
+                for name, among in queries._comparisons(demo_engine, viewed).items():
+                    value = queries.reference(demo_engine, scope, figure["key"], period=figure["period"], level=level,
+                                              group=figure["group"], name=name, gemeente=viewed)
+                    if value is not None:
+                        shown.append(set(outside) if among is None else set(among) & set(outside))
+                        assert value == round(value, 2)  # rounded as shown: no exact float leaves the server
+            assert not _isolable([g for g in shown if g], outside), (username, figure["key"], figure["period"])
 
 
 def _truth(engine, gemeente, period, group):
