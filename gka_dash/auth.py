@@ -53,6 +53,13 @@ def credentials(conn, origin: str) -> dict:
     return {"usernames": entries}
 
 
+def cookie_key(engine) -> str | None:
+    """The server's secret (GKA_COOKIE_KEY or [auth] cookie_key): it seals the one-time ticket
+    with which the page has the server set the login cookie; the demo database alone may use the
+    published demo key."""
+    return config.auth_setting("cookie_key", "GKA_COOKIE_KEY") or (DEMO_COOKIE_KEY if db.is_demo(engine) else None)
+
+
 def deployment_problems(engine, cookie_key: str | None) -> list[str]:
     """Reasons the app must not open on this database; empty when it may.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +56,18 @@ def pdf_font_dir() -> Path:
     """Where the PDF export finds DejaVu Sans (Debian: fonts-dejavu-core), which has every
     character of a Dutch report (ë, —, →) that the PDF core fonts lack."""
     return Path(os.environ.get("GKA_PDF_FONT_DIR", "/usr/share/fonts/truetype/dejavu"))
+
+
+def auth_setting(name: str, env: str, default=None):
+    """A login setting from the environment or from [auth] in .streamlit/secrets.toml (the file
+    Streamlit reads too), never from code; the HTTP routes need it outside any script run."""
+    if os.environ.get(env):
+        return os.environ[env]
+    try:
+        found = tomllib.loads((PROJECT_ROOT / ".streamlit" / "secrets.toml").read_text(encoding="utf-8"))
+    except (FileNotFoundError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return default
+    return found.get("auth", {}).get(name, default)
 
 
 def public_origin() -> str | None:

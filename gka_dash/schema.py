@@ -124,6 +124,15 @@ login_session = Table(
     Index("ix_login_session_user", "username"),
 )
 
+cookie_ticket = Table(
+    "cookie_ticket", metadata,
+    # For two minutes after a login: the hash of the one-time ticket the page posts and the
+    # session token sealed with the server's key; deleted when the server sets the cookie.
+    Column("ticket_hash", String(64), primary_key=True),
+    Column("sealed", Text, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
 login_failure = Table(
     "login_failure", metadata,
     # One row per failed password (or second-factor) check, with where it came from: a lock is

@@ -9,14 +9,18 @@ cookie's. No Streamlit here; :mod:`gka_dash.ui.login` sets and reads the cookie.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import insert, select, update
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import delete, insert, select, update
 
 from . import audit
-from .schema import login_session
+from .schema import cookie_ticket, login_session
+
+TICKET_LIFETIME = timedelta(minutes=2)
 
 
 def token_hash(token: str) -> str:
@@ -65,3 +69,37 @@ def revoke_user(conn, username: str, why: str) -> int:
     return conn.execute(update(login_session).where(login_session.c.username == username,
                                                     login_session.c.revoked_at.is_(None))
                         .values(revoked_at=audit.now(), revoked_why=why)).rowcount
+
+
+def _sealer(key: str) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(b"gka-cookie-ticket\0" + key.encode()).digest()))
+
+
+def ticket(conn, token: str, key: str) -> str:
+    """A one-time ticket for setting this session's cookie: the page posts it, the server
+    exchanges it (:func:`redeem`), so the token never passes through the page's script. The
+    database keeps the ticket's hash and the token sealed with the server's key, for two
+    minutes at most, and deletes both at the exchange."""
+    value = secrets.token_urlsafe(32)
+    conn.execute(delete(cookie_ticket).where(cookie_ticket.c.expires_at <= audit.now()))
+    conn.execute(insert(cookie_ticket).values(ticket_hash=token_hash(value), sealed=_sealer(key).encrypt(
+        token.encode()).decode(), expires_at=audit.now() + TICKET_LIFETIME))
+    return value
+
+
+def redeem(conn, value: str, key: str | None) -> str | None:
+    """The token of a live session for a ticket not yet used nor expired, once; else None."""
+    if not value or not key:
+        return None
+    row = conn.execute(select(cookie_ticket.c.sealed, cookie_ticket.c.expires_at)
+                       .where(cookie_ticket.c.ticket_hash == token_hash(value))).first()
+    if row is None or conn.execute(delete(cookie_ticket).where(
+            cookie_ticket.c.ticket_hash == token_hash(value))).rowcount != 1:
+        return None
+    if audit.aware(row.expires_at) <= audit.now():
+        return None
+    try:
+        token = _sealer(key).decrypt(row.sealed.encode()).decode()
+    except InvalidToken:
+        return None
+    return token if username(conn, token) is not None else None

@@ -3,8 +3,9 @@ media storage, see ``media_owner``).
 
 - The session cookie is set and cleared by the server (``POST /_gka/sessie``,
   ``POST /_gka/uitloggen``), so it can be HttpOnly: script in the page, ours or injected, can
-  neither read nor copy it. The page posts the token of a session the database has just opened;
+  neither read nor copy it. The page posts a one-time ticket for a session the database has just opened;
   the route sets the cookie only for a live session, and only for a request from this site.
+  The page holds a one-time ticket for it, never the token.
 - Streamlit serves every file behind a download button at /media/<id>, to anyone who has the
   address. A file is made only on the click for a logged-in user (see ``ui.downloads``), but its
   address stays valid for a while; the guard answers 403 to a request for it without a live
@@ -112,10 +113,13 @@ class MediaNeedsSession:
         await self.app(scope, receive, send)
 
 
-def _remaining_seconds(token: str) -> int | None:
-    with db.get_engine(config.database_url()).connect() as conn:
-        left = sessions.remaining(conn, token)
-    return int(left.total_seconds()) if left is not None else None
+def _redeem(ticket: str) -> tuple[str, int] | None:
+    """The session token and its remaining seconds for a one-time ticket, or None."""
+    engine = db.get_engine(config.database_url())
+    with engine.begin() as conn:
+        token = sessions.redeem(conn, ticket, auth.cookie_key(engine))
+        left = sessions.remaining(conn, token) if token else None
+    return (token, int(left.total_seconds())) if left is not None else None
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -196,10 +200,14 @@ class Guard:
 
 
 async def open_session(request):
-    token = (await request.body()).decode("utf-8", errors="replace").strip()[:200]
-    seconds = await anyio.to_thread.run_sync(_remaining_seconds, token) if token else None
-    if not seconds or not _same_site(request):
+    """Set the login cookie for the one-time ticket the page posts (see ``sessions.ticket``)."""
+    ticket = (await request.body()).decode("utf-8", errors="replace").strip()[:200]
+    if not _same_site(request):
         return PlainTextResponse("Geen geldige sessie.", status_code=403)
+    found = await anyio.to_thread.run_sync(_redeem, ticket) if ticket else None
+    if not found or found[1] <= 0:
+        return PlainTextResponse("Geen geldige sessie.", status_code=403)
+    token, seconds = found
     response = Response(status_code=204)
     response.set_cookie(auth.COOKIE_NAME, token, max_age=seconds, path="/", httponly=True, samesite="strict",
                         secure=request.url.scheme == "https")

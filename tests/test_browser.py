@@ -548,11 +548,16 @@ def test_the_server_sets_a_session_cookie_only_for_a_live_session_from_this_site
     from gka_dash import sessions
     with db.get_engine(database).begin() as conn:
         live = sessions.create(conn, "veenhaven", timedelta(minutes=5))
+        ticket = sessions.ticket(conn, live, auth.DEMO_COOKIE_KEY)
+        other = sessions.ticket(conn, live, auth.DEMO_COOKIE_KEY)
     api = page.context.request
-    assert api.post(server + "/_gka/sessie", data="een-verzonnen-token").status == 403
-    assert api.post(server + "/_gka/sessie", data=live, headers={"Origin": "https://elders.example"}).status == 403
-    answer = api.post(server + "/_gka/sessie", data=live)
+    assert api.post(server + "/_gka/sessie", data="een-verzonnen-ticket").status == 403
+    assert api.post(server + "/_gka/sessie", data=live).status == 403  # the token itself is no ticket
+    assert api.post(server + "/_gka/sessie", data=ticket, headers={"Origin": "https://elders.example"}).status == 403
+    answer = api.post(server + "/_gka/sessie", data=ticket)
     assert answer.status == 204
+    assert api.post(server + "/_gka/sessie", data=ticket).status == 403  # a ticket serves once
+    assert api.post(server + "/_gka/sessie", data=other).status == 204
     set_cookie = answer.headers["set-cookie"]
     assert set_cookie.startswith(f"{auth.COOKIE_NAME}={live}") and "HttpOnly" in set_cookie
     assert "SameSite=strict" in set_cookie or "SameSite=Strict" in set_cookie
@@ -932,6 +937,19 @@ def _downloads(page, button, tries: int = 3) -> bool:
         except PlaywrightTimeout:
             continue
     return False
+
+
+def test_the_session_token_never_passes_through_the_pages_script(server, page):
+    """The page's script asked the server to set the cookie by posting the token itself; now it
+    posts a one-time ticket, and nothing the page's script sends or receives holds the token."""
+    seen = []
+    page.on("request", lambda request: seen.append((request.url, request.post_data or "")))
+    page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: seen.append(("ws", str(frame)))))
+    page.goto(server + "/")
+    _login(page)
+    token = _session_cookie(page.context)["value"]
+    assert any(url.endswith("/_gka/sessie") for url, _ in seen)  # the control: the call was seen
+    assert not [url for url, body in seen if token in body or token in url]
 
 
 def test_metrics_need_a_login_and_no_page_can_be_framed(server, page):

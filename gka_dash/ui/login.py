@@ -19,18 +19,8 @@ from .chrome import SYNTHETIC_NOTE, database_unreachable
 from .database import engine
 
 
-def _secret(name: str, env: str, default=None):
-    """A setting from the environment or from [auth] in .streamlit/secrets.toml, never from code."""
-    if os.environ.get(env):
-        return os.environ[env]
-    try:
-        return st.secrets.get("auth", {}).get(name, default)
-    except FileNotFoundError:  # no secrets.toml at all
-        return default
-
-
 def cookie_key() -> str | None:
-    return _secret("cookie_key", "GKA_COOKIE_KEY") or (auth.DEMO_COOKIE_KEY if db.is_demo(engine()) else None)
+    return auth.cookie_key(engine())
 
 
 class PasswordRule(Validator):
@@ -150,16 +140,18 @@ def _start_session(username: str) -> None:
     """The password was right: audit the login and open a server-side session, in one
     transaction. If that cannot be written (the database busy with an import past its wait,
     or down) there is no login: an unaudited login is no login (fail closed)."""
-    lifetime = timedelta(days=float(_secret("cookie_expiry_days", "GKA_COOKIE_EXPIRY_DAYS", 1)))
+    lifetime = timedelta(days=float(config.auth_setting("cookie_expiry_days", "GKA_COOKIE_EXPIRY_DAYS", 1)))
     try:
         with engine().begin() as conn:
             users.record_login(conn, username, True, origin=client_origin(), **_lock_policy())
             token = sessions.create(conn, username, lifetime)
+            ticket = sessions.ticket(conn, token, cookie_key())
     except SQLAlchemyError as exc:
         LOG.warning("login of %r refused: the audit could not be written (%s)", username, db.describe_fault(exc))
         st.error(LOGIN_UNAVAILABLE)
         return
-    st.session_state.update({"_session_token": token, "authentication_status": True, "username": username})
+    st.session_state.update({"_session_token": token, "_cookie_ticket": ticket, "authentication_status": True,
+                             "username": username})
     st.session_state.pop("_cookie_clear_due", None)  # the new cookie replaces the old one anyway
     st.session_state["_cookie_due"] = secrets.token_hex(8)
     st.rerun()
@@ -264,10 +256,12 @@ def _cookie_call(job: str, path: str, body: str = "") -> None:
 
 def store_login_cookie() -> None:
     """Have the server set the login cookie after a form login, at the end of each page until it
-    has. The cookie is HttpOnly, SameSite=Strict, Secure over HTTPS, and lives as long as the
-    session."""
-    if st.session_state.get("_session_token"):
-        _cookie_call("_cookie_due", web.SESSION_PATH, st.session_state["_session_token"])
+    has. The page carries only a one-time ticket that the server exchanges for the cookie within
+    two minutes (:func:`sessions.redeem`): the session's token itself never passes through the
+    page's script. The cookie is HttpOnly, SameSite=Strict, Secure over HTTPS, and lives as long
+    as the session."""
+    if st.session_state.get("_cookie_ticket"):
+        _cookie_call("_cookie_due", web.SESSION_PATH, st.session_state["_cookie_ticket"])
 
 
 def clear_login_cookie() -> None:
