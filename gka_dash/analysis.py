@@ -137,14 +137,28 @@ def reference_means(engine, scope: Scope, gemeente: str, key: str, periods: list
 
 
 class Fit(NamedTuple):
-    slope: float
+    """What a school's population leads one to expect over all schools of all gemeenten:
+    y = a + b·(x − c) + q·(x − c)² + the effect of its school year (docs/statistiek.md)."""
     intercept: float
+    slope: float
+    curvature: float
+    centre: float
+    years: tuple[tuple[str, float], ...]  # school year → its effect, averaging to 0
     points: int
-    r: float
+    r: float  # correlation of expected and observed
     spread: float = 0.0  # τ²: how much schools differ beyond chance around the line (stats.between_spread)
+    dispersion: float = 1.0  # φ of the schools' year-to-year changes (stats.dispersion)
 
-    def predict(self, x):
-        return self.intercept + self.slope * np.asarray(x, dtype=float)
+    def predict(self, x, period=None):
+        """The expected value at population x; in ``period`` (a school year, or one per x), else
+        at the average year (the line a chart draws)."""
+        centred = np.asarray(x, dtype=float) - self.centre
+        base = self.intercept + self.slope * centred + self.curvature * centred ** 2
+        if period is None:
+            return base
+        effects = dict(self.years)
+        periods = np.broadcast_to(np.asarray(period, dtype=object), base.shape)
+        return base + np.array([effects.get(p, 0.0) for p in periods.ravel()], dtype=float).reshape(base.shape)
 
 
 class SchoolPairs(NamedTuple):
@@ -154,48 +168,88 @@ class SchoolPairs(NamedTuple):
     note: str  # how the periods of x and y were matched, when not year by year
 
 
-def _pair(x: pd.DataFrame, y: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+PAIR_COLUMNS = ["subject", "gemeente_code", "period", "x", "y", "n", "n_estimated", "imputation_var", "x_period"]
+
+
+def _per_brin(x: pd.DataFrame) -> pd.DataFrame:
+    """A population figure of each vestiging made into one of its whole BRIN (pupil-weighted),
+    for outcomes DUO publishes per BRIN: the hoofdvestiging's own population is not the one whose
+    advice is counted."""
+    x = x.dropna(subset=["value"]).assign(brin=lambda f: f["subject"].str[:4])
+    weights = x["n"].fillna(1).clip(lower=1)
+    grouped = x.assign(w=weights, wv=weights * x["value"]).groupby(["brin", "period"], as_index=False)
+    summed = grouped.agg(w=("w", "sum"), wv=("wv", "sum"), n=("n", "sum"))
+    return summed.assign(value=summed["wv"] / summed["w"])[["brin", "period", "value", "n"]]
+
+
+def _pair(x: pd.DataFrame, y: pd.DataFrame, *, per_brin: bool = False) -> tuple[pd.DataFrame, str]:
     """Match the two indicators per school and school year.
 
     Some public figures exist for one year only (achterstandsscore: 2019-2020); then that one
-    year stands for every year of the other indicator, and the view says so.
+    year stands for every year of the other indicator, and the view says so. For an outcome
+    published per BRIN the population is that of the whole BRIN. n is the outcome's.
     """
-    columns = ["subject", "gemeente_code", "period", "value", "n"]
-    x, y = x[columns], y[columns]
-    note = ""
     if x.empty or y.empty:
-        return pd.DataFrame(columns=["subject", "gemeente_code", "period", "x", "y", "n"]), note
+        return pd.DataFrame(columns=PAIR_COLUMNS), ""
+    y = y.assign(brin=y["subject"].str[:4])
+    for column in ("n_estimated", "imputation_var"):
+        if column not in y:
+            y[column] = np.nan
+    x = _per_brin(x).rename(columns={"brin": "key"}) if per_brin else x.rename(columns={"subject": "key"})
+    x = x[["key", "period", "value"]].rename(columns={"value": "x"})
+    y = y.assign(key=y["brin"] if per_brin else y["subject"]).rename(columns={"value": "y"})
+    note = ""
     if not set(x["period"]) & set(y["period"]) or (x["period"].nunique() == 1 and y["period"].nunique() > 1):
         latest = sort_periods(x["period"])[-1]
-        x = x[x["period"] == latest].drop(columns="period")
-        note = (f"De horizontale as is er alleen voor {latest}; die waarde van elke school staat bij elk "
-                "schooljaar van de verticale as.")
-        pairs = y.merge(x, on=["subject", "gemeente_code"], suffixes=("_y", "_x"))
+        x = x[x["period"] == latest].drop(columns="period").assign(x_period=latest)
+        note = (f"De leerlingpopulatie (horizontale as van het spreidingsdiagram) is gemeten in {latest}; die "
+                "waarde staat bij elk schooljaar van de uitkomst. Hoe verder een schooljaar van "
+                f"{latest} af ligt, hoe meer de populatie veranderd kan zijn.")
+        pairs = y.merge(x, on="key")
     else:
-        pairs = y.merge(x, on=["subject", "gemeente_code", "period"], suffixes=("_y", "_x"))
-    pairs = pairs.rename(columns={"value_x": "x", "value_y": "y"})
-    pairs["n"] = pairs[["n_x", "n_y"]].min(axis=1)
-    return pairs[["subject", "gemeente_code", "period", "x", "y", "n"]], note
+        pairs = y.merge(x.assign(x_period=x["period"]), on=["key", "period"])
+    return pairs[PAIR_COLUMNS], note
+
+
+def _design(pairs: pd.DataFrame, centre: float, years: list[str]) -> np.ndarray:
+    centred = pairs["x"].to_numpy(float) - centre
+    columns = [np.ones(len(pairs)), centred, centred ** 2]
+    columns += [(pairs["period"] == year).to_numpy(float) for year in years[1:]]
+    return np.column_stack(columns)
 
 
 @cached
 def expected_line(engine, x_key: str, y_key: str) -> Fit | None:
-    """Weighted least squares of y on x over every school of every gemeente in the data.
+    """Weighted least squares over every school-year of every gemeente in the data: a curve
+    (linear and quadratic term) in the population measure and an effect per school year.
 
-    Schools above the line do better than their pupil population leads one to expect. Only the
-    two coefficients leave this function, so it reveals nothing of another gemeente's schools.
+    The quadratic term takes up the bend one straight line left in the residuals (city schools
+    with the highest scores sat above it), the year effects the national drift of the advice
+    (2020: +4 procentpunt). Only coefficients leave this function, so it reveals nothing of
+    another gemeente's schools.
     """
-    pairs, _ = _pair(queries.all_gemeenten(engine, x_key), queries.all_gemeenten(engine, y_key))
+    pairs, _ = _pair(queries.all_gemeenten(engine, x_key), queries.all_gemeenten(engine, y_key),
+                     per_brin=registry.get(y_key).per_brin)
     pairs = pairs.dropna(subset=["x", "y"])
-    if len(pairs) < 3 or pairs["x"].nunique() < 2:
+    if len(pairs) < 10 or pairs["x"].nunique() < 3:
         return None
-    weights = np.sqrt(pairs["n"].fillna(1).clip(lower=1))
-    slope, intercept = np.polyfit(pairs["x"], pairs["y"], 1, w=weights)
+    from statsmodels.regression.linear_model import WLS
+    centre = float(np.average(pairs["x"], weights=pairs["n"].fillna(1).clip(lower=1)))
+    years = sort_periods(pairs["period"].unique())
+    fitted = WLS(pairs["y"].to_numpy(float), _design(pairs, centre, years),
+                 weights=pairs["n"].fillna(1).clip(lower=1).to_numpy(float)).fit()
+    params = fitted.params
+    raw = {year: (params[2 + i] if i else 0.0) for i, year in enumerate(years)}
+    mean_effect = float(np.mean(list(raw.values())))
+    effects = tuple((year, float(value - mean_effect)) for year, value in raw.items())
+    fit = Fit(float(params[0] + mean_effect), float(params[1]), float(params[2]), centre, effects, len(pairs), 0.0)
     unit = registry.get(y_key).unit
-    expected = intercept + slope * pairs["x"]
-    chance = [stats.variance(e, n, unit) for e, n in zip(expected, pairs["n"])]
-    spread = stats.between_spread(pairs["y"] - expected, [np.nan if v is None else v for v in chance])
-    return Fit(float(slope), float(intercept), len(pairs), float(np.corrcoef(pairs["x"], pairs["y"])[0, 1]), spread)
+    expected = fit.predict(pairs["x"], pairs["period"].to_numpy(object))
+    phi = queries.dispersion(engine, y_key, "school")
+    chance = [(stats.variance(e, n, unit, phi=phi) or np.nan) + (0.0 if pd.isna(b) else b)
+              for e, n, b in zip(expected, pairs["n"], pairs["imputation_var"])]
+    spread = stats.between_spread(pairs["y"] - expected, chance)
+    return fit._replace(r=float(np.corrcoef(expected, pairs["y"])[0, 1]), spread=spread, dispersion=phi)
 
 
 # Where a school-year lies in the funnel: beyond the 99,8 % limit, beyond the 95 % limit, or within.
@@ -228,23 +282,27 @@ def school_pairs(engine, scope: Scope, gemeente: str, x_key: str, y_key: str, *,
     names = queries.schools(engine, scope, gemeente, pseudonyms=pseudonyms)[["id", "name", "code"]]
     x = queries.observations(engine, scope, x_key, gemeente=gemeente)
     y = queries.observations(engine, scope, y_key, gemeente=gemeente)
-    pairs, note = _pair(x.rows, y.rows)
+    pairs, note = _pair(x.rows, y.rows, per_brin=registry.get(y_key).per_brin)
     withheld = pd.concat([x.withheld, y.withheld])[["subject", "period"]].drop_duplicates()
     frame = pairs.merge(names, left_on="subject", right_on="id").drop(columns=["subject", "gemeente_code"])
     fit = expected_line(engine, x_key, y_key)
     unit = registry.get(y_key).unit
-    frame["low"], frame["high"] = stats.intervals(frame["y"], frame["n"], unit)
-    frame["expected"] = fit.predict(frame["x"]) if fit else np.nan
+    phi = fit.dispersion if fit else queries.dispersion(engine, y_key, "school")
+    frame["low"], frame["high"] = stats.intervals(frame["y"], frame["n"], unit, phi=phi,
+                                                  extras=frame["imputation_var"])
+    frame["expected"] = fit.predict(frame["x"], frame["period"].to_numpy(object)) if fit else np.nan
     frame["residual"] = frame["y"] - frame["expected"]
-    chance = np.array([np.nan if (v := stats.variance(e, n, unit)) is None else v
-                       for e, n in zip(frame["expected"], frame["n"])], dtype=float)
+    chance = np.array([np.nan if (v := stats.variance(e, n, unit, phi=phi)) is None else v + (0.0 if pd.isna(b) else b)
+                       for e, n, b in zip(frame["expected"], frame["n"], frame["imputation_var"])], dtype=float)
     spread = fit.spread if fit else 0.0
     frame["limit95"], frame["limit998"] = (stats.funnel_limit(chance, spread, level) for level in stats.FUNNEL_LEVELS)
     frame["position"] = [funnel_position(r, a, b) for r, a, b in
                          zip(frame["residual"], frame["limit95"], frame["limit998"])]
     frame = frame.sort_values(["name", "period"]).reset_index(drop=True)
+    frame["estimated_share"] = (frame["n_estimated"].fillna(0) / frame["n"].where(frame["n"] > 0)).fillna(0.0)
     return SchoolPairs(frame[["id", "name", "code", "period", "x", "y", "n", "low", "high", "expected", "residual",
-                              "limit95", "limit998", "position"]], len(withheld), fit, note)
+                              "limit95", "limit998", "position", "estimated_share", "x_period"]], len(withheld), fit,
+                       note)
 
 
 def funnel_summary(frame: pd.DataFrame) -> str:

@@ -253,9 +253,9 @@ def school_scatter(pairs: pd.DataFrame, schools: pd.DataFrame, x_ind: registry.I
                    base.mark_circle(size=160, opacity=1, stroke="#000000", strokeWidth=1).encode(
                        x=x, y=y, color=colour, tooltip=tooltip, description=POINT)]
     if fit is not None and len(rows):
-        lo, hi = float(rows["x"].min()), float(rows["x"].max())
-        line = pd.DataFrame({"x": [lo, hi], "y": fit.predict([lo, hi]),
-                             "label": "Verwacht (alle scholen, alle gemeenten)"})
+        grid = np.linspace(float(rows["x"].min()), float(rows["x"].max()), 40)
+        line = pd.DataFrame({"x": grid, "y": fit.predict(grid),
+                             "label": "Verwacht (alle scholen, alle gemeenten, gemiddeld schooljaar)"})
         layers.insert(0, alt.Chart(line).mark_line(color="#333333", strokeDash=[6, 4], strokeWidth=2, aria=False).encode(
             x="x:Q", y="y:Q", tooltip=alt.Tooltip("label:N", title="Lijn")))
     return _finish(alt.layer(*layers), 480,
@@ -276,7 +276,7 @@ def funnel_curves(pairs: pd.DataFrame, y_ind: registry.Indicator, fit: Fit | Non
         return pd.DataFrame(columns=["n", "grens", "boven", "onder"])
     grid = np.unique(np.round(np.geomspace(max(float(sizes.min()), 1), float(sizes.max()), 80)))
     typical = float(pairs["expected"].median())
-    chance = [stats.variance(typical, n, y_ind.unit) for n in grid]
+    chance = [stats.variance(typical, n, y_ind.unit, phi=fit.dispersion) for n in grid]
     if None in chance:
         return pd.DataFrame(columns=["n", "grens", "boven", "onder"])
     frames = []

@@ -11,7 +11,7 @@ import functools
 import uuid
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy import Engine, create_engine, event, inspect, select, text, update
 from sqlalchemy.engine import make_url
 
 from . import config, registry
@@ -51,6 +51,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def init_db(engine: Engine) -> None:
     """Create missing tables and bring the indicator registry up to date; safe to repeat."""
     metadata.create_all(engine)
+    _add_missing_columns(engine)
     with engine.begin() as conn:
         registry.sync(conn)
         _set(conn, "schema_version", SCHEMA_VERSION)
@@ -58,6 +59,20 @@ def init_db(engine: Engine) -> None:
             _set(conn, "data_version", "0")
         if _get(conn, "database_id") is None:
             _set(conn, "database_id", uuid.uuid4().hex)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Columns added to a table after a database was made (create_all makes tables, not
+    columns): added here, nullable, so an existing database keeps working and its rows mean
+    what they meant ("no estimated cells")."""
+    found = inspect(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            present = {c["name"] for c in found.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 def data_version(engine: Engine) -> int:

@@ -58,6 +58,16 @@ def interval(low: float | None, high: float | None, unit: str) -> str:
     return f"{number(low, decimals)} tot {value(high, unit)}"
 
 
+def change_interval(low: float | None, high: float | None, unit: str) -> str:
+    """The interval of a change or a slope: in procentpunt for a percentage ("0,7 tot 2,6
+    procentpunt"), never "%", which would read as a relative change."""
+    if low is None or high is None or low != low or high != high:
+        return "–"
+    decimals = DECIMALS.get(unit, 1)
+    suffix = " procentpunt" if unit == "pct" else (f" {registry.UNITS[unit][2]}" if registry.UNITS[unit][2] else "")
+    return f"{number(low, decimals)} tot {number(high, decimals)}{suffix}"
+
+
 def with_margin(change: float, margin: float, unit: str) -> str:
     """A change and its margin in one breath: "+3,0 procentpunt (marge ±0,8)"."""
     return f"{difference(change, unit)} (marge ±{number(margin, DECIMALS.get(unit, 1))})"

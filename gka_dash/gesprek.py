@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 from urllib.parse import urlencode
 
+import numpy as np
 import pandas as pd
 
 from . import analysis, formatting, queries, registry, stats
@@ -54,7 +55,7 @@ class Highlights(NamedTuple):
 # How the highlights guard against chance with many wijken or schools (see docs/statistiek.md):
 # wijk changes must hold after Benjamini-Hochberg over all wijken of the gemeente (5 % false
 # discoveries); a school must lie beyond the 99,8 % funnel limit, or beyond the 95 % limit on
-# the same side in at least two school years.
+# the same side in at least two school years, and pass the checks of NAMING_* below.
 MAX_RISES, MAX_FALLS = 3, 2
 
 
@@ -122,11 +123,38 @@ def _years_outside(frame: pd.DataFrame, school_id: str, side: int) -> tuple[int,
     return int(beyond), len(own)
 
 
+# A school is named in a meeting only when its figure is its own (docs/statistiek.md): at most
+# this share of its pupils in estimated cells, an outcome cohort that did not halve or double
+# since the year its population was measured nor since the year before, and a BRIN that the
+# advice file does not give another school's name.
+NAMING_MAX_ESTIMATED = 0.25
+NAMING_MAX_SIZE_RATIO = 2.0
+
+
+def _why_not_named(frame: pd.DataFrame, row, checks: pd.DataFrame) -> str:
+    """'' when a school-year may be named; else what stands in the way, in words."""
+    own = frame[frame["id"] == row.id].set_index("period")
+    if row.estimated_share > NAMING_MAX_ESTIMATED:
+        return (f"{formatting.number(row.estimated_share * 100, 0)} % van de leerlingen in dat schooljaar zit in "
+                "door DUO geschatte cellen ('<5')")
+    labels = sort_periods(own.index)
+    at = labels.index(row.period)
+    for other in [p for p in (row.x_period, labels[at - 1] if at else None) if p in own.index and p != row.period]:
+        ratio = float(row.n) / float(own.at[other, "n"]) if own.at[other, "n"] else np.inf
+        if not 1 / NAMING_MAX_SIZE_RATIO <= ratio <= NAMING_MAX_SIZE_RATIO:
+            return (f"het aantal leerlingen ging van {formatting.number(own.at[other, 'n'], 0)} in {other} naar "
+                    f"{formatting.number(row.n, 0)}: een andere groep dan die waarop de verwachting rust")
+    if row.id in set(checks.loc[checks["value"] == 1, "subject"]):
+        return "het adviezenbestand geeft het BRIN-nummer de naam van een andere school"
+    return ""
+
+
 def school_extremes(engine, scope: Scope, gemeente: str, *, pseudonyms: bool = False) -> tuple[list[Highlight], list[str]]:
     """The schools that in the newest school year lie beyond the funnel's limits of what their
     pupil population leads one to expect, most evidence first, and a sentence when none does:
     toetsadvies against % APCG where the gemeente has those tables, else schooladvies against
-    the public CBS achterstandsscore."""
+    the public CBS achterstandsscore. A school beyond the limits whose figure is not its own
+    (estimated cells, a broken cohort, a renamed BRIN) stays an unnamed point in the funnel."""
     axes = analysis.school_axes(engine, scope, gemeente)
     if axes is None:
         return [], []
@@ -136,68 +164,96 @@ def school_extremes(engine, scope: Scope, gemeente: str, *, pseudonyms: bool = F
     if frame.empty:
         return [], []
     period = sort_periods(frame["period"])[-1]
+    checks = queries.observations(engine, scope, "schooladvies_andere_naam", gemeente=gemeente, period=period).rows
     latest = frame[frame["period"] == period].assign(
         evidence=lambda f: (f["residual"] / f["limit95"]).abs() * stats.z(stats.FUNNEL_LEVELS[0]))
-    found = []
+    found, unnamed = [], []
     for above in (True, False):
         side = 1 if above else -1
         beyond = latest[latest["residual"] * side > latest["limit95"]]
         for row in beyond.sort_values(["evidence", "name"], ascending=[False, True]).itertuples():
             years, of = _years_outside(frame, row.id, side)
-            if not (abs(row.residual) > row.limit998 or years >= 2):
+            far = abs(row.residual) > row.limit998
+            if not (far or years >= 2):
+                continue
+            obstacle = _why_not_named(frame, row, checks)
+            if obstacle:
+                unnamed.append(obstacle)
                 continue
             params = {"gemeente": gemeente, "indicator": y.key, "x": x.key, "jaren": period}
             if not pseudonyms:  # a vestiging id in the link would name the school
                 params["school"] = row.id
             word = "hoger" if above else "lager"
+            limit = (f"buiten de 99,8 %-grens van de trechter in {period}" if far
+                     else f"buiten de 95 %-grens van de trechter in {period}")
+            repeat = (f"; buiten de 95 %-grens aan dezelfde kant in {years} van de {of} schooljaren" if of > 1 else "")
             found.append(Highlight(
                 2, f"{row.name}: {word} dan verwacht",
-                f"{row.name} had in {period} {formatting.in_sentence(y.label)} van {formatting.value(row.y, y.unit)} "
-                f"bij {formatting.in_sentence(x.label)} van {formatting.value(row.x, x.unit)}; bij die "
-                f"leerlingpopulatie is {formatting.value(row.expected, y.unit)} te verwachten. Het verschil is "
-                f"groter dan toeval en de gewone spreiding tussen scholen verklaren (buiten de "
-                f"{'99,8' if abs(row.residual) > row.limit998 else '95'} %-grens van de trechter)"
-                + (f", en dat in {years} van de {of} schooljaren." if of > 1 else "."),
+                f"{row.name} had in {period} een {formatting.in_sentence(y.label)} van "
+                f"{formatting.value(row.y, y.unit)}, bij een {formatting.in_sentence(x.label)} van "
+                f"{formatting.value(row.x, x.unit)} (gemeten in {row.x_period}). Bij die leerlingpopulatie is in "
+                f"{period} {formatting.value(row.expected, y.unit)} te verwachten. Het verschil is groter dan "
+                f"toeval en de gewone spreiding tussen scholen verklaren ({limit}{repeat}).",
                 formatting.with_margin(row.residual, row.limit95, y.unit), "scholen", params, evidence=row.evidence))
             break  # one school per side: the strongest
-    notes = [] if found else [
-        f"Geen school lag in {period} verder van de verwachting dan toeval en de gewone spreiding tussen scholen "
-        "verklaren (zie de trechter bij Scholen)."]
+    notes = []
+    if unnamed:
+        notes.append(f"{len(unnamed)} {'school lag' if len(unnamed) == 1 else 'scholen lagen'} in {period} buiten de "
+                     f"grens maar {'wordt' if len(unnamed) == 1 else 'worden'} niet genoemd, omdat het cijfer niet "
+                     "zeker van die school zelf is: " + "; ".join(dict.fromkeys(unnamed)) + ".")
+    if not found and not unnamed:
+        notes.append(f"Geen school lag in {period} verder van de verwachting dan toeval en de gewone spreiding "
+                     "tussen scholen verklaren (zie de trechter bij Scholen).")
     return found, notes
 
 
 def schooladvies_trend(engine, scope: Scope, gemeente: str, name: str) -> list[Highlight]:
-    """How the share of havo/vwo advice in the gemeente moved over every loaded school year
-    (DUO open data): the change from first to newest with its margin, whether the years form a
-    line, and the same move over all gemeenten."""
+    """How the share of havo-or-higher advice in the gemeente moved over every loaded school year
+    (DUO open data): the change from first to newest with its margin (dispersion and estimated
+    cells counted), whether the years form a line (with the method break of 2022-2023 taken up),
+    and whether the gemeente moved differently from all gemeenten together."""
     key = "schooladvies_havo_vwo_pct"
     labels = queries.periods(engine, scope, key, gemeente=gemeente)
     if len(labels) < 2:
         return []
     ind = registry.get(key)
     yearly = {p: queries.observations(engine, scope, key, gemeente=gemeente, period=p).rows for p in labels}
-    here = {p: (queries.weighted_mean(rows), rows["n"].sum() if rows["n"].notna().any() else None)
-            for p, rows in yearly.items()}
+    here = {p: (queries.weighted_mean(rows), rows["n"].sum() if rows["n"].notna().any() else None,
+                queries.estimation(rows)) for p, rows in yearly.items()}
     first, last = labels[0], labels[-1]
-    if here[first][0] is None or here[last][0] is None:
+    if here[first][0] is None or here[last][0] is None or here[last][2].share >= queries.ESTIMATED_WITHHELD:
         return []
-    change = stats.difference(here[first][0], here[first][1], here[last][0], here[last][1], ind.unit)
+    phi = queries.dispersion(engine, key, "gemeente")
+    change = stats.difference(here[first][0], here[first][1], here[last][0], here[last][1], ind.unit, phi=phi,
+                              extra=here[first][2].variance + here[last][2].variance)
+    step = parse_period(queries.METHOD_BREAK).start
     line = stats.trend([parse_period(p).end for p in labels], [here[p][0] for p in labels],
-                       [here[p][1] for p in labels], ind.unit)
+                       [here[p][1] for p in labels], ind.unit, step_from=step + 1)
     everywhere = [queries.reference(engine, scope, key, period=p) for p in (first, last)]
     text = (f"In {name} kreeg in {first} {formatting.value(here[first][0], ind.unit)} van de leerlingen in "
-            f"groep 8 een havo- of vwo-advies, in {last} {formatting.value(here[last][0], ind.unit)}")
-    text += f": {change.verdict}." if change else "."
+            f"groep 8 een schooladvies havo of hoger, in {last} {formatting.value(here[last][0], ind.unit)}")
+    text += (f" ({formatting.with_margin(change.change, change.margin, ind.unit)}: {change.verdict})." if change
+             else ".")
     if line is not None:
-        text += (f" Over alle {line.years} schooljaren: {line.direction} "
+        text += (f" Over alle {line.years} schooljaren van {first} tot {last}: {line.direction} "
                  f"({formatting.difference(line.slope, ind.unit)} per jaar, 95 %: "
-                 f"{formatting.interval(line.low, line.high, ind.unit).replace(' %', '')} per jaar).")
-    if None not in everywhere:
-        text += (f" In alle gemeenten samen ging het van {formatting.value(everywhere[0], ind.unit)} naar "
-                 f"{formatting.value(everywhere[1], ind.unit)}.")
+                 f"{formatting.change_interval(line.low, line.high, ind.unit)} per jaar).")
+    if None not in everywhere and change is not None:
+        national = everywhere[1] - everywhere[0]
+        apart = change.change - national
+        text += (f" In alle gemeenten samen ging het in die jaren van {formatting.value(everywhere[0], ind.unit)} naar "
+                 f"{formatting.value(everywhere[1], ind.unit)} ({formatting.difference(national, ind.unit)}); "
+                 + (f"{name} beweegt daarmee mee (het verschil, {formatting.difference(apart, ind.unit)}, valt "
+                    "binnen de marge)." if abs(apart) <= change.margin else
+                    f"{name} ging {formatting.difference(apart, ind.unit)} anders dan het land, meer dan de marge."))
+    estimated = here[last][2].share
+    if queries.crosses_method_break(first, last) or estimated:
+        text += (f" Let op: vanaf {queries.METHOD_BREAK} schrijft DUO aantallen van 1 tot 4 als '<5'; in {last} zit "
+                 f"{formatting.number(estimated * 100, 0)} % van de leerlingen in zulke geschatte cellen. De marge "
+                 "telt die schatting mee; de vergelijking met de jaren ervoor overbrugt een methodebreuk.")
     figure = (formatting.with_margin(change.change, change.margin, ind.unit) if change
               else formatting.difference(here[last][0] - here[first][0], ind.unit))
-    return [Highlight(1, "Schooladvies havo/vwo door de jaren", text, figure, "scholen",
+    return [Highlight(1, "Schooladvies havo of hoger door de jaren", text, figure, "scholen",
                       {"gemeente": gemeente, "indicator": key}, evidence=change.evidence if change else 0.0)]
 
 

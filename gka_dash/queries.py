@@ -3,6 +3,8 @@ read passes through suppression before it is returned, so no page can show what 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import pandas as pd
 from sqlalchemy import func, select
 
@@ -15,6 +17,7 @@ from .scope import Scope
 
 
 SUBJECT_PREFIX = {"wijk": "WK", "gemeente": "GM", "buurt": "BU"}
+OBSERVATION_FIELDS = ["subject", "gemeente_code", "period", "group", "value", "n", "n_estimated", "imputation_var"]
 
 
 def _in_scope(column, scope: Scope):
@@ -44,15 +47,15 @@ def observations(engine, scope: Scope, key: str, *, gemeente: str | None = None,
     if gemeente is not None:
         scope.check(gemeente)
     query = select(observation.c.subject, observation.c.gemeente_code, observation.c.period,
-                   observation.c.group, observation.c.value, observation.c.n).where(
+                   observation.c.group, observation.c.value, observation.c.n, observation.c.n_estimated,
+                   observation.c.imputation_var).where(
         observation.c.indicator_key == key, _in_scope(observation.c.gemeente_code, scope))
     if gemeente is not None:
         query = query.where(observation.c.gemeente_code == gemeente)
     if period is not None:
         query = query.where(observation.c.period == period)
     with engine.connect() as conn:
-        frame = pd.DataFrame(conn.execute(query).all(),
-                             columns=["subject", "gemeente_code", "period", "group", "value", "n"])
+        frame = pd.DataFrame(conn.execute(query).all(), columns=OBSERVATION_FIELDS)
     return privacy.suppress(frame)
 
 
@@ -174,6 +177,25 @@ def indicators_at(engine, scope: Scope, gemeente: str | None, level: str, *, who
     return [key for key in registry.INDICATORS if key in present]
 
 
+class Estimation(NamedTuple):
+    """How much of an aggregate rests on cells the source estimated (DUO '<5')."""
+    share: float  # of its pupils, 0-1
+    variance: float  # what the estimation adds to the aggregate's variance
+
+
+def estimation(frame: pd.DataFrame) -> Estimation:
+    """Of a pupil-weighted mean over ``frame`` (see :func:`weighted_mean`): the share of pupils in
+    estimated cells, and the variance between imputations of the mean, Σ (nᵢ/N)² Bᵢ (schools
+    imputed independently)."""
+    rows = frame.dropna(subset=["value"])
+    if rows.empty or "n_estimated" not in rows or not rows["n"].notna().all() or rows["n"].sum() <= 0:
+        return Estimation(0.0, 0.0)
+    total = float(rows["n"].sum())
+    share = float(rows["n_estimated"].fillna(0).sum()) / total
+    variance = float(((rows["n"] / total) ** 2 * rows["imputation_var"].fillna(0)).sum())
+    return Estimation(min(share, 1.0), variance)
+
+
 def weighted_mean(frame: pd.DataFrame) -> float | None:
     """Mean weighted by n (pupils), over rows that survived suppression."""
     rows = frame.dropna(subset=["value"])
@@ -248,7 +270,14 @@ def key_figures(engine, scope: Scope, gemeente: str) -> list[dict]:
             continue
         before, _, n_before = _own(engine, scope, gemeente, ind, group, level, previous) if previous else (None,) * 3
         previous_value = weighted_mean(before) if previous else None
-        low, high = stats.interval(value, n, ind.unit)
+        phi = dispersion(engine, key, level or "gemeente")
+        now, then = estimation(here), (estimation(before) if previous else Estimation(0.0, 0.0))
+        if now.share >= ESTIMATED_WITHHELD:
+            figures.append({"key": key, "group": group, "label": f"Havo/vwo 17-jarigen, ouders {group}" if group
+                            else ind.label, "section": SECTIONS[ind.level], "period": latest, "unit": ind.unit,
+                            "too_estimated": now.share, "source": ind.source})
+            continue
+        low, high = stats.interval(value, n, ind.unit, phi=phi, extra=now.variance)
         figures.append({
             "key": key, "group": group, "unit": ind.unit,
             "label": f"Havo/vwo 17-jarigen, ouders {group}" if group else ind.label,
@@ -256,11 +285,50 @@ def key_figures(engine, scope: Scope, gemeente: str) -> list[dict]:
             **{name: reference(engine, scope, key, period=latest, level=level, group=group, name=name,
                                gemeente=gemeente) for name in comparisons},
             "previous_period": previous, "previous": previous_value,
-            "change": (stats.difference(previous_value, n_before, value, n, ind.unit)
+            "change": (stats.difference(previous_value, n_before, value, n, ind.unit, phi=phi,
+                                        extra=now.variance + then.variance)
                        if previous_value is not None else None),
+            "estimated_share": now.share, "indicative": now.share >= ESTIMATED_INDICATIVE, "dispersion": phi,
+            "method_break": crosses_method_break(previous, latest) if previous else False,
             "withheld": len(withheld), "higher_is_better": ind.higher_is_better, "source": ind.source,
         })
     return figures
+
+
+# A figure of which at least this share of pupils sits in cells the source estimated is shown as
+# indicative; from the second share on it is withheld: most of it would be the estimate, not the count.
+ESTIMATED_INDICATIVE, ESTIMATED_WITHHELD = 0.25, 0.5
+METHOD_BREAK = "2022-2023"  # DUO's '<5' masking of the schooladviezen starts here (SOURCES.md)
+
+
+def crosses_method_break(first: str, last: str) -> bool:
+    """Whether a comparison from ``first`` to ``last`` spans the start of DUO's masking."""
+    return sort_periods([first, METHOD_BREAK])[0] == first != METHOD_BREAK and sort_periods([last, METHOD_BREAK])[-1] == last
+
+
+@cached
+def dispersion(engine, key: str, level: str) -> float:
+    """φ of this indicator at this level (gemeente, school, wijk), from the period-to-period
+    changes of every unit in the data (:func:`stats.dispersion`); 1 where there is too little."""
+    ind = registry.get(key)
+    rows = all_gemeenten(engine, key)
+    rows = rows[rows["group"] == ""]
+    if level == "wijk":
+        units = rows[rows["subject"].str.startswith("WK")].rename(columns={"subject": "unit"})
+    elif level == "school":
+        units = rows[~rows["subject"].str[:2].isin(list(SUBJECT_PREFIX.values()))].rename(columns={"subject": "unit"})
+    else:
+        own = rows[rows["subject"].str.startswith("GM")]
+        if own.empty:  # school figures: each gemeente as the pupil-weighted sum of its schools
+            schools = rows[~rows["subject"].str[:2].isin(list(SUBJECT_PREFIX.values()))]
+            grouped = schools.dropna(subset=["value", "n"]).groupby(["gemeente_code", "period"])
+            own = pd.DataFrame([{"subject": g, "period": p, "value": weighted_mean(part), "n": part["n"].sum(),
+                                 "imputation_var": estimation(part).variance}
+                                for (g, p), part in grouped])
+        units = own.rename(columns={"subject": "unit"})
+    if units.empty:
+        return 1.0
+    return stats.dispersion(units, ind.unit)
 
 
 @cached
@@ -276,13 +344,19 @@ def series(engine, scope: Scope, gemeente: str, key: str, group: str = "") -> pd
     for period in periods(engine, scope, key, gemeente=gemeente, level=level):
         rows, _, n = _own(engine, scope, gemeente, ind, group, level, period)
         value = weighted_mean(rows)
-        low, high = stats.interval(value, n, ind.unit)
-        records.append({"period": period, "where": "gemeente", "value": value, "n": n, "low": low, "high": high})
+        found = estimation(rows)
+        low, high = stats.interval(value, n, ind.unit, phi=dispersion(engine, key, level or "gemeente"),
+                                   extra=found.variance)
+        if found.share >= ESTIMATED_WITHHELD:
+            value = low = high = None
+        records.append({"period": period, "where": "gemeente", "value": value, "n": n, "low": low, "high": high,
+                        "estimated_share": found.share})
         for name in comparisons:
             value = reference(engine, scope, key, period=period, level=level, group=group, name=name,
                               gemeente=gemeente)
-            records.append({"period": period, "where": name, "value": value, "n": None, "low": None, "high": None})
-    frame = pd.DataFrame(records, columns=["period", "where", "value", "n", "low", "high"])
+            records.append({"period": period, "where": name, "value": value, "n": None, "low": None, "high": None,
+                            "estimated_share": None})
+    frame = pd.DataFrame(records, columns=["period", "where", "value", "n", "low", "high", "estimated_share"])
     return frame.dropna(subset=["value"]).reset_index(drop=True)
 
 

@@ -54,6 +54,7 @@ class Indicator:
     groups: tuple[str, ...] = ("",)
     cbs_column: str | None = None  # kerncijfers column this context figure comes from
     per_1000_of: str | None = None  # a count column divided by AANT_INW × 1000
+    per_brin: bool = False  # published for a BRIN as a whole (all its vestigingen), shown at the hoofdvestiging
 
     @property
     def counted(self) -> str:
@@ -89,16 +90,28 @@ _INDICATORS = [
               "Gemiddeld advies dat volgt uit de eindtoets, op de schaal " + ADVIES_SCALE_TEXT + ".",
               higher_is_better=True, restricted=True),
     Indicator("schooladvies_gem", "Gemiddeld schooladvies", "advies", "school",
-              DUO_OPEN + " (Schooladviezen; per BRIN, <5-cellen als middenschatting)",
-              "Gemiddeld schooladvies van groep 8, op de schaal " + ADVIES_SCALE_TEXT + ".",
-              higher_is_better=True,
-              caveat="DUO publiceert per BRIN (alle vestigingen samen); getoond bij de "
-                     "hoofdvestiging. Kleine aantallen zijn door de bron geschat."),
-    Indicator("schooladvies_havo_vwo_pct", "Schooladvies havo/vwo", "pct", "school",
               DUO_OPEN + " (Schooladviezen; per BRIN)",
-              "Aandeel leerlingen van groep 8 met een schooladvies havo, havo/vwo of vwo.",
-              higher_is_better=True,
-              caveat="Per BRIN (alle vestigingen samen), getoond bij de hoofdvestiging."),
+              "Gemiddeld schooladvies van groep 8, op de schaal " + ADVIES_SCALE_TEXT + "; vso en "
+              "'advies niet mogelijk' tellen niet mee. Berekend uit de aantallen per advies.",
+              higher_is_better=True, per_brin=True,
+              caveat="DUO publiceert per BRIN (alle vestigingen samen); getoond bij de hoofdvestiging. "
+                     "Vanaf 2022-2023 schrijft DUO aantallen van 1 tot 4 als '<5': die cellen zijn geschat "
+                     "(uit de verdeling van kleine aantallen in de jaren ervoor), en de marge telt die "
+                     "schatting mee."),
+    Indicator("schooladvies_havo_vwo_pct", "Schooladvies havo of hoger", "pct", "school",
+              DUO_OPEN + " (Schooladviezen; per BRIN)",
+              "Aandeel leerlingen van groep 8 met een schooladvies havo, havo/vwo of vwo, van alle "
+              "leerlingen met een schooladvies (vso en 'advies niet mogelijk' inbegrepen). Een "
+              "gecombineerd advies vmbo-gt/havo telt niet mee. Berekend uit de aantallen per advies.",
+              higher_is_better=True, per_brin=True,
+              caveat="Per BRIN (alle vestigingen samen), getoond bij de hoofdvestiging. Vanaf 2022-2023 "
+                     "zijn DUO's '<5'-cellen geschat; de marge telt die schatting mee, en een vergelijking "
+                     "over 2022-2023 heen overbrugt die methodebreuk."),
+    Indicator("schooladvies_andere_naam", "Naam in adviezenbestand wijkt af", "flag", "school",
+              DUO_OPEN + " (Schooladviezen; per BRIN)",
+              "1 als de naam die het adviezenbestand bij de BRIN geeft geen woord deelt met de naam van "
+              "de hoofdvestiging in de scholenlijst: het BRIN-nummer kan een andere school zijn geworden.",
+              caveat="Alleen een controle; zo'n school wordt in het gesprek niet bij naam genoemd."),
     Indicator("apcg_pct", "Leerlingen uit APCG", "pct", "school", MICRODATA,
               "Aandeel leerlingen van de school dat woont in een armoedeprobleemcumulatiegebied "
               "(APCG): een maat voor de sociaal-economische positie van de leerlingen.",

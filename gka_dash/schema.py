@@ -81,6 +81,10 @@ observation = Table(
     Column("group", String(20), nullable=False, default=""),
     Column("value", Float),  # NULL = missing at the source (CBS sentinel, DUO blank)
     Column("n", Integer),
+    # A figure built partly from cells the source estimated (DUO's '<5'): how many of its n pupils
+    # sit in such cells, and the variance the estimation adds (between imputations); NULL: none.
+    Column("n_estimated", Integer),
+    Column("imputation_var", Float),
     Column("dataset_id", Integer, ForeignKey("dataset.id", ondelete="CASCADE"), nullable=False),
     UniqueConstraint("indicator_key", "subject", "period", "group", name="uq_observation"),
     Index("ix_observation_lookup", "indicator_key", "gemeente_code", "period"),

@@ -71,23 +71,39 @@ def _usable(value, n) -> bool:
     return value is not None and n is not None and not pd.isna(value) and not pd.isna(n) and n > 0
 
 
-def interval(value, n, unit: str) -> tuple[float, float] | tuple[None, None]:
-    """The 95 % interval of one figure with its n, or (None, None) when it has none."""
+def _widened(centre: float, low: float, high: float, extra: float) -> tuple[float, float]:
+    """An interval widened by an independent variance ``extra`` (the estimated cells' share of
+    the uncertainty): each half-width h becomes √(h² + z²·extra)."""
+    if not extra:
+        return low, high
+    add = z(LEVEL) ** 2 * extra
+    return centre - math.sqrt((centre - low) ** 2 + add), centre + math.sqrt((high - centre) ** 2 + add)
+
+
+def interval(value, n, unit: str, *, phi: float = 1.0, extra: float = 0.0) -> tuple[float, float] | tuple[None, None]:
+    """The 95 % interval of one figure with its n, or (None, None) when it has none.
+
+    ``phi`` is the dispersion (:func:`dispersion`): real cohorts vary more than independent
+    draws, so the interval is that of n/φ pupils. ``extra``: the variance the estimation of
+    masked cells adds (between imputations)."""
     how = kind(unit)
     if how is None or not _usable(value, n):
         return None, None
+    effective = float(n) / max(phi, 1.0)
     if how == "proportion":
         scale = PROPORTION_SCALE[unit]
         share = min(max(float(value) / scale, 0.0), 1.0)
-        low, high = proportion_confint(share * float(n), float(n), alpha=1 - LEVEL, method="wilson")
-        return max(float(low), 0.0) * scale, min(float(high), 1.0) * scale
-    low, high = sps.norm.interval(LEVEL, loc=float(value), scale=PUPIL_SD[unit] / math.sqrt(float(n)))
-    return float(low), float(high)
+        low, high = proportion_confint(share * effective, effective, alpha=1 - LEVEL, method="wilson")
+        low, high = _widened(share * scale, float(low) * scale, float(high) * scale, extra)
+        return max(low, 0.0), min(high, scale)
+    low, high = sps.norm.interval(LEVEL, loc=float(value), scale=PUPIL_SD[unit] / math.sqrt(effective))
+    return _widened(float(value), float(low), float(high), extra)
 
 
-def intervals(values, ns, unit: str) -> tuple[np.ndarray, np.ndarray]:
+def intervals(values, ns, unit: str, *, phi: float = 1.0, extras=None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`interval` for two columns, as two float arrays (NaN where there is none)."""
-    pairs = [interval(v, n, unit) for v, n in zip(values, ns)]
+    extras = [0.0] * len(values) if extras is None else [0.0 if pd.isna(e) else float(e) for e in extras]
+    pairs = [interval(v, n, unit, phi=phi, extra=e) for v, n, e in zip(values, ns, extras)]
     return (np.array([np.nan if lo is None else lo for lo, _ in pairs], dtype=float),
             np.array([np.nan if hi is None else hi for _, hi in pairs], dtype=float))
 
@@ -115,12 +131,16 @@ class Difference(NamedTuple):
         return float(sps.norm.isf(max(self.p, 1e-300) / 2))
 
 
-def difference(before, n_before, after, n_after, unit: str) -> Difference | None:
+def difference(before, n_before, after, n_after, unit: str, *, phi: float = 1.0,
+               extra: float = 0.0) -> Difference | None:
     """The change from ``before`` to ``after`` with its 95 % interval and p-value, or None when
-    either figure has no n or the unit no margin."""
+    either figure has no n or the unit no margin; ``phi`` and ``extra`` as in :func:`interval`
+    (``extra``: both figures' estimation variance together). A change is "gestegen" only when
+    it holds under all of that."""
     how = kind(unit)
     if how is None or not (_usable(before, n_before) and _usable(after, n_after)):
         return None
+    n_before, n_after = float(n_before) / max(phi, 1.0), float(n_after) / max(phi, 1.0)
     if how == "proportion":
         scale = PROPORTION_SCALE[unit]
         counts = dict(count1=min(max(after / scale, 0), 1) * n_after, nobs1=float(n_after),
@@ -133,8 +153,13 @@ def difference(before, n_before, after, n_after, unit: str) -> Difference | None
             p = test_proportions_2indep(**counts, compare="diff", method="score").pvalue
         # No p-value (a share of 0 % in both periods) is no evidence of a change.
         p = 1.0 if not np.isfinite(p) else float(p)
-        return Difference(float(after - before), float(low) * scale, float(high) * scale, p)
-    se = PUPIL_SD[unit] * math.sqrt(1 / n_before + 1 / n_after)
+        change = float(after - before)
+        low, high = _widened(change, float(low) * scale, float(high) * scale, extra)
+        if extra:  # the p-value of the widened interval: z from its half-width on the side of zero
+            half = (change - low) if change > 0 else (high - change)
+            p = min(p, 1.0) if half <= 0 else float(2 * sps.norm.sf(abs(change) / (half / z(LEVEL))))
+        return Difference(change, low, high, p)
+    se = math.sqrt(PUPIL_SD[unit] ** 2 * (1 / n_before + 1 / n_after) + extra)
     change = float(after - before)
     low, high = sps.norm.interval(LEVEL, loc=change, scale=se)
     return Difference(change, float(low), float(high), float(2 * sps.norm.sf(abs(change) / se)))
@@ -162,11 +187,13 @@ def discoveries(pvalues, rate: float = 0.05) -> np.ndarray:
     return multipletests(pvalues, alpha=rate, method="fdr_bh")[0]
 
 
-def variance(value, n, unit: str) -> float | None:
-    """The variance of one figure from chance alone, for weights and funnel limits."""
+def variance(value, n, unit: str, *, phi: float = 1.0) -> float | None:
+    """The variance of one figure from chance alone (times the dispersion φ), for weights and
+    funnel limits."""
     how = kind(unit)
     if how is None or not _usable(value, n):
         return None
+    n = float(n) / max(phi, 1.0)
     if how == "proportion":
         scale = PROPORTION_SCALE[unit]
         share = min(max(float(value) / scale, 0.0), 1.0)
@@ -187,17 +214,55 @@ class Trend(NamedTuple):
         return "stijgend" if self.low > 0 else "dalend" if self.high < 0 else "geen duidelijke richting"
 
 
-def trend(years, values, ns, unit: str) -> Trend | None:
+def dispersion(frame: pd.DataFrame, unit: str, *, min_n: int = 20) -> float:
+    """How much more figures change from one period to the next than independent draws of
+    their size would: φ, the quasi-binomial scale of the changes (McCullagh & Nelder 1989).
+
+    ``frame``: one row per unit (gemeente, school, wijk) and period, with value, n and the
+    estimation variance. Each consecutive pair of periods gives per unit the z of its change
+    (the estimation variance counted in its denominator, so φ covers what is left); z is centred
+    per pair, so a change of the whole country in one year (2020) is not taken for noise; φ is
+    the robust scale median(z²) / median(χ²₁), never below 1. Real local changes count too,
+    which makes φ err on the wide side. Pupils of one cohort are not independent draws
+    (classes, teachers, a year's intake), so the binomial margin alone is too narrow.
+    """
+    if kind(unit) is None or frame.empty:
+        return 1.0
+    rows = frame.assign(value=pd.to_numeric(frame["value"]), n=pd.to_numeric(frame["n"]))
+    rows = rows[rows["n"].fillna(0) >= min_n].copy()
+    chance = [variance(v, n, unit) or np.nan for v, n in zip(rows["value"], rows["n"])]
+    estimated = pd.to_numeric(rows["imputation_var"]) if "imputation_var" in rows else 0.0
+    rows["var"] = np.asarray(chance, dtype=float) + np.nan_to_num(np.asarray(estimated, dtype=float))
+    from .periods import sort_periods
+    labels = sort_periods(list(rows["period"].unique()))
+    scores = []
+    for first, second in zip(labels, labels[1:]):
+        pair = rows[rows["period"] == first].merge(rows[rows["period"] == second], on="unit", suffixes=("_a", "_b"))
+        zs = ((pair["value_b"] - pair["value_a"]) / np.sqrt(pair["var_a"] + pair["var_b"])).dropna()
+        if len(zs) >= 10:
+            scores.extend(zs - zs.median())
+    if len(scores) < 30:
+        return 1.0
+    return max(1.0, float(np.median(np.square(scores)) / sps.chi2.ppf(0.5, 1)))
+
+
+def trend(years, values, ns, unit: str, *, step_from: int | None = None) -> Trend | None:
     """A straight line through the figures over the years, weighted by how precise each is
     (weighted least squares), with the 95 % interval of its slope from the t distribution; the
     scatter of the years around the line counts too, so a zigzag is not a trend. None for fewer
-    than three periods: two points always lie on a line."""
+    than three periods: two points always lie on a line. ``step_from``: the first year of a new
+    method at the source (DUO's '<5' estimates from 2022-2023); a level step there is taken up
+    by a term of its own, so that the break is not read as a trend."""
     frame = pd.DataFrame({"x": years, "y": values, "n": ns}).dropna()
     weights = [1 / v if (v := variance(y, n, unit)) else np.nan for y, n in zip(frame["y"], frame["n"])]
     frame = frame.assign(w=weights).dropna()
     if len(frame) < 3 or frame["x"].nunique() < 3:
         return None
-    fit = WLS(frame["y"].to_numpy(float), add_constant(frame["x"].to_numpy(float)), weights=frame["w"]).fit()
+    design = add_constant(frame["x"].to_numpy(float))
+    after = frame["x"].to_numpy(float) >= step_from if step_from is not None else None
+    if after is not None and after.sum() >= 2 and (~after).sum() >= 2 and len(frame) >= 5:
+        design = np.column_stack([design, after.astype(float)])
+    fit = WLS(frame["y"].to_numpy(float), design, weights=frame["w"]).fit()
     low, high = fit.conf_int(alpha=1 - LEVEL)[1]
     return Trend(float(fit.params[1]), float(low), float(high), len(frame))
 

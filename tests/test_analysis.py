@@ -19,14 +19,21 @@ def _shown(engine, key):
 
 
 def test_expected_line_is_the_pupil_weighted_least_squares_fit_over_all_gemeenten(demo_engine):
+    """y = a + b(x-c) + q(x-c)² + year effect, weighted by the outcome's pupils, solved here by
+    the normal equations; the year effects average to zero and a is the average year's level."""
     pairs = _shown(demo_engine, "apcg_pct").merge(_shown(demo_engine, "toetsadvies_gem"), on=["subject", "period"])
-    weights = np.minimum(pairs["n_x"], pairs["n_y"])
-    design = np.column_stack([np.ones(len(pairs)), pairs["value_x"]])
-    normal = design.T @ (design * weights.to_numpy()[:, None])
-    intercept, slope = np.linalg.solve(normal, design.T @ (weights * pairs["value_y"]))
+    weights = pairs["n_y"].to_numpy(float)
+    centre = np.average(pairs["value_x"], weights=weights)
+    x = pairs["value_x"].to_numpy(float) - centre
+    years = sorted(pairs["period"].unique())
+    design = np.column_stack([np.ones(len(pairs)), x, x ** 2] + [(pairs["period"] == y).to_numpy(float) for y in years[1:]])
+    solution = np.linalg.solve(design.T @ (design * weights[:, None]), design.T @ (weights * pairs["value_y"]))
+    effects = np.array([0.0, *solution[3:]])
     fit = analysis.expected_line(demo_engine, "apcg_pct", "toetsadvies_gem")
-    assert fit.points == len(pairs)
-    assert fit.slope == pytest.approx(slope) and fit.intercept == pytest.approx(intercept)
+    assert fit.points == len(pairs) and fit.centre == pytest.approx(centre)
+    assert fit.slope == pytest.approx(solution[1]) and fit.curvature == pytest.approx(solution[2], abs=1e-9)
+    assert fit.intercept == pytest.approx(solution[0] + effects.mean())
+    assert [e for _, e in fit.years] == pytest.approx(list(effects - effects.mean()))
     assert fit.slope < 0  # the demo mimics the real relation: more APCG pupils, lower advice
 
 

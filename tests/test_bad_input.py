@@ -79,7 +79,7 @@ SQUARE = '{"type":"Polygon","coordinates":[[[3.5,52.7],[3.51,52.7],[3.51,52.71],
 ACHTERSTAND = ("brin_vestiging,aantal_bekostigde_leerlingen,achterstandsscore,score_zonder_drempel,"
                "score_zonder_drempel_onderbouw,score_zonder_drempel_bovenbouw,voetnoot\n")
 ADVIES = ("brin,schooljaar,vso_n_mid,pro_n_mid,vmbo_b_n_mid,vmbo_b_k_n_mid,vmbo_k_n_mid,vmbo_k_gt_n_mid,vmbo_gt_n_mid,"
-          "vmbo_gt_havo_n_mid,havo_n_mid,havo_vwo_n_mid,vwo_n_mid,n_mid,pct_havo_vwo_mid\n")
+          "vmbo_gt_havo_n_mid,havo_n_mid,havo_vwo_n_mid,vwo_n_mid,advies_niet_mogelijk_n_mid,n_mid,pct_havo_vwo_mid\n")
 EINDTOETS = "BRIN_NUMMER;VESTIGINGSNUMMER;GEMEENTENUMMER;CET_AANTAL;CET_GEM\n"
 
 
@@ -204,10 +204,10 @@ CASES = {
     "negative pupils in achterstandsscores": (lambda t: _open_data(t, ACHTERSTAND + "0BAA00,-40,12,30,10,20,\n",
                                                                    "achterstand.csv"),
                                               ["achterstand.csv", "row 2", "AANTAL_BEKOSTIGDE_LEERLINGEN", "not a count"]),
-    "reversed school year in schooladviezen": (lambda t: _open_data(t, ADVIES + "0BAA,2020-2019" + ",1" * 11 + ",11,40.0\n",
+    "reversed school year in schooladviezen": (lambda t: _open_data(t, ADVIES + "0BAA,2020-2019" + ",1" * 12 + ",12,40.0\n",
                                                                     "adviezen.csv"),
                                                ["adviezen.csv", "row 2", "column SCHOOLJAAR", "not a period"]),
-    "negative count in schooladviezen": (lambda t: _open_data(t, ADVIES + "0BAA,2019-2020,1,-1" + ",1" * 9 + ",10,40.0\n",
+    "negative count in schooladviezen": (lambda t: _open_data(t, ADVIES + "0BAA,2019-2020,1,-1" + ",1" * 10 + ",11,40.0\n",
                                                               "adviezen.csv"),
                                          ["adviezen.csv", "row 2", "PRO_N_MID", "not a count"]),
     "'1.00' pupils in a ';' eindtoets file": (lambda t: _open_data(t, EINDTOETS + "0BAA;00;9901;1.00;535,5\n",

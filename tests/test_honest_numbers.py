@@ -219,7 +219,8 @@ def _plant_school(conn, school_id: str, fit, offset: float, n: int) -> None:
     rows = conn.execute(select(observation.c.period, observation.c.value).where(
         observation.c.indicator_key == "apcg_pct", observation.c.subject == school_id)).all()
     for period, apcg in rows:
-        for key, value in (("apcg_pct", apcg), ("toetsadvies_gem", fit.intercept + fit.slope * apcg + offset)):
+        expected = float(fit.predict([apcg], [period])[0])
+        for key, value in (("apcg_pct", apcg), ("toetsadvies_gem", expected + offset)):
             conn.execute(update(observation).where(
                 observation.c.indicator_key == key, observation.c.subject == school_id,
                 observation.c.period == period).values(value=value, n=n))
@@ -240,10 +241,11 @@ def test_funnel_judges_by_size_not_by_raw_distance(demo_engine):
     assert (small["residual"] > big["residual"]).all()
     assert set(big["position"]) <= {"boven verwachting", "ver boven verwachting"}
     assert set(small["position"]) == {"binnen de marge"}
-    # The limits: z · √(σ²/n + τ²), τ² the between-school spread (DerSimonian-Laird).
-    spread = pairs.fit.spread
-    assert big["limit95"].iloc[0] == pytest.approx(Z95 * math.sqrt(1.15 ** 2 / 400 + spread))
-    assert small["limit998"].iloc[0] == pytest.approx(sps.norm.ppf(0.999) * math.sqrt(1.15 ** 2 / 10 + spread))
+    # The limits: z · √(φσ²/n + τ²), τ² the between-school spread (DerSimonian-Laird), φ the
+    # dispersion of the schools' year-to-year changes.
+    spread, phi = pairs.fit.spread, pairs.fit.dispersion
+    assert big["limit95"].iloc[0] == pytest.approx(Z95 * math.sqrt(phi * 1.15 ** 2 / 400 + spread))
+    assert small["limit998"].iloc[0] == pytest.approx(sps.norm.ppf(0.999) * math.sqrt(phi * 1.15 ** 2 / 10 + spread))
 
     found, _ = gesprek.school_extremes(demo_engine, Scope.of("GM9901"), "GM9901")
     above = [h for h in found if h.title.endswith("hoger dan verwacht")]

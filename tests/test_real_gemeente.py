@@ -73,7 +73,7 @@ def test_every_page_opens_for_a_big_city_on_public_data(real_url, monkeypatch, u
 def test_overzicht_shows_key_figures_from_public_data_against_all_gemeenten(real_url, monkeypatch, username):
     at = _open(real_url, monkeypatch, "pages/overzicht.py", username)
     labels = [m.label for m in at.metric]
-    assert {"Schooladvies havo/vwo", "Eindtoets (gestandaardiseerd)", "Bijstandsuitkeringen (per 1.000 inw.)"} <= set(labels)
+    assert {"Schooladvies havo of hoger", "Eindtoets (gestandaardiseerd)", "Bijstandsuitkeringen (per 1.000 inw.)"} <= set(labels)
     assert not any(m.value.endswith("…") for m in at.metric)
     references = [c.value for c in at.caption if "alle gemeenten:" in c.value]
     assert len(references) == len(labels) and not any("niet getoond" in r for r in references)
@@ -84,7 +84,7 @@ def test_gesprek_has_highlights_from_public_data_each_with_a_link(real_url, monk
     at = _open(real_url, monkeypatch, "pages/gesprek.py", username)
     titles = [re.sub(r"\\(.)", r"\1", m.value) for m in at.markdown if m.value.startswith("**")]  # as read
     assert len(titles) >= 3, titles
-    assert any("Schooladvies havo/vwo door de jaren" in t for t in titles)
+    assert any("Schooladvies havo of hoger door de jaren" in t for t in titles)
     # A school is named only beyond the funnel's limits; otherwise the page says none is.
     schools = [t for t in titles if "dan verwacht" in t]
     assert schools or any("Geen school lag in" in c.value for c in at.caption), titles
@@ -117,7 +117,7 @@ def test_scholen_for_rotterdam_pairs_the_2019_achterstand_with_every_advice_year
     at = _open(real_url, monkeypatch, "pages/scholen.py")
     assert at.selectbox(key="filter_indicator").value == "schooladvies_gem"
     assert at.multiselect(key="filter_jaren").value == [f"{y}-{y + 1}" for y in range(2019, 2025)]
-    assert any("alleen voor 2019-2020" in c.value for c in at.caption)
+    assert any("gemeten in 2019\\-2020" in c.value or "gemeten in 2019-2020" in c.value for c in at.caption)
     table = at.dataframe[0].value
     assert table["School"].nunique() >= 150  # Rotterdam's PO schools, at real scale
     assert _legend_entries(at) == ["Overige scholen"]  # no legend of 170 names

@@ -32,7 +32,7 @@ MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024
 MAX_FEATURES = 100_000
 OBSERVATION_COLUMNS = ["indicator_key", "subject", "gemeente_code", "period", "period_start", "period_end",
-                       "group", "value", "n", "dataset_id"]
+                       "group", "value", "n", "n_estimated", "imputation_var", "dataset_id"]
 
 
 @dataclass
@@ -248,7 +248,8 @@ def write_observations(conn, rows: list[dict], dataset_id: int) -> int:
     db.bulk_insert(conn, observation, OBSERVATION_COLUMNS, [
         (row["indicator_key"], row["subject"], row["gemeente_code"], periods[row["period"]].label,
          periods[row["period"]].start, periods[row["period"]].end, row.get("group", ""), _number(row["value"], float),
-         _number(row.get("n"), int), dataset_id) for row in rows])
+         _number(row.get("n"), int), _number(row.get("n_estimated"), int), _number(row.get("imputation_var"), float),
+         dataset_id) for row in rows])
     return len(rows)
 
 

@@ -35,7 +35,7 @@ def detect_kind(table: TextTable) -> str:
         return "eindtoets"
     if {"BRIN_VESTIGING", "ACHTERSTANDSSCORE"} <= columns:
         return "achterstand"
-    if "PCT_HAVO_VWO_MID" in columns:
+    if {"BRIN", "SCHOOLJAAR", "VWO_N_MID"} <= columns:
         return "schooladviezen"
     if "PC4" in columns and any(c.startswith("APCG_") for c in columns):
         return "apcg"
@@ -56,7 +56,8 @@ def import_open_data(engine, path: Path, *, kind: str | None = None, user: str =
     with engine.begin() as conn:
         refuse_demo(conn, path.name)
         schools = {row.id: row for row in conn.execute(
-            select(school.c.id, school.c.brin, school.c.gemeente_code, school.c.postcode, school.c.sector))}
+            select(school.c.id, school.c.brin, school.c.name, school.c.gemeente_code, school.c.postcode,
+                   school.c.sector))}
         rows = _PARSERS[kind](table, schools, report)
         if not rows:
             raise InputError(path.name, "no rows matched a school in the school list; import the "
@@ -86,7 +87,11 @@ def _eindtoets(table: TextTable, schools, report: ImportReport) -> list[dict]:
     providers = [p for p in registry.EINDTOETS_PROVIDERS if f"{p}_GEM" in table.columns]
     period = "2018-2019"
     rows, per_school = [], defaultdict(list)  # school → [(provider, mean, pupils)]
+    special = 0
     for row in table.rows:
+        if row.get("SOORT_PO", "").strip().lower() == "sbo":
+            special += 1  # one rule for every school figure: speciaal basisonderwijs is not compared
+            continue
         sid = _subject(table, row, "BRIN_NUMMER", "VESTIGINGSNUMMER")
         try:
             gm = codes.gemeente_code(row["GEMEENTENUMMER"])
@@ -115,6 +120,10 @@ def _eindtoets(table: TextTable, schools, report: ImportReport) -> list[dict]:
         if scored:
             z = sum(s * w for s, w in scored) / sum(w for _, w in scored)
             rows.append(_observation("eindtoets_gem", sid, gm, period, z, sum(w for _, w in scored)))
+    if special:
+        report.warnings.append(f"{special} vestigingen of speciaal basisonderwijs left out: the school figures "
+                               "compare regular primary schools only (as the schooladviezen and "
+                               "achterstandsscores do)")
     report.warnings.append(f"providers used: {', '.join(providers)}; "
                            f"{sum(1 for sid, _ in per_school if sid not in schools)} schools are not "
                            "in the school list (stored, not shown until the list has them)")
@@ -143,15 +152,52 @@ def _achterstand(table: TextTable, schools, report: ImportReport) -> list[dict]:
 
 
 ADVIES_COLUMNS = {f"{key.upper()}_N_MID": value for key, value in registry.ADVIES_SCALE.items()}
+ALL_COLUMNS = ("VSO_N_MID", *ADVIES_COLUMNS, "ADVIES_NIET_MOGELIJK_N_MID")  # the file's order, n = their sum
+HAVO_VWO_COLUMNS = ("HAVO_N_MID", "HAVO_VWO_N_MID", "VWO_N_MID")  # what the label says: havo or higher
+# From school year 2022-2023 on DUO writes counts of 1-4 as '<5', and the file's author replaced
+# each such cell by 2 (SOURCES.md). The true counts are imputed from the distribution of counts
+# 1-4 in the years before the masking (the same file), IMPUTATIONS times; the spread over the
+# imputations is the part of a figure's uncertainty the masking adds (docs/statistiek.md).
+MASKED_FROM = 2022
+IMPUTATIONS = 40
+
+
+def _small_counts(table: TextTable) -> np.ndarray:
+    """P(count = 1, 2, 3, 4) for a cell of 1-4 pupils, measured in the file's unmasked years
+    (2019-2022: 2,15 on average, where the file's stand-in is 2); uniform without such years."""
+    seen = np.zeros(4)
+    for row in table.rows:
+        if table.period(row, "SCHOOLJAAR")[:4] < str(MASKED_FROM):
+            for col in ALL_COLUMNS:
+                value = table.count(row, col)
+                if 1 <= value <= 4:
+                    seen[value - 1] += 1
+    return seen / seen.sum() if seen.sum() else np.full(4, 0.25)
+
+
+def _imputed(counts: np.ndarray, masked: bool, chances: np.ndarray, rng) -> np.ndarray:
+    """IMPUTATIONS × columns of counts: a masked cell (its stand-in 1-4, taken as one '<5' cell
+    per 2 pupils) drawn from ``chances``; every other cell as counted."""
+    draws = np.repeat(counts[None, :].astype(float), IMPUTATIONS, axis=0)
+    if masked:
+        for i in np.flatnonzero((counts >= 1) & (counts <= 4)):
+            cells = max(1, int(round(counts[i] / 2)))
+            draws[:, i] = rng.choice(np.arange(1, 5), size=(IMPUTATIONS, cells), p=chances).sum(axis=1)
+    return draws
 
 
 def _schooladviezen(table: TextTable, schools, report: ImportReport) -> list[dict]:
-    table.require("BRIN", "SCHOOLJAAR", "N_MID", "PCT_HAVO_VWO_MID", *ADVIES_COLUMNS)
+    table.require("BRIN", "SCHOOLJAAR", *ALL_COLUMNS)
     hoofdvestiging = {}
     for sid in sorted(schools):
         if schools[sid].sector == "PO":
             hoofdvestiging.setdefault(schools[sid].brin, sid)
-    rows, unknown = [], set()
+    chances = _small_counts(table)
+    rng = np.random.default_rng(2022_2023)  # the same file gives the same figures
+    scale = np.array([ADVIES_COLUMNS.get(col, 0.0) for col in ALL_COLUMNS])
+    on_scale = np.array([col in ADVIES_COLUMNS for col in ALL_COLUMNS])
+    high = np.array([col in HAVO_VWO_COLUMNS for col in ALL_COLUMNS])
+    rows, unknown, estimated = [], set(), 0
     for row in table.rows:
         brin = row["BRIN"].strip().upper()
         sid = hoofdvestiging.get(brin)
@@ -160,17 +206,47 @@ def _schooladviezen(table: TextTable, schools, report: ImportReport) -> list[dic
             continue
         gm = schools[sid].gemeente_code
         period = table.period(row, "SCHOOLJAAR")
-        counts = {col: table.count(row, col) for col in ADVIES_COLUMNS}
-        advised = sum(counts.values())
-        n = table.count(row, "N_MID")
-        pct = table.number(row, "PCT_HAVO_VWO_MID", required=False)
-        rows.append(_observation("schooladvies_havo_vwo_pct", sid, gm, period, pct, n))
-        if advised > 0:
-            mean = sum(ADVIES_COLUMNS[col] * c for col, c in counts.items()) / advised
-            rows.append(_observation("schooladvies_gem", sid, gm, period, mean, int(advised)))
+        counts = np.array([table.count(row, col) for col in ALL_COLUMNS])
+        masked = int(period[:4]) >= MASKED_FROM
+        draws = _imputed(counts, masked, chances, rng)
+        in_masked = np.where(masked & (counts >= 1) & (counts <= 4), draws, 0).sum(axis=1).mean()
+        estimated += int(in_masked > 0)
+        total, advised = draws.sum(axis=1), (draws * on_scale).sum(axis=1)
+        if total.mean() > 0:
+            share = (draws * high).sum(axis=1) / np.maximum(total, 1) * 100
+            rows.append(_estimated("schooladvies_havo_vwo_pct", sid, gm, period, share, total, in_masked))
+        if advised.mean() > 0:
+            mean = (draws * scale).sum(axis=1) / np.maximum(advised, 1)
+            rows.append(_estimated("schooladvies_gem", sid, gm, period, mean, advised, in_masked))
+        if "NAAM" in table.columns:
+            rows.append(_observation("schooladvies_andere_naam", sid, gm, period,
+                                     0.0 if _same_school(row["NAAM"], schools[sid].name) else 1.0))
     if unknown:
         report.warnings.append(f"{len(unknown)} BRINs are not in the PO school list and were skipped")
+    report.warnings.append(f"{estimated} school years hold DUO '<5' cells, imputed {IMPUTATIONS} times "
+                           f"from the counts 1-4 of the unmasked years (mean {np.arange(1, 5) @ chances:.2f})")
     return rows
+
+
+def _words(name: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", name.lower()) if len(w) >= 4
+            and w not in ("school", "basisschool", "openbare", "christelijke", "katholieke", "stichting")}
+
+
+def _same_school(one: str, other: str) -> bool:
+    """Whether two names can be of one school: they share a distinctive word (a BRIN whose
+    advice file names another school was renumbered or restructured)."""
+    first, second = _words(one), _words(other)
+    return not first or not second or bool(first & second)
+
+
+def _estimated(key, subject, gemeente, period, values: np.ndarray, ns: np.ndarray, in_masked: float) -> dict:
+    """An observation made over imputations: their mean, its n, the pupils in estimated cells,
+    and the variance between imputations (Rubin's B, times 1 + 1/m)."""
+    spread = float(values.var(ddof=1)) * (1 + 1 / len(values)) if in_masked else 0.0
+    return {**_observation(key, subject, gemeente, period, float(values.mean()), int(round(float(ns.mean())))),
+            "n_estimated": int(round(in_masked)) if in_masked else None,
+            "imputation_var": round(spread, 6) if in_masked else None}
 
 
 def _apcg(table: TextTable, schools, report: ImportReport) -> list[dict]:
