@@ -399,7 +399,14 @@ def trend_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.
         x=x, y="low:Q", y2="high:Q")
     lines = base.mark_line(strokeWidth=2.5, point=alt.OverlayMarkDef(size=60, filled=True)).encode(
         x=x, y=y, color=colour, strokeDash=dash, detail="wie:N", tooltip=tooltip, description=POINT)
-    return _finish(alt.layer(band, lines), 320,
+    layers = [band, lines]
+    if registry.METHOD_BREAK in set(rows["period"]) and sort_periods(rows["period"])[0] != registry.METHOD_BREAK:
+        marker = pd.DataFrame({"period": [registry.METHOD_BREAK], "tekst": ["vanaf hier '<5' geschat (DUO)"]})
+        rule = alt.Chart(marker).mark_rule(color="#333333", strokeDash=[3, 3], strokeWidth=1.5, aria=False).encode(x=x)
+        label = alt.Chart(marker).mark_text(align="left", dx=4, dy=-6, baseline="bottom", color="#333333",
+                                             fontSize=12, aria=False).encode(x=x, y=alt.value(12), text="tekst:N")
+        layers += [rule, label]
+    return _finish(alt.layer(*layers), 320,
                    f"Lijngrafiek: {ind.label.lower()} van {name} over alle geladen perioden met een band voor het "
                    "95 %-interval, en de vergelijkingsgroepen als dunnere lijnen.")
 

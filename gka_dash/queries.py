@@ -298,7 +298,7 @@ def key_figures(engine, scope: Scope, gemeente: str) -> list[dict]:
 # A figure of which at least this share of pupils sits in cells the source estimated is shown as
 # indicative; from the second share on it is withheld: most of it would be the estimate, not the count.
 ESTIMATED_INDICATIVE, ESTIMATED_WITHHELD = 0.25, 0.5
-METHOD_BREAK = "2022-2023"  # DUO's '<5' masking of the schooladviezen starts here (SOURCES.md)
+METHOD_BREAK = registry.METHOD_BREAK
 
 
 def crosses_method_break(first: str, last: str) -> bool:

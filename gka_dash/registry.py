@@ -22,6 +22,10 @@ ADVIES_SCALE = {
 ADVIES_SCALE_TEXT = ("1 = praktijkonderwijs, 2 = vmbo-b, 3 = vmbo-k, 4 = vmbo-gt, 5 = havo, 6 = vwo; "
                      "een gecombineerd advies (bijv. havo/vwo = 5,5) ligt halverwege")
 
+# DUO writes counts of 1-4 as '<5' in the schooladviezen from this school year on (SOURCES.md):
+# a method break in every series that crosses it.
+METHOD_BREAK = "2022-2023"
+
 UNITS = {  # unit → (lowest valid, highest valid, Dutch suffix shown after a value)
     "pct": (0.0, 100.0, "%"),
     "advies": (1.0, 6.0, ""),
@@ -121,12 +125,13 @@ _INDICATORS = [
               "1 als de school zelf in een APCG-postcodegebied (PC4) staat.",
               caveat="Dit is NIET het percentage leerlingen uit een APCG: alleen de ligging van "
                      "het schoolgebouw. Het echte % APCG-leerlingen komt uit microdata."),
-    Indicator("eindtoets_gem", "Eindtoets (gestandaardiseerd)", "z", "school",
+    Indicator("eindtoets_gem", "Eindtoets (in sd van leerlingen)", "z", "school",
               DUO_OPEN + " (Gemiddelde eindscores)",
-              "Gemiddelde eindtoetsscore, per toetsaanbieder omgerekend naar standaardscores "
-              "(0 = gemiddelde van alle scholen met die toets, 1 = één standaardafwijking) en "
-              "gewogen naar het aantal leerlingen per toets, zodat scholen met verschillende "
-              "toetsen vergelijkbaar zijn.",
+              "Gemiddelde eindtoetsscore, per toetsaanbieder omgerekend naar standaardafwijkingen van "
+              "leerlingen (0 = gemiddelde van alle leerlingen met die toets in het reguliere "
+              "basisonderwijs; 1 = de spreiding tussen leerlingen, bij de Centrale Eindtoets 2019 "
+              "ongeveer 9,9 punten) en gewogen naar het aantal leerlingen per toets, zodat scholen met "
+              "verschillende toetsen vergelijkbaar zijn. Speciaal basisonderwijs telt niet mee.",
               higher_is_better=True,
               caveat="Vergelijkt de positie binnen de eigen toets; toetsen met een andere "
                      "leerlingpopulatie kunnen iets verschuiven."),

@@ -44,7 +44,7 @@ PUPIL_SD = {"advies": 1.15, "z": 1.0}
 BASIS = {
     "proportion": "Wilson-interval voor een aandeel",
     "mean": "normale benadering met een spreiding van {sd} tussen leerlingen van één school "
-            "(advies: gemeten in de DUO-schooladviezen 2019-2025; eindtoets: standaardscore)",
+            "(advies: gemeten in de DUO-schooladviezen 2019-2025; eindtoets: 1 sd van leerlingen, per toets geschat uit de spreiding van de schoolgemiddelden)",
 }
 
 

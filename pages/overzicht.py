@@ -23,7 +23,8 @@ for section in dict.fromkeys(f["section"] for f in figures):
 
 found = peers.peers(engine, gemeente.code)
 if figures:
-    st.caption("Onder elk cijfer: de periode, het aantal (n), het 95 %-interval (de marge door toeval) en de "
+    st.caption("Onder elk cijfer: de periode, het aantal (n), het 95 %-interval (de marge: toeval, de gewone "
+               "schommeling tussen jaargangen en, waar DUO kleine aantallen schatte, die schatting) en de "
                "vergelijking. Een verandering is alleen gekleurd als ze groter is dan de marge. Vergelijkingen "
                "staan er zonder n of marge: die zouden uw eigen cijfer eruit laten rekenen.")
     if found:

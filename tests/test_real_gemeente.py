@@ -73,7 +73,7 @@ def test_every_page_opens_for_a_big_city_on_public_data(real_url, monkeypatch, u
 def test_overzicht_shows_key_figures_from_public_data_against_all_gemeenten(real_url, monkeypatch, username):
     at = _open(real_url, monkeypatch, "pages/overzicht.py", username)
     labels = [m.label for m in at.metric]
-    assert {"Schooladvies havo of hoger", "Eindtoets (gestandaardiseerd)", "Bijstandsuitkeringen (per 1.000 inw.)"} <= set(labels)
+    assert {"Schooladvies havo of hoger", "Eindtoets (in sd van leerlingen)", "Bijstandsuitkeringen (per 1.000 inw.)"} <= set(labels)
     assert not any(m.value.endswith("…") for m in at.metric)
     references = [c.value for c in at.caption if "alle gemeenten:" in c.value]
     assert len(references) == len(labels) and not any("niet getoond" in r for r in references)

@@ -2,8 +2,10 @@
 
 - eindtoets means 2018-2019: each test provider has its own scale (CET 501-550, IEP 50-100,
   Route 8 100-300, …), so raw means are kept per provider and one comparable figure is made:
-  per provider a pupil-weighted z-score of the school means, averaged over the providers a
-  school used, weighted by pupils (documented in the registry entry ``eindtoets_gem``).
+  per provider the school mean's distance from the pupil-weighted mean of all schools, in
+  standard deviations of *pupils* (estimated, see ``_pupil_spread``), averaged over the
+  providers a school used, weighted by pupils (registry entry ``eindtoets_gem``). Speciaal
+  basisonderwijs is left out, as in every school figure.
 - CBS achterstandsscores 2019 (the tidy CSV of Tabel 1 and 2).
 - schooladviezen per BRIN 2019-2025: DUO publishes per BRIN, so the figure is attached to the
   BRIN's hoofdvestiging (the lowest vestiging number in the school list) and says so.
@@ -107,14 +109,21 @@ def _eindtoets(table: TextTable, schools, report: ImportReport) -> list[dict]:
                                      row=row["_row"], column=f"{p}_GEM")
                 per_school[(sid, gm)].append((p, mean, int(pupils)))
                 rows.append(_observation(f"eindtoets_{p.lower()}", sid, gm, period, mean, int(pupils)))
-    stats = {}
+    stats, ratios = {}, []
     for p in providers:
         means = np.array([m for entries in per_school.values() for q, m, _ in entries if q == p])
-        weights = np.array([w for entries in per_school.values() for q, _, w in entries if q == p])
+        weights = np.array([w for entries in per_school.values() for q, _, w in entries if q == p], dtype=float)
         if len(means) >= 2:
-            centre = np.average(means, weights=weights)
-            spread = np.sqrt(np.average((means - centre) ** 2, weights=weights))
-            stats[p] = (centre, spread if spread > 0 else 1.0)
+            centre = float(np.average(means, weights=weights))
+            between = float(np.sqrt(np.average((means - centre) ** 2, weights=weights))) or 1.0
+            pupil = _pupil_spread(means, weights, centre) if len(means) >= MOMENT_MIN_SCHOOLS else None
+            stats[p] = [centre, between, pupil]
+            if pupil:
+                ratios.append(pupil / between)
+    for p, entry in stats.items():  # a small provider: the ratio pupil/school spread of the big ones
+        if entry[2] is None:
+            entry[2] = entry[1] * (float(np.median(ratios)) if ratios else 1.0)
+    stats = {p: (centre, pupil) for p, (centre, _, pupil) in stats.items()}
     for (sid, gm), entries in per_school.items():
         scored = [((m - stats[p][0]) / stats[p][1], w) for p, m, w in entries if p in stats]
         if scored:
@@ -128,6 +137,20 @@ def _eindtoets(table: TextTable, schools, report: ImportReport) -> list[dict]:
                            f"{sum(1 for sid, _ in per_school if sid not in schools)} schools are not "
                            "in the school list (stored, not shown until the list has them)")
     return rows
+
+
+# The standard deviation of single pupils' scores is not in the file (it has school means); it
+# follows from how the spread of school means shrinks with size: E[(mᵢ − μ)²] = τ² + σ²/nᵢ, a
+# regression of squared deviations on 1/n (method of moments). For the Centrale Eindtoets 2019
+# this gives σ ≈ 9,9 points, as Cito reports for pupils. Providers with fewer schools than
+# MOMENT_MIN_SCHOOLS get the median ratio σ / (spread of school means) of the others.
+MOMENT_MIN_SCHOOLS = 500
+
+
+def _pupil_spread(means: np.ndarray, weights: np.ndarray, centre: float) -> float | None:
+    design = np.column_stack([np.ones(len(means)), 1 / weights])
+    _, slope = np.linalg.lstsq(design, (means - centre) ** 2, rcond=None)[0]
+    return float(np.sqrt(slope)) if slope > 0 else None
 
 
 def _achterstand(table: TextTable, schools, report: ImportReport) -> list[dict]:
@@ -158,7 +181,7 @@ HAVO_VWO_COLUMNS = ("HAVO_N_MID", "HAVO_VWO_N_MID", "VWO_N_MID")  # what the lab
 # each such cell by 2 (SOURCES.md). The true counts are imputed from the distribution of counts
 # 1-4 in the years before the masking (the same file), IMPUTATIONS times; the spread over the
 # imputations is the part of a figure's uncertainty the masking adds (docs/statistiek.md).
-MASKED_FROM = 2022
+MASKED_FROM = int(registry.METHOD_BREAK[:4])
 IMPUTATIONS = 40
 
 

@@ -183,6 +183,12 @@ def key_figure(figure: dict) -> None:
     unit = figure["unit"]
     suffix = registry.UNITS[unit][2]
     long_unit = len(suffix) > 2  # "per 1.000 inw." goes in the label, or the number is cut off
+    if "too_estimated" in figure:
+        st.metric(figure["label"], "niet getoond")
+        st.caption(f"{figure['period']} · {formatting.number(figure['too_estimated'] * 100, 0)} % van de leerlingen zit "
+                   "in cellen die DUO als '<5' publiceert en die dus geschat zijn: het cijfer zou vooral de "
+                   "schatting tonen.")
+        return
     change = figure.get("change")
     delta = figure["value"] - figure["previous"] if figure["previous"] is not None else None
     text = formatting.difference(delta, unit) if delta is not None else ""
@@ -194,13 +200,17 @@ def key_figure(figure: dict) -> None:
               delta=text or None,
               delta_color="off" if quiet else {True: "normal", False: "inverse", None: "off"}[figure["higher_is_better"]],
               delta_arrow="off" if quiet else "auto")
-    parts = [figure["period"]]
+    parts = [figure["period"] + (" (indicatief)" if figure.get("indicative") else "")]
     if figure.get("n"):
         parts.append(f"n = {formatting.number(figure['n'], 0)}")
+    if figure.get("estimated_share"):
+        parts.append(f"{formatting.number(figure['estimated_share'] * 100, 0)} % van de leerlingen in geschatte "
+                     "cellen (DUO '<5'), in de marge meegeteld")
     if figure.get("low") is not None:
         parts.append(f"95 %: {formatting.interval(figure['low'], figure['high'], unit)}")
     if change is not None:
-        parts.append(f"verschil met {figure['previous_period']}: {change.verdict}")
+        parts.append(f"verschil met {figure['previous_period']}: {change.verdict}"
+                     + (" (over de methodebreuk van DUO heen)" if figure.get("method_break") else ""))
     for field, name in REFERENCE_NAMES:
         if field == "all_gemeenten" or figure.get(field) is not None:
             parts.append(f"{name}: " + (formatting.value(figure[field], unit) if figure.get(field) is not None
