@@ -306,17 +306,18 @@ def school_pairs(engine, scope: Scope, gemeente: str, x_key: str, y_key: str, *,
 
 
 def funnel_summary(frame: pd.DataFrame) -> str:
-    """The funnel in one sentence, per newest school year shown: how many schools lie beyond the
-    95 % limit on each side, against the number chance alone would put there (5 %)."""
+    """The funnel in one sentence, over exactly the school years it draws: how many school-years
+    lie beyond the 95 % limit on each side, against what chance alone would put there (5 %)."""
     judged = frame[frame["position"] != ""]
     if judged.empty:
         return ""
-    period = sort_periods(judged["period"])[-1]
-    year = judged[judged["period"] == period]
-    above = int(year["position"].isin(POSITIONS[:2]).sum())
-    below = int(year["position"].isin(POSITIONS[3:]).sum())
-    return (f"In {period} lagen {above} van de {len(year)} scholen boven en {below} onder de verwachting, buiten de "
-            f"95 %-grens; door toeval alleen zouden dat er samen ongeveer {formatting.number(0.05 * len(year), 0)} zijn.")
+    labels = sort_periods(judged["period"].unique())
+    years = labels[0] if len(labels) == 1 else f"de {len(labels)} schooljaren {labels[0]} tot {labels[-1]}"
+    above = int(judged["position"].isin(POSITIONS[:2]).sum())
+    below = int(judged["position"].isin(POSITIONS[3:]).sum())
+    return (f"In {years} liggen van de {len(judged)} punten (scholen per schooljaar) er {above} boven en {below} "
+            f"onder de verwachting, buiten de 95 %-grens; door toeval alleen zouden dat er samen ongeveer "
+            f"{formatting.number(0.05 * len(judged), 0)} zijn.")
 
 
 def level_summary(frame: pd.DataFrame, ind: registry.Indicator) -> str:

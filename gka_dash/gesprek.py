@@ -295,9 +295,10 @@ def wijk_context(engine, scope: Scope, gemeente: str, wijken: list[str],
         table[header] = [*(formatting.value(v, ind.unit) for v in here["value"]), formatting.value(reference, ind.unit)]
         mean = here["value"].mean()
         if pd.notna(mean) and reference is not None:
-            sentences.append(f"{formatting.in_sentence(ind.label)} gemiddeld {formatting.value(mean, ind.unit)} "
-                             f"(gemeente {formatting.value(reference, ind.unit)})")
-            figures.append(f"{formatting.value(mean, ind.unit)} (gemeente {formatting.value(reference, ind.unit)})")
+            sentences.append(f"{formatting.in_sentence(ind.label)} in {period} gemiddeld "
+                             f"{formatting.value(mean, ind.unit)} (hele gemeente {formatting.value(reference, ind.unit)})")
+            figures.append(f"{formatting.value(mean, ind.unit)} in {period} (gemeente "
+                           f"{formatting.value(reference, ind.unit)})")
     if not sentences:
         return []
     return [Highlight(2, "Context van deze wijken",

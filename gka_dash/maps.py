@@ -82,7 +82,8 @@ def _readable(value: float, how) -> float:
 
 
 def level_classes(values, count: int = len(SEQUENTIAL)) -> Classes:
-    """Up to five classes at the quantiles of the values, with readable edges.
+    """Up to five classes at the quantiles of the values, with readable edges, and no more
+    classes than half the distinct values (at least two): a class needs areas to hold.
 
     Quantiles, not equal steps: kerncijfers are skewed (a few wijken with 30.000 inhabitants,
     many with 2.000), and equal steps then paint almost every wijk in the lowest class. Edges
@@ -92,8 +93,13 @@ def level_classes(values, count: int = len(SEQUENTIAL)) -> Classes:
     values = pd.Series(values, dtype=float).dropna()
     if values.empty:
         return Classes([0.0, 1.0], SEQUENTIAL[:1])
+    distinct = values.nunique()
+    count = min(count, max(2, distinct // 2)) if distinct > 1 else 1  # two wijken are no five classes
     low, high = float(values.min()), float(values.max())
-    inner = [_readable(q, round) for q in np.quantile(values, np.linspace(0, 1, count + 1)[1:-1])]
+    # Few distinct values: cut between them (the quantiles of the values themselves would fall on
+    # the most frequent one and leave a class empty).
+    basis = np.unique(values) if distinct <= 2 * count else values
+    inner = [_readable(q, round) for q in np.quantile(basis, np.linspace(0, 1, count + 1)[1:-1])]
     edges = [_readable(low, math.floor)]
     for edge in [*inner, _readable(high, math.ceil)]:
         if edge > edges[-1]:

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import pandas as pd
 from sqlalchemy import func, select
 
-from . import formatting, geometry, privacy, registry, stats
+from . import config, formatting, geometry, privacy, registry, stats
 from . import peers as peer_groups
 from .periods import sort_periods
 from .schema import area, dataset, observation, school
@@ -56,7 +56,7 @@ def observations(engine, scope: Scope, key: str, *, gemeente: str | None = None,
         query = query.where(observation.c.period == period)
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(query).all(), columns=OBSERVATION_FIELDS)
-    return privacy.suppress(frame)
+    return privacy.suppress(frame, max(config.suppression_threshold(), registry.get(key).min_n))
 
 
 def level_values(engine, scope: Scope, key: str, level: str, *, gemeente: str | None = None) -> pd.Series:

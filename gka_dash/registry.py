@@ -59,6 +59,7 @@ class Indicator:
     cbs_column: str | None = None  # kerncijfers column this context figure comes from
     per_1000_of: str | None = None  # a count column divided by AANT_INW × 1000
     per_brin: bool = False  # published for a BRIN as a whole (all its vestigingen), shown at the hoofdvestiging
+    min_n: int = 0  # fewer counted than this and the figure says nothing (on top of the privacy threshold)
 
     @property
     def counted(self) -> str:
@@ -71,12 +72,21 @@ class Indicator:
         return low, high
 
 
+# CBS rounds the benefit counts of the kerncijfers to tens: in a wijk of 100 inhabitants a rate per
+# 1.000 moves in steps of 100 and "0,0 per 1.000" means fewer than five. Rates from such counts are
+# withheld below this many inhabitants (steps of 20 per 1.000 at most).
+MIN_INHABITANTS_FOR_RATE = 500
+
+
 def _context(key, label, unit, column, description, *, per_1000=False, hib=None):
     return Indicator(
         key=key, label=label, unit=unit, level="area", source=CBS_KWB, description=description,
         higher_is_better=hib, cbs_column=None if per_1000 else column,
         per_1000_of=column if per_1000 else None,
-        caveat="CBS houdt kleine aantallen geheim; die wijken staan als 'onbekend'.",
+        caveat="CBS houdt kleine aantallen geheim; die wijken staan als 'onbekend'."
+               + (f" CBS rondt de aantallen af op tientallen; wijken met minder dan {MIN_INHABITANTS_FOR_RATE} "
+                  "inwoners krijgen daarom geen cijfer per 1.000." if per_1000 else ""),
+        min_n=MIN_INHABITANTS_FOR_RATE if per_1000 else 0,
     )
 
 

@@ -64,7 +64,9 @@ def basis(unit: str) -> str:
     how = kind(unit)
     if how is None:
         return "geen marge: dit cijfer is geen aandeel of gemiddelde van leerlingen"
-    return BASIS[how].format(sd=str(PUPIL_SD.get(unit, "")).replace(".", ","))
+    return (BASIS[how].format(sd=str(PUPIL_SD.get(unit, "")).replace(".", ",")) + "; de marge telt ook de gewone "
+            "schommeling tussen jaargangen mee (gemeten aan alle gemeenten en scholen) en, waar DUO kleine aantallen "
+            "schatte, de onzekerheid van die schatting")
 
 
 def _usable(value, n) -> bool:

@@ -316,11 +316,13 @@ def test_no_interval_for_a_withheld_cell_and_none_for_a_reference(demo_engine):
 
 def test_the_funnel_and_the_map_say_in_one_sentence_what_they_show(demo_engine):
     pairs = analysis.school_pairs(demo_engine, Scope.of("GM9901"), "GM9901", "apcg_pct", "toetsadvies_gem").frame
-    latest = pairs[pairs["period"] == "2018-2019"]
-    above = latest["position"].isin(["boven verwachting", "ver boven verwachting"]).sum()
-    below = latest["position"].isin(["onder verwachting", "ver onder verwachting"]).sum()
+    judged = pairs[pairs["position"] != ""]  # the sentence counts exactly what the funnel draws: every year
+    above = judged["position"].isin(["boven verwachting", "ver boven verwachting"]).sum()
+    below = judged["position"].isin(["onder verwachting", "ver onder verwachting"]).sum()
+    years = sorted(judged["period"].unique())
     assert analysis.funnel_summary(pairs).startswith(
-        f"In 2018-2019 lagen {above} van de {len(latest)} scholen boven en {below} onder de verwachting")
+        f"In de {len(years)} schooljaren {years[0]} tot {years[-1]} liggen van de {len(judged)} punten (scholen per "
+        f"schooljaar) er {above} boven en {below} onder de verwachting")
     values = analysis.area_values(demo_engine, Scope.of("GM9901"), "GM9901", "afstroom_pct", "2016-2018").frame
     shown = values.dropna(subset=["value"])
     top = shown.loc[shown["value"].idxmax(), "name"]
