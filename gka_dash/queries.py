@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from . import config, formatting, geometry, privacy, registry, stats
+from . import indeling
 from . import peers as peer_groups
 from .periods import sort_periods
 from .schema import area, dataset, observation, school
@@ -32,10 +33,14 @@ def gemeenten(engine, scope: Scope) -> pd.DataFrame:
              .group_by(area.c.code, area.c.name))
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(query).all(), columns=["code", "name", "year"])
-        if frame.empty:
-            codes = conn.execute(select(observation.c.gemeente_code).distinct()
-                                 .where(_in_scope(observation.c.gemeente_code, scope))).scalars().all()
-            frame = pd.DataFrame({"code": codes, "name": codes, "year": 0})
+        # Gemeenten with data but no area of their own: formed after the newest layer (school
+        # figures carry today's codes: Het Hogeland, Eemsdelta), or no areas loaded at all.
+        codes = conn.execute(select(observation.c.gemeente_code).distinct()
+                             .where(_in_scope(observation.c.gemeente_code, scope))).scalars().all()
+    made = indeling.current_names()
+    extra = [c for c in codes if c not in set(frame["code"])]
+    frame = pd.concat([frame, pd.DataFrame({"code": extra, "name": [made.get(c, c) for c in extra], "year": 0})],
+                      ignore_index=True)
     frame = frame.sort_values("year").drop_duplicates("code", keep="last")
     return frame.sort_values("name").reset_index(drop=True)[["code", "name"]]
 
@@ -79,7 +84,9 @@ def gemeente_names(engine, codes: tuple[str, ...]) -> dict[str, str]:
     query = (select(area.c.code, area.c.name).where(area.c.level == "gemeente", area.c.code.in_(codes))
              .order_by(area.c.year))
     with engine.connect() as conn:
-        return {code: name for code, name in conn.execute(query).all()}
+        found = {code: name for code, name in conn.execute(query).all()}
+    made = indeling.current_names()  # gemeenten formed after the newest area layer loaded
+    return {**{c: made[c] for c in codes if c in made}, **found}
 
 
 @cached
@@ -230,7 +237,7 @@ def _comparisons(engine, gemeente: str) -> dict[str, tuple[str, ...] | None]:
     """The groups a gemeente's figures are read against: all gemeenten (None), the other GKA
     gemeenten and the peer group; a group that is not loaded is left out."""
     gka = tuple(g for g in gka_gemeenten(engine) if g != gemeente)
-    found = peer_groups.peers(engine, gemeente)
+    found = peers(engine, gemeente)
     groups = {"all_gemeenten": None, "gka": gka, "peers": tuple(found.codes) if found else ()}
     return {name: among for name, among in groups.items() if among != ()}
 
@@ -358,6 +365,67 @@ def series(engine, scope: Scope, gemeente: str, key: str, group: str = "") -> pd
                             "estimated_share": None})
     frame = pd.DataFrame(records, columns=["period", "where", "value", "n", "low", "high", "estimated_share"])
     return frame.dropna(subset=["value"]).reset_index(drop=True)
+
+
+def _feature_years(engine, key: str) -> dict[str, pd.DataFrame]:
+    """Per year the rows that give this feature per gemeente: its own rows, else its wijken."""
+    rows = all_gemeenten(engine, key)
+    rows = rows[rows["group"] == ""]
+    found = {}
+    for level in ("gemeente", "wijk"):
+        part = rows[rows["subject"].str.startswith(SUBJECT_PREFIX[level])]
+        for period, frame in part.groupby("period"):
+            found.setdefault(period, frame.assign(level=level))
+    return found
+
+
+def _feature(key: str, rows: pd.DataFrame, inhabitants: pd.Series | None) -> pd.Series:
+    """One value per gemeente of today (:mod:`indeling`): a count summed, a rate weighted by
+    inhabitants over the gemeenten (or wijken) that make it up; split gemeenten left out."""
+    rows = rows.dropna(subset=["value"])
+    if rows["level"].iloc[0] == "gemeente":
+        rows = rows.assign(gemeente_code=rows["subject"])
+    weights = (rows["n"] if rows["level"].iloc[0] == "wijk" else
+               rows["gemeente_code"].map(inhabitants) if inhabitants is not None else None)
+    rows = rows.assign(now=rows["gemeente_code"].map(indeling.current),
+                       w=pd.Series(1.0, index=rows.index) if weights is None else weights.fillna(1).clip(lower=1))
+    rows = rows.dropna(subset=["now"])
+    if key == "inwoners":
+        return rows.groupby("now")["value"].sum().astype(float)
+    totals = (rows["value"].astype(float) * rows["w"]).groupby(rows["now"]).sum()
+    return (totals / rows["w"].groupby(rows["now"]).sum()).astype(float)
+
+
+@cached
+def context_matrix(engine) -> tuple[pd.DataFrame, list[str], str]:
+    """Today's gemeenten × decorrelated context (peers.whitened), from the newest year in which
+    every feature that is loaded at all exists; with the features used and that year."""
+    available = {key: _feature_years(engine, key) for key, _ in peer_groups.FEATURES}
+    available = {key: years for key, years in available.items() if years}
+    common = set.intersection(*(set(years) for years in available.values())) if available else set()
+    if not common:
+        return pd.DataFrame(), [], ""
+    year = sort_periods(list(common))[-1]
+    inhabitants = None
+    if "inwoners" in available:
+        own = available["inwoners"][year]
+        inhabitants = (own.set_index("subject")["value"].astype(float) if own["level"].iloc[0] == "gemeente"
+                       else own.groupby("gemeente_code")["value"].sum().astype(float))
+    columns = {}
+    for key, transform in peer_groups.FEATURES:
+        if key in available:
+            values = _feature(key, available[key][year], inhabitants)
+            columns[key] = transform(values.clip(lower=1)) if transform is not None else values
+    matrix = peer_groups.whitened(pd.DataFrame(columns))
+    return matrix, [k for k in columns if k in pd.DataFrame(columns).dropna().columns], year
+
+
+@cached
+def peers(engine, gemeente: str, count: int = peer_groups.PEER_COUNT) -> peer_groups.Peers | None:
+    """The gemeenten most like this one, nearest first; None when the context is not loaded.
+    A deterministic function of public data: it takes no scope, and reveals nothing restricted."""
+    matrix, features, year = context_matrix(engine)
+    return peer_groups.nearest(matrix, indeling.current(gemeente) or gemeente, features, year, count)
 
 
 @cached

@@ -21,14 +21,14 @@ for section in dict.fromkeys(f["section"] for f in figures):
         with columns[i % 4]:
             ui.key_figure(figure)
 
-found = peers.peers(engine, gemeente.code)
+found = queries.peers(engine, gemeente.code)
 if figures:
     st.caption("Onder elk cijfer: de periode, het aantal (n), het 95 %-interval (de marge: toeval, de gewone "
                "schommeling tussen jaargangen en, waar DUO kleine aantallen schatte, die schatting) en de "
                "vergelijking. Een verandering is alleen gekleurd als ze groter is dan de marge. Vergelijkingen "
                "staan er zonder n of marge: die zouden uw eigen cijfer eruit laten rekenen.")
     if found:
-        st.caption(ui.plain(peers.describe(engine, found)))
+        st.caption(ui.plain(peers.describe(found, queries.gemeente_names(engine, tuple(found.codes)))))
 
     st.header("Verloop over alle perioden")
     labels = {f"{f['key']}:{f['group']}": f["label"] for f in figures}

@@ -17,7 +17,7 @@ from scipy import stats as sps
 from sqlalchemy import select, update
 from statsmodels.stats import proportion
 
-from gka_dash import analysis, db, gesprek, maps, peers, queries, registry, stats, tables, users
+from gka_dash import indeling, analysis, db, gesprek, maps, peers, queries, registry, stats, tables, users
 from gka_dash.importers.folder import import_folder
 from gka_dash.importers.indicators_csv import import_indicators
 from gka_dash.schema import observation
@@ -276,13 +276,15 @@ def test_scholen_page_draws_the_funnel_and_lists_similar_schools(demo_engine):
 def test_rotterdams_peers_are_big_cities_chosen_deterministically(planted):
     url, _, _ = planted
     engine = db.get_engine(url)
-    found = peers.peers(engine, "GM0599")
+    found = queries.peers(engine, "GM0599")
     names = queries.gemeente_names(engine, tuple(found.codes))
     assert len(found.codes) == peers.PEER_COUNT and "GM0599" not in found.codes
-    assert {"Amsterdam", "'s-Gravenhage", "Utrecht"} <= set(names.values())
+    assert {"Amsterdam", "'s-Gravenhage"} <= set(names.values())  # alike in size, bijstand and background
     inhabitants = queries.all_gemeenten(engine, "inwoners", period="2015").set_index("subject")["value"]
     assert inhabitants.reindex(found.codes).median() > 100_000
-    assert peers.peers.__wrapped__(engine, "GM0599") == found  # computed afresh, not from the cache
+    assert queries.peers.__wrapped__(engine, "GM0599") == found  # computed afresh, not from the cache
+    assert found.distances == sorted(found.distances) and found.year
+    assert all(not indeling.ceased(code) for code in found.codes)  # only gemeenten that exist today
 
 
 def test_overzicht_names_the_peers_and_compares_with_them_and_the_gka(planted, monkeypatch):
