@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sps
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from statsmodels.stats import proportion
 
 from gka_dash import indeling, analysis, db, gesprek, maps, peers, queries, registry, stats, tables, users
@@ -329,3 +329,96 @@ def test_the_funnel_and_the_map_say_in_one_sentence_what_they_show(demo_engine):
     shown = values.dropna(subset=["value"])
     top = shown.loc[shown["value"].idxmax(), "name"]
     assert analysis.level_summary(values, registry.get("afstroom_pct")).startswith(f"Hoogst in {top} (")
+
+
+# --- issue #22: margins that cover estimated cells and real variation; schools named only on their own figure
+
+def test_a_change_beyond_the_binomial_margin_but_not_beyond_the_estimation_is_no_rise():
+    """40 → 47 % on 400 pupils a year is a rise by the binomial margin; when a third of the
+    pupils sit in DUO's '<5' cells, the spread between imputations swallows it."""
+    plain = stats.difference(40.0, 400, 47.0, 400, "pct")
+    assert plain.verdict == "gestegen"
+    frame = pd.DataFrame({"value": [47.0, 47.0], "n": [200, 200], "n_estimated": [70, 64],
+                          "imputation_var": [24.0, 26.0]})
+    estimated = queries.estimation(frame)
+    assert estimated.share == pytest.approx(134 / 400)
+    assert estimated.variance == pytest.approx(0.25 * 24 + 0.25 * 26)
+    widened = stats.difference(40.0, 400, 47.0, 400, "pct", extra=estimated.variance)
+    assert widened.verdict == "binnen de marge" and widened.margin > plain.margin
+    low, high = stats.interval(47.0, 400, "pct", extra=estimated.variance)
+    plain_low, plain_high = stats.interval(47.0, 400, "pct")
+    assert low < plain_low and high > plain_high
+
+
+def test_intervals_with_the_measured_dispersion_cover_95_percent_of_overdispersed_cohorts():
+    """Simulated gemeenten whose cohorts vary beyond chance (a beta-binomial year effect): the
+    binomial interval misses the true level too often; with φ measured from the year-to-year
+    changes (stats.dispersion) the 95 % interval covers 93-97 % of the true levels."""
+    rng = np.random.default_rng(22)
+    units, years = 600, 6
+    truth = rng.uniform(0.2, 0.6, units)
+    size = rng.integers(150, 1500, units)
+    records = []
+    for u in range(units):
+        for t in range(years):
+            cohort = rng.beta(truth[u] * 300, (1 - truth[u]) * 300)  # one cohort's own level
+            records.append({"unit": u, "period": str(2019 + t), "n": int(size[u]),
+                            "value": rng.binomial(size[u], cohort) / size[u] * 100})
+    frame = pd.DataFrame(records)
+    phi = stats.dispersion(frame, "pct")
+    assert phi > 1.3
+
+    def coverage(dispersion):
+        hits = [lo <= truth[r.unit] * 100 <= hi for r in frame.itertuples()
+                for lo, hi in [stats.interval(r.value, r.n, "pct", phi=dispersion)]]
+        return float(np.mean(hits))
+
+    assert coverage(1.0) < 0.92  # the binomial margin alone is too narrow
+    assert 0.93 <= coverage(phi) <= 0.97
+
+
+def _plant_named_school(demo_engine):
+    fit = analysis.expected_line(demo_engine, "apcg_pct", "toetsadvies_gem")
+    with demo_engine.begin() as conn:
+        _plant_school(conn, "0BAX00", fit, 0.60, 400)
+        db.bump_data_version(conn)
+
+
+def _named(demo_engine) -> tuple[bool, list[str]]:
+    found, notes = gesprek.school_extremes(demo_engine, Scope.of("GM9901"), "GM9901")
+    return any(h.params.get("school") == "0BAX00" for h in found), notes
+
+
+def test_a_school_whose_cohort_halved_is_not_named(demo_engine):
+    _plant_named_school(demo_engine)
+    assert _named(demo_engine)[0]  # the control: planted above expectation, it is named
+    with demo_engine.begin() as conn:
+        conn.execute(update(observation).where(observation.c.subject == "0BAX00", observation.c.period == "2018-2019",
+                                               observation.c.indicator_key == "toetsadvies_gem").values(n=150))
+        db.bump_data_version(conn)
+    named, notes = _named(demo_engine)
+    assert not named
+    assert any("niet genoemd" in note and "het aantal leerlingen ging van 400" in note for note in notes)
+
+
+def test_a_renamed_brin_is_not_named(demo_engine):
+    _plant_named_school(demo_engine)
+    with demo_engine.begin() as conn:
+        dataset_id = conn.execute(select(observation.c.dataset_id).limit(1)).scalar()
+        conn.execute(insert(observation).values(indicator_key="schooladvies_andere_naam", subject="0BAX00",
+                                                gemeente_code="GM9901", period="2018-2019", period_start=2018,
+                                                period_end=2019, group="", value=1.0, dataset_id=dataset_id))
+        db.bump_data_version(conn)
+    named, notes = _named(demo_engine)
+    assert not named
+    assert any("de naam van een andere school" in note for note in notes)
+
+
+def test_a_school_year_of_mostly_estimated_cells_is_not_named(demo_engine):
+    _plant_named_school(demo_engine)
+    with demo_engine.begin() as conn:
+        conn.execute(update(observation).where(observation.c.subject == "0BAX00", observation.c.period == "2018-2019",
+                                               observation.c.indicator_key == "toetsadvies_gem").values(n_estimated=160))
+        db.bump_data_version(conn)
+    named, notes = _named(demo_engine)
+    assert not named and any("geschatte cellen" in note for note in notes)

@@ -141,3 +141,109 @@ def test_a_link_to_a_gemeente_outside_the_scope_says_so_and_keeps_saying_it(real
     assert "Amsterdam" not in " ".join(m.label for m in at.metric)
     at.run()  # the next rerun (cookie component, a widget) keeps the message
     assert any("GM0363" in e.value for e in at.error)
+
+
+# Issue #22: every public key figure recomputed from the raw file with code of its own (pandas on
+# the CSV, by the label's definition), for two cities and a small gemeente.
+ADVIEZEN = "duo_schooladviezen_nocturnaltomato/schooladviezen_per_brin_2019_2025_tidy.csv"
+COUNTS = ["vso", "pro", "vmbo_b", "vmbo_b_k", "vmbo_k", "vmbo_k_gt", "vmbo_gt", "vmbo_gt_havo", "havo", "havo_vwo",
+          "vwo", "advies_niet_mogelijk"]
+SCALE = {"pro": 1, "vmbo_b": 2, "vmbo_b_k": 2.5, "vmbo_k": 3, "vmbo_k_gt": 3.5, "vmbo_gt": 4, "vmbo_gt_havo": 4.5,
+         "havo": 5, "havo_vwo": 5.5, "vwo": 6}
+
+
+def _raw_adviezen(real_url, gemeente: str):
+    """The raw rows of the BRINs the dashboard attaches to this gemeente (their hoofdvestiging,
+    the lowest vestiging number, lies there), read straight from the CSV, without the BRIN-years
+    of fewer pupils than the privacy threshold (withheld everywhere, so not in the figure)."""
+    import pandas as pd
+    from sqlalchemy import select
+
+    from gka_dash import config
+    from gka_dash.schema import school
+    from .conftest import raw
+    with db.get_engine(real_url).connect() as conn:
+        schools = pd.DataFrame(conn.execute(select(school.c.id, school.c.brin, school.c.gemeente_code)
+                                            .where(school.c.sector == "PO")).all(), columns=["id", "brin", "gm"])
+    head = schools.sort_values("id").drop_duplicates("brin")
+    brins = set(head.loc[head["gm"] == gemeente, "brin"])
+    frame = pd.read_csv(raw(ADVIEZEN))
+    frame = frame[frame["brin"].isin(brins)]
+    return frame[frame[[f"{c}_n_mid" for c in COUNTS]].sum(axis=1) >= config.suppression_threshold()]
+
+
+@pytest.mark.parametrize("gemeente", ["GM0599", "GM0363", "GM0060"])
+def test_schooladvies_figures_count_what_their_labels_say(real_url, gemeente):
+    from gka_dash import queries
+    from gka_dash.scope import Scope
+    rows = _raw_adviezen(real_url, gemeente)
+    scope = Scope.of(gemeente)
+    for year in ("2019-2020", "2020-2021", "2021-2022"):  # counted years: exact, to the decimal
+        part = rows[rows["schooljaar"] == year]
+        counts = {c: part[f"{c}_n_mid"].sum() for c in COUNTS}
+        total = sum(counts.values())
+        share = (counts["havo"] + counts["havo_vwo"] + counts["vwo"]) / total * 100  # the label: havo or higher
+        broad = share + counts["vmbo_gt_havo"] / total * 100  # what the file's pct_havo_vwo_mid holds
+        shown = queries.observations(db.get_engine(real_url), scope, "schooladvies_havo_vwo_pct", gemeente=gemeente,
+                                     period=year).rows
+        value = queries.weighted_mean(shown)
+        assert value == pytest.approx(share, abs=0.05), (gemeente, year)
+        assert counts["vmbo_gt_havo"] == 0 or abs(value - broad) > 0.05  # not the file's broader column
+        advised = sum(counts[c] for c in SCALE)
+        mean = sum(SCALE[c] * counts[c] for c in SCALE) / advised
+        means = queries.observations(db.get_engine(real_url), scope, "schooladvies_gem", gemeente=gemeente,
+                                     period=year).rows
+        assert queries.weighted_mean(means) == pytest.approx(mean, abs=0.005)
+    # The newest year rests partly on DUO's '<5' cells: the share of pupils in them as counted here
+    # (every cell of 1-4, the file's stand-in 2), and the figure inside the bounds those cells allow.
+    part = rows[rows["schooljaar"] == "2024-2025"]
+    cells = part[[f"{c}_n_mid" for c in COUNTS]]
+    masked = cells.where((cells >= 1) & (cells <= 4), 0)
+    high = [f"{c}_n_mid" for c in ("havo", "havo_vwo", "vwo")]
+    low_case = (masked[high].sum().sum() * 0 + (cells[high] - masked[high] + (masked[high] > 0)).sum().sum())
+    low_total = (cells - masked).sum().sum() + (masked > 0).sum().sum() + 3 * (masked.drop(columns=high) > 0).sum().sum()
+    high_case = (cells[high] - masked[high] + 4 * (masked[high] > 0)).sum().sum()
+    high_total = (cells - masked).sum().sum() + (masked > 0).sum().sum() + 3 * (masked[high] > 0).sum().sum()
+    engine = db.get_engine(real_url)
+    shown = queries.observations(engine, scope, "schooladvies_havo_vwo_pct", gemeente=gemeente, period="2024-2025").rows
+    found = queries.estimation(shown)
+    share_masked = masked.sum().sum() / cells.sum().sum()
+    assert found.share == pytest.approx(share_masked * 2.15 / 2, abs=0.06)  # imputed at 2,15 a cell, not 2
+    assert low_case / low_total * 100 <= queries.weighted_mean(shown) <= high_case / high_total * 100
+    figures = {f["key"]: f for f in queries.key_figures(engine, scope, gemeente)}
+    if found.share >= queries.ESTIMATED_WITHHELD:  # the small gemeente: mostly estimates, so withheld
+        assert "too_estimated" in figures["schooladvies_havo_vwo_pct"]
+    else:
+        assert figures["schooladvies_havo_vwo_pct"]["estimated_share"] == pytest.approx(found.share)
+        assert figures["schooladvies_havo_vwo_pct"]["indicative"] is (found.share >= queries.ESTIMATED_INDICATIVE)
+
+
+def test_eindtoets_is_in_pupil_standard_deviations_and_leaves_out_speciaal_basisonderwijs(real_url):
+    """Recomputed from the DUO file: CET school means of regular schools, pupil SD from how the
+    spread of school means shrinks with size (about 9,9 points, as Cito reports)."""
+    import numpy as np
+    import pandas as pd
+
+    from gka_dash import queries
+    from gka_dash.scope import Scope
+    from .conftest import raw
+    frame = pd.read_csv(raw("duo_cbs_ginberg_cito/gemiddelde-eindscores-bo-sbo-2018-2019.csv"), sep=";",
+                        encoding="latin-1", dtype=str)
+    number = lambda s: pd.to_numeric(s.str.strip().str.replace(",", "."), errors="coerce")  # noqa: E731
+    regular = frame[frame["SOORT_PO"] == "Bo"]
+    n, m = number(regular["CET_AANTAL"]), number(regular["CET_GEM"])
+    keep = (n > 0) & m.notna()
+    n, m = n[keep], m[keep]
+    centre = np.average(m, weights=n)
+    slope = np.polyfit(1 / n, (m - centre) ** 2, 1)[0]
+    assert 9 < np.sqrt(slope) < 11
+    only_cet = regular[keep & (number(regular["IEP_AANTAL"]).fillna(0) == 0) & (number(regular["ROUTE8_AANTAL"]).fillna(0) == 0)
+                       & (number(regular["DIA_AANTAL"]).fillna(0) == 0) & (number(regular["AMN_AANTAL"]).fillna(0) == 0)]
+    sample = only_cet.iloc[0]
+    sid = sample["BRIN_NUMMER"] + f"{int(sample['VESTIGINGSNUMMER']):02d}"
+    shown = queries.observations(db.get_engine(real_url), Scope.everything(), "eindtoets_gem").rows.set_index("subject")
+    expected = (number(pd.Series([sample["CET_GEM"]]))[0] - centre) / np.sqrt(slope)
+    assert shown.loc[sid, "value"] == pytest.approx(expected, abs=0.02)
+    special = frame.loc[frame["SOORT_PO"] == "Sbo"]
+    ids = {b + f"{int(v):02d}" for b, v in zip(special["BRIN_NUMMER"], special["VESTIGINGSNUMMER"])}
+    assert not ids & set(shown.index)
