@@ -224,8 +224,8 @@ def dispersion(frame: pd.DataFrame, unit: str, *, min_n: int = 20) -> float:
     estimation variance. Each consecutive pair of periods gives per unit the z of its change
     (the estimation variance counted in its denominator, so φ covers what is left); z is centred
     per pair, so a change of the whole country in one year (2020) is not taken for noise; φ is
-    the robust scale median(z²) / median(χ²₁), never below 1. Real local changes count too,
-    which makes φ err on the wide side. Pupils of one cohort are not independent draws
+    the Pearson scale, the mean of z², never below 1. Real local changes count too, which makes
+    φ err on the wide side (the safe one for a claim of "gestegen"). Pupils of one cohort are not independent draws
     (classes, teachers, a year's intake), so the binomial margin alone is too narrow.
     """
     if kind(unit) is None or frame.empty:
@@ -245,7 +245,7 @@ def dispersion(frame: pd.DataFrame, unit: str, *, min_n: int = 20) -> float:
             scores.extend(zs - zs.median())
     if len(scores) < 30:
         return 1.0
-    return max(1.0, float(np.median(np.square(scores)) / sps.chi2.ppf(0.5, 1)))
+    return max(1.0, float(np.mean(np.square(scores))))
 
 
 def trend(years, values, ns, unit: str, *, step_from: int | None = None) -> Trend | None:
