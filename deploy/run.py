@@ -28,9 +28,12 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"  # Debian puts it in sbin, ou
 
 
 def nginx_config(listen: str, ports: list[int], run_dir: Path, tmp_dir: Path) -> str:
+    """The proxy's configuration; its origin check accepts GKA_PUBLIC_ORIGIN, else the origin a
+    request is addressed to (scheme, host and port), as the app's own guard does."""
     upstreams = "\n".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;" for port in ports)
+    origin = os.environ.get("GKA_PUBLIC_ORIGIN", "").strip().rstrip("/") or "$scheme://$http_host"
     return (TEMPLATE.read_text().replace("@RUN_DIR@", str(run_dir)).replace("@TMP_DIR@", str(tmp_dir))
-            .replace("@LISTEN@", listen).replace("@UPSTREAMS@", upstreams))
+            .replace("@LISTEN@", listen).replace("@UPSTREAMS@", upstreams).replace("@ORIGIN@", origin))
 
 
 def _buffer_dir() -> Path:

@@ -68,3 +68,58 @@ def test_pseudonymised_schools_are_not_placed_on_their_building():
     assert set(shown["name"]) == {"School A", "School B"}
     assert (abs(shown["lon"] - schools["lon"]) <= privacy.PSEUDONYM_GRID / 2 + 1e-9).all()
     assert not (shown[["lon", "lat"]].to_numpy() == schools[["lon", "lat"]].to_numpy()).any()
+
+
+def test_the_proxy_refuses_requests_from_another_origin(tmp_path):
+    """deploy's nginx in front of a stand-in upstream: a request that carries another origin
+    (another site, another port of the host) gets 403 from the proxy itself; its own passes."""
+    import http.server
+    import shutil
+    import socket
+    import subprocess
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from deploy.run import NGINX, nginx_config
+    if not shutil.which(NGINX) and not Path(NGINX).exists():
+        pytest.skip("Debian nginx not installed")
+
+    class Upstream(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"app")
+
+        def log_message(self, *args):
+            pass
+
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "tmp").mkdir()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(nginx_config(f"127.0.0.1:{port}", [upstream.server_address[1]], tmp_path, tmp_path / "tmp"))
+    proxy = subprocess.Popen([NGINX, "-c", str(conf), "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+    try:
+        def status(origin):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Origin": origin} if origin else {})
+            for _ in range(100):  # until nginx listens
+                try:
+                    return urllib.request.urlopen(request, timeout=5).status
+                except urllib.error.HTTPError as exc:
+                    return exc.code
+                except urllib.error.URLError:
+                    threading.Event().wait(0.1)
+            raise AssertionError("nginx did not start")
+
+        assert status(None) == 200
+        assert status(f"http://127.0.0.1:{port}") == 200
+        assert status("http://127.0.0.1:9999") == 403
+        assert status("https://elders.example") == 403
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=10)
+        upstream.shutdown()
