@@ -329,3 +329,36 @@ def test_oversized_input_is_refused_before_it_is_read(sqlite_engine, tmp_path, c
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and all(w in err for w in words), err
     assert snapshot(sqlite_engine) == before
+
+
+BEHEER_CASES = {  # the same hostile files through the Beheer page's path: the child process
+    "GDAL virtual file": ("import-areas", "wijk.geojson", VRT.encode(), ["--level", "wijk", "--year", "2015"],
+                          ["wijk.geojson", "is XML"]),
+    "Markdown in a cell": ("import-indicators", "indicatoren.csv",
+                           (HEADER + "afstroom_pct,[klik](https://elders.example) ![x](https://elders.example/p.png),"
+                                     "2014-2016,,12,40\n").encode(), [], ["indicatoren.csv", "row 2", "column subject"]),
+    "10^23 pupils": ("import-indicators", "indicatoren.csv", (HEADER + "afstroom_pct,WK990100,2014-2016,,12,1e23\n").encode(),
+                     [], ["row 2", "not a plausible count"]),
+}
+
+
+@pytest.mark.parametrize("case", BEHEER_CASES)
+def test_hostile_uploads_through_beheer_give_one_line_without_paths_and_store_nothing(sqlite_engine, tmp_path,
+                                                                                     monkeypatch, case):
+    from gka_dash.importers import isolated
+    from gka_dash.ui.chrome import plain
+    build_demo(sqlite_engine)
+    as_real(sqlite_engine)
+    monkeypatch.setenv("GKA_DATABASE_URL", str(sqlite_engine.url))
+    before = snapshot(sqlite_engine)
+    command, name, content, options, words = BEHEER_CASES[case]
+    path = tmp_path / name
+    path.write_bytes(content)
+    outcome = isolated.run(command, path, options, by="beheer")
+    assert not outcome.ok and len(outcome.lines) == 1
+    line = outcome.lines[0]
+    assert all(w in line for w in words), line
+    assert str(tmp_path) not in line and "/tmp" not in line  # the server's folders are nobody's business
+    shown = plain(line)  # what Beheer puts in its error box: no link or image left in it
+    assert "](" not in shown.replace("\\]\\(", "")
+    assert snapshot(sqlite_engine) == before
