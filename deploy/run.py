@@ -59,6 +59,7 @@ def shared_environment(environ: dict[str, str]) -> dict[str, str]:
     env["STREAMLIT_SERVER_HEADLESS"] = "true"
     env["STREAMLIT_SERVER_FILE_WATCHER_TYPE"] = "none"  # no code changes to watch in production: 10 % of CPU
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
+    env["GKA_BEHIND_PROXY"] = "1"  # the app believes nginx's last X-Forwarded-For hop, and only then
     return env
 
 

@@ -76,3 +76,9 @@ def public_origin() -> str | None:
     to (its Host header, port included)."""
     value = os.environ.get("GKA_PUBLIC_ORIGIN", "").strip().rstrip("/")
     return value or None
+
+
+def behind_proxy() -> bool:
+    """Set by ``python -m deploy`` for its app processes: their clients come through nginx, whose
+    last X-Forwarded-For hop is the real client. Elsewhere the header is anyone's to write."""
+    return os.environ.get("GKA_BEHIND_PROXY", "") == "1"

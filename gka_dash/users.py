@@ -177,10 +177,31 @@ def locked_for(conn, found: User, origin: str, *, max_failures: int, lockout: ti
     return found.locked() or _recent_failures(conn, found.username, lockout, origin) >= max_failures
 
 
+def begin_attempt(conn, username: str, origin: str, *, max_failures: int, lockout: timedelta,
+                  what: str = "login") -> bool:
+    """Before a password is checked: take the account's row (so that attempts in parallel come
+    one after the other), refuse when the account is locked for this origin, and otherwise count
+    the attempt as a failure until :func:`record_login` says it succeeded. Thirty guesses sent at
+    once therefore get the same ``max_failures`` tries as thirty sent one by one."""
+    conn.execute(update(user_table).where(user_table.c.username == username)
+                 .values(failed_logins=user_table.c.failed_logins))  # the write lock first, then read
+    found = get_user(conn, username)
+    where = f"herkomst {origin}"
+    if found is None:
+        audit.log(conn, username or "-", f"{what}_failed", f"unknown user; {where}")
+        return False
+    if locked_for(conn, found, origin, max_failures=max_failures, lockout=lockout):
+        audit.log(conn, found.username, f"{what}_failed", f"tijdens blokkade (niet geteld); {where}")
+        return False
+    conn.execute(insert(login_failure).values(username=found.username, origin=origin, at=audit.now()))
+    return True
+
+
 def record_login(conn, username: str, success: bool, *, max_failures: int, lockout: timedelta,
-                 origin: str = "-", what: str = "login") -> User | None:
+                 origin: str = "-", what: str = "login", counted: bool = False) -> User | None:
     """Count a failure per account and origin and lock as described above; a success clears the
-    failures of its origin. ``what`` names the check in the audit (login, password change)."""
+    failures of its origin. ``what`` names the check in the audit (login, password change);
+    ``counted``: the failure was already counted by :func:`begin_attempt`."""
     found = get_user(conn, username)
     where = f"herkomst {origin}"
     if found is None:
@@ -193,10 +214,11 @@ def record_login(conn, username: str, success: bool, *, max_failures: int, locko
             failed_logins=_recent_failures(conn, found.username, lockout)))
         audit.log(conn, found.username, what, where)
         return get_user(conn, found.username)
-    if locked_for(conn, found, origin, max_failures=max_failures, lockout=lockout):
-        audit.log(conn, found.username, f"{what}_failed", f"tijdens blokkade (niet geteld); {where}")
-        return found
-    conn.execute(insert(login_failure).values(username=found.username, origin=origin, at=audit.now()))
+    if not counted:
+        if locked_for(conn, found, origin, max_failures=max_failures, lockout=lockout):
+            audit.log(conn, found.username, f"{what}_failed", f"tijdens blokkade (niet geteld); {where}")
+            return found
+        conn.execute(insert(login_failure).values(username=found.username, origin=origin, at=audit.now()))
     from_here = _recent_failures(conn, found.username, lockout, origin)
     everywhere = _recent_failures(conn, found.username, lockout)
     values = {"failed_logins": everywhere}

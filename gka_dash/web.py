@@ -26,7 +26,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
-from . import auth, config, db, sessions
+from . import auth, config, db, sessions, users
 
 SESSION_PATH, LOGOUT_PATH, HEALTH_PATH = "/_gka/sessie", "/_gka/uitloggen", "/_gka/gezond"
 
@@ -185,7 +185,7 @@ class Guard:
                 await PlainTextResponse("Andere herkomst geweigerd.", status_code=403)(scope, receive, send)
             return
         if kind == "http" and scope.get("path", "").endswith(METRICS_PREFIX):
-            if not await anyio.to_thread.run_sync(_live, _session_cookie(scope)):
+            if not await anyio.to_thread.run_sync(_beheerder, _session_cookie(scope)):
                 await PlainTextResponse("Niet ingelogd.", status_code=403)(scope, receive, send)
                 return
 
@@ -201,7 +201,12 @@ class Guard:
 
 async def open_session(request):
     """Set the login cookie for the one-time ticket the page posts (see ``sessions.ticket``)."""
-    ticket = (await request.body()).decode("utf-8", errors="replace").strip()[:200]
+    body = b""
+    async for chunk in request.stream():  # a ticket is 43 characters: read no more than a little
+        body += chunk
+        if len(body) > 512:
+            return PlainTextResponse("Geen geldige sessie.", status_code=403)
+    ticket = body.decode("utf-8", errors="replace").strip()
     if not _same_site(request):
         return PlainTextResponse("Geen geldige sessie.", status_code=403)
     found = await anyio.to_thread.run_sync(_redeem, ticket) if ticket else None

@@ -123,3 +123,29 @@ def test_the_proxy_refuses_requests_from_another_origin(tmp_path):
         proxy.terminate()
         proxy.wait(timeout=10)
         upstream.shutdown()
+
+
+def test_guesses_sent_at_once_get_no_more_tries_than_guesses_sent_one_by_one(sqlite_engine):
+    """Issue #23, second round: thirty parallel guesses all passed the lock check before any was
+    counted. Each attempt now takes the account's row first and is counted before its check."""
+    import threading
+    from datetime import timedelta
+
+    from gka_dash import db, users
+    db.init_db(sqlite_engine)
+    with sqlite_engine.begin() as conn:
+        users.add_user(conn, "doelwit", role="gemeente", gemeenten=["GM0599"], password="een-lang-wachtwoord")
+    allowed, start = [], threading.Barrier(30)
+
+    def guess():
+        start.wait()
+        with sqlite_engine.begin() as conn:
+            allowed.append(users.begin_attempt(conn, "doelwit", "203.0.113.5", max_failures=5,
+                                               lockout=timedelta(minutes=15)))
+
+    threads = [threading.Thread(target=guess) for _ in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert allowed.count(True) == 5 and len(allowed) == 30

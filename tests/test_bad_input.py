@@ -144,6 +144,26 @@ def _zip_that_lies_about_its_size(tmp_path):
     return ["import-areas", str(path), "--level", "wijk", "--year", "2015"]
 
 
+def _geopackage_with_a_view(tmp_path):
+    """The attacker's GeoPackage (issue #23, second round): a layer that is an SQL view, whose
+    name column SpatiaLite would fill with /etc/passwd."""
+    import sqlite3
+    path = tmp_path / "wijk.gpkg"
+    _wijk_layer_rd(tmp_path).to_file(path, layer="wijk_2015", driver="GPKG")
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE VIEW wijk_v AS SELECT fid, geom, wk_code, 'x' AS wk_naam FROM wijk_2015")
+    return ["import-areas", str(path), "--level", "wijk", "--year", "2015"]
+
+
+def _geopackage_with_virtual_text(tmp_path):
+    import sqlite3
+    path = tmp_path / "wijk.gpkg"
+    _wijk_layer_rd(tmp_path).to_file(path, layer="wijk_2015", driver="GPKG")
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TRIGGER t AFTER INSERT ON wijk_2015 BEGIN SELECT sqlproc_execute('x'); END")
+    return ["import-areas", str(path), "--level", "wijk", "--year", "2015"]
+
+
 FLAT = '{"type":"Polygon","coordinates":[[[3.5,52.7],[3.51,52.7],[3.52,52.7],[3.5,52.7]]]}'
 
 CASES = {
@@ -253,6 +273,17 @@ CASES = {
     "zip whose directory lies about its size": (_zip_that_lies_about_its_size, ["wijken.zip", "not a readable zip"]),
     "GeoJSON that is a shapefile by its bytes": (lambda t: _map_file(t, "wijk.geojson", b"\x00\x00\x27\x0a" + b"\x00" * 96),
                                                  ["wijk.geojson", "holds a ESRI Shapefile file"]),
+    "GeoPackage whose layer is an SQL view": (_geopackage_with_a_view, ["wijk.gpkg", "holds an SQL view"]),
+    "GeoPackage with SQL that reaches outside": (_geopackage_with_virtual_text, ["wijk.gpkg", "reaches outside the file"]),
+    "GeoJSON that declares a GDAL virtual file": (
+        lambda t: _map_file(t, "wijk.geojson", b'{"type":"FeatureCollection","x":"<OGRVRTDataSource>"}'),
+        ["wijk.geojson", "virtual-file declaration"]),
+    "a column twice, once with an invisible character": (
+        lambda t: _indicators(t, "indicator,subject,period,group,value,value\u200b,n\n"
+                                 "afstroom_pct,WK990100,2014-2016,,12.5,99,140\n"),
+        ["indicatoren.csv", "row 1", "column value", "more than once"]),
+    "10^23 inhabitants": (lambda t: _indicators(t, HEADER + "inwoners,WK990100,2015,,1e23,\n"),
+                          ["row 2", "column value", "outside the range"]),
     "polygon without area": (lambda t: _geojson(t, [FLAT]), ["wijk.geojson", "row 1", "has no area"]),
     "infinite kerncijfer": (lambda t: _geojson(t, [SQUARE], extra=',"AANT_INW":Infinity'),
                             ["wijk.geojson", "row 1", "column AANT_INW", "not a finite, plausible number"]),

@@ -7,6 +7,7 @@ import hashlib
 import io
 import math
 import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,7 +172,10 @@ def read_table(path: Path, *, allow_latin1: bool, normalise=lambda name: name.st
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     try:
         raw_columns = next(reader)
-        columns = [normalise(name) for name in raw_columns]
+        # Characters no one sees (zero-width spaces, BOMs, directional marks) are no part of a
+        # column's name: 'value' and 'value\u200b' are the same column, twice.
+        columns = [normalise("".join(ch for ch in unicodedata.normalize("NFKC", name)
+                                     if unicodedata.category(ch) != "Cf")) for name in raw_columns]
         twice = sorted({name for name in columns if columns.count(name) > 1})
         if twice:
             raise InputError(path.name, "occurs more than once in the header; expected each column once",

@@ -19,6 +19,7 @@ from ..schema import area, school
 from .base import ImportReport, checksum, read_bytes, read_table, start_dataset, write_observations
 
 COLUMNS = ("indicator", "subject", "period", "group", "value", "n")
+MAX_UNBOUNDED = 1e9  # the ceiling of a unit without one (inhabitants, per km²): more is a broken file
 
 
 def import_indicators(engine, path: Path, *, user: str = "cli") -> ImportReport:
@@ -74,9 +75,9 @@ def _validated_rows(table, subjects) -> list[dict]:
                              row=line, column="group")
         value = table.number(row, "value", required=False)
         low, high = ind.bounds
-        if value is not None and (value < low or (high is not None and value > high)):
-            raise InputError(table.file, f"{value:g} is outside the range of {key} "
-                                         f"({low:g} to {'∞' if high is None else f'{high:g}'})",
+        high = MAX_UNBOUNDED if high is None else high  # no count or density of the Netherlands is larger
+        if value is not None and (value < low or value > high):
+            raise InputError(table.file, f"{value:g} is outside the range of {key} ({low:g} to {high:g})",
                              row=line, column="value")
         n = table.count(row, "n")
         identity = (key, subject, period, group)

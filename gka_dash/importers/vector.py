@@ -13,7 +13,9 @@ and its network access is switched off for the whole process.
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
+import sqlite3
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -59,13 +61,43 @@ def sniff(path: Path, shown: str | None = None) -> str:
     if head.startswith(b"SQLite format 3\x00"):
         if head[68:72] != b"GPKG":
             raise InputError(shown, f"is an SQLite database but not a GeoPackage; {EXPECTED}")
+        _plain_geopackage(path, shown)
         return "gpkg"
     stripped = head.lstrip(b"\xef\xbb\xbf").lstrip()
     if stripped.startswith(b"{"):
+        with open(path, "rb") as handle:
+            if b"OGRVRTDataSource" in handle.read(VRT_SCAN_BYTES):  # GDAL's VRT driver looks for it anywhere
+                raise InputError(shown, f"holds a GDAL virtual-file declaration, which is never read; {EXPECTED}")
         return "geojson"
     if stripped.startswith(b"<"):
         raise InputError(shown, f"is XML (such as a GDAL virtual file), which is never read; {EXPECTED}")
     raise InputError(shown, f"is not a map file this dashboard reads; {EXPECTED}")
+
+
+VRT_SCAN_BYTES = 1024 * 1024
+# SQL that reads outside the file: SpatiaLite's procedures and virtual-table modules (VirtualText
+# reads any text file), ATTACH of another database, loading an extension.
+_FOREIGN_SQL = re.compile(r"sqlproc|virtual(text|shape|dbf|xl|geojson|ogr|network|routing|knn|elementary|bbox|"
+                          r"fdo|gpkg|spatialindex)|\battach\b|load_extension|readfile|writefile|fileio", re.I)
+
+
+def _plain_geopackage(path: Path, shown: str) -> None:
+    """A GeoPackage is an SQLite database, and GDAL opens it with SpatiaLite's functions: a layer
+    that is a view can run SQL that reads any file on the server or ATTACHes the app's own
+    database. Read its schema here (Python's sqlite3, read-only, no extensions) and accept only
+    plain tables, the R-tree index GeoPackages use, and schema SQL that reaches nothing outside."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)) as conn:
+            schema = conn.execute("SELECT type, name, coalesce(sql, '') FROM sqlite_master").fetchall()
+    except sqlite3.Error:
+        raise InputError(shown, f"is not a readable GeoPackage; {EXPECTED}") from None
+    for kind, name, sql in schema:
+        if kind == "view":
+            raise InputError(shown, f"holds an SQL view ('{name}'); a GeoPackage of areas or schools holds tables only")
+        if kind == "table" and sql.upper().startswith("CREATE VIRTUAL TABLE") and " USING RTREE" not in sql.upper():
+            raise InputError(shown, f"holds a virtual table ('{name}') other than a spatial index")
+        if _FOREIGN_SQL.search(sql):
+            raise InputError(shown, f"holds SQL that reaches outside the file ('{name}'); expected plain tables")
 
 
 def _safe_member(info: zipfile.ZipInfo, shown: str) -> str:
@@ -119,7 +151,7 @@ def local_dataset(path: Path):
         expected = SUFFIX_FORMAT.get(path.suffix.lower())
         if expected is not None and expected != kind:
             raise InputError(path.name, f"has the extension {path.suffix} but holds a {DRIVERS[kind]} file")
-        yield str(path), kind
+        yield str(path.resolve()), kind  # absolute: GDAL never reads a name as "GPKG:file:layer"
         return
     folder = Path(tempfile.mkdtemp(prefix="gka-zip-"))
     try:

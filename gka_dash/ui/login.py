@@ -32,12 +32,13 @@ class PasswordRule(Validator):
 
 def client_origin() -> str:
     """Where this browser connects from: the client address, as our own proxy passes it on
-    (``X-Forwarded-For`` is believed only from a proxy on this machine), for the audit log and
-    for a lock per account and origin."""
+    (the last ``X-Forwarded-For`` hop, the one nginx appended, believed only when the process runs
+    behind our proxy, ``GKA_BEHIND_PROXY``, and the request comes from this machine), for the
+    audit log and for a lock per account and origin."""
     peer = st.context.ip_address
     peer = peer if isinstance(peer, str) and peer else "-"  # none in a test run without a browser
     forwarded = st.context.headers.get("X-Forwarded-For")
-    if isinstance(forwarded, str) and forwarded and peer in ("127.0.0.1", "::1"):
+    if isinstance(forwarded, str) and forwarded and peer in ("127.0.0.1", "::1") and config.behind_proxy():
         return forwarded.split(",")[-1].strip()[:64] or peer
     return peer[:64]
 
@@ -121,7 +122,7 @@ def login_page() -> None:
         submitted = st.form_submit_button("Inloggen")
     if submitted:
         name = username.strip().lower()
-        if name and password and password_checker().login(name, password):
+        if _attempt_allowed(name) and password and password_checker().login(name, password):
             _start_session(name)
         else:
             _record_failure(name)
@@ -134,6 +135,23 @@ def login_page() -> None:
 
 def _lock_policy() -> dict:
     return {"max_failures": config.max_failed_logins(), "lockout": timedelta(minutes=config.lockout_minutes())}
+
+
+def _attempt_allowed(username: str, what: str = "login") -> bool:
+    """Count this attempt before the password is checked (users.begin_attempt); False when the
+    account is locked for this origin, unknown, or the count cannot be written."""
+    st.session_state["_attempt_counted"] = False
+    if not username:
+        return False
+    try:
+        with engine().begin() as conn:
+            allowed = users.begin_attempt(conn, username, client_origin(), what=what, **_lock_policy())
+    except SQLAlchemyError as exc:
+        LOG.warning("attempt for %r not counted in the database (%s)", username, db.describe_fault(exc))
+        st.session_state["_attempt_counted"] = None  # the database is busy or down: no login now
+        return False
+    st.session_state["_attempt_counted"] = allowed
+    return allowed
 
 
 def _start_session(username: str) -> None:
@@ -161,13 +179,16 @@ def _record_failure(username: str) -> None:
     """Count the failure against the typed account and this origin; an unknown name is audited
     as such and costs the same bcrypt time, and every failure gets the same words, so neither
     the answer nor its timing tells which usernames exist or are locked."""
-    with engine().connect() as conn:
-        known = bool(username) and users.get_user(conn, username) is not None
-    if not known:
+    counted = st.session_state.pop("_attempt_counted", False)
+    if counted is None:
+        st.error(LOGIN_UNAVAILABLE)
+        return
+    if not counted:  # unknown, locked or empty: the same bcrypt time as a real check
         auth.spend_password_check()
     try:
         with engine().begin() as conn:
-            users.record_login(conn, username or "-", False, origin=client_origin(), **_lock_policy())
+            if counted:
+                users.record_login(conn, username, False, origin=client_origin(), counted=True, **_lock_policy())
     except SQLAlchemyError as exc:  # the database busy past the wait: the server's log keeps the attempt
         LOG.warning("failed login for %r not counted in the database (%s)", username or "-", db.describe_fault(exc))
         st.error(LOGIN_UNAVAILABLE)
@@ -180,11 +201,14 @@ def change_password(user: User, current: str, new: str, repeat: str) -> str | No
     show, or None. A wrong current password counts towards the lock exactly like a failed login
     (a stolen session must not become a way to guess the password), and a lock it causes ends
     this session."""
-    checker = password_checker()
     origin = client_origin()
-    if not checker.authentication_model.check_credentials(user.username, current):
+    allowed = _attempt_allowed(user.username, "password_change")
+    checker = password_checker()
+    if not allowed or not checker.authentication_model.check_credentials(user.username, current):
         with engine().begin() as conn:
-            users.record_login(conn, user.username, False, origin=origin, what="password_change", **_lock_policy())
+            if allowed:
+                users.record_login(conn, user.username, False, origin=origin, what="password_change", counted=True,
+                                   **_lock_policy())
             locked = users.locked_for(conn, users.get_user(conn, user.username), origin, **_lock_policy())
         if locked:
             logout()
@@ -199,6 +223,9 @@ def change_password(user: User, current: str, new: str, repeat: str) -> str | No
                 }.get(str(exc), f"Het nieuwe wachtwoord moet minstens {users.MIN_PASSWORD_LENGTH} tekens hebben.")
     new_hash = checker.authentication_model.credentials["usernames"][user.username]["password"]
     with engine().begin() as conn:
+        if sessions.username(conn, st.session_state.get("_session_token")) != user.username:
+            return "Uw sessie is beëindigd; log opnieuw in."  # revoked while the check ran
+        users.record_login(conn, user.username, True, origin=origin, what="password_check", **_lock_policy())
         users.store_password_hash(conn, user.username, new_hash, by=user.username)
     return None
 
