@@ -98,13 +98,17 @@ def trend_text(series: pd.DataFrame, ind: registry.Indicator, name: str) -> str:
         return (f"Twee perioden: of er een richting is, is nog niet te zeggen. Het verschil "
                 f"({formatting.with_margin(change.change, change.margin, ind.unit)}) is {change.verdict}."
                 if change else "")
-    line = stats.trend([parse_period(p).end for p in labels], own["value"], own["n"], ind.unit)
+    step = parse_period(registry.METHOD_BREAK).end
+    line = stats.trend([parse_period(p).end for p in labels], own["value"], own["n"], ind.unit, step_from=step)
     if line is None:
         return ""
+    crosses = registry.METHOD_BREAK in labels and labels[0] != registry.METHOD_BREAK
     return (f"Over {line.years} perioden ({labels[0]} tot {labels[-1]}) in {name}: {line.direction}, "
             f"{formatting.difference(line.slope, ind.unit)} per jaar (95 %: "
-            f"{formatting.interval(line.low, line.high, ind.unit)} per jaar; een lijn door alle perioden, gewogen "
-            "naar hun aantallen).")
+            f"{formatting.change_interval(line.low, line.high, ind.unit)} per jaar; een lijn door alle perioden, "
+            "gewogen naar hun aantallen)."
+            + (f" Vanaf {registry.METHOD_BREAK} schat DUO kleine aantallen ('<5'): de lijn neemt die methodebreuk "
+               "apart mee, zodat ze niet als trend telt." if crosses else ""))
 
 
 class Change(NamedTuple):

@@ -102,8 +102,9 @@ def school_table(pairs: SchoolPairs, x_ind: registry.Indicator, y_ind: registry.
         "Verschil met verwachting": _rounded(frame["residual"], y_ind.unit),
         "Ten opzichte van verwachting": frame["position"],
         "Leerlingen (n)": frame["n"].astype("Int64"),
+        "Geschat (DUO <5, %)": (frame["estimated_share"] * 100).round(0),
     }), {_header(x_ind): x_dec, _header(y_ind): y_dec, "Verwacht": y_dec, "Verschil met verwachting": y_dec,
-         **{c: y_dec for c in bounds}})
+         "Geschat (DUO <5, %)": 0, **{c: y_dec for c in bounds}})
 
 
 def group_table(groups: GroupValues, ind: registry.Indicator) -> pd.DataFrame:

@@ -812,24 +812,32 @@ def test_a_forged_library_cookie_with_the_right_key_logs_nobody_in(server, datab
     from datetime import timedelta
 
     from gka_dash import users
-    with db.get_engine(database).begin() as conn:
+    engine = db.get_engine(database)
+
+    def logins() -> int:
+        with engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(audit_log).where(
+                audit_log.c.action == "login", audit_log.c.username.in_(["beheer", "grootzeestad"]))).scalar()
+
+    before = logins()
+    with engine.begin() as conn:
         for origin in range(users.GLOBAL_LOCK_FACTOR):
             for _ in range(5):
                 users.record_login(conn, "grootzeestad", False, origin=f"10.9.9.{origin}", max_failures=5,
                                    lockout=timedelta(minutes=30))
-    forged = {"username": "beheer", "exp_date": time.time() + 3600}
-    for who in ("beheer", "grootzeestad"):
-        token = jwt.encode({**forged, "username": who}, auth.DEMO_COOKIE_KEY, algorithm="HS256")
-        page.context.add_cookies([{"name": auth.LIBRARY_COOKIE_NAME, "value": token, "url": server + "/"}])
-        page.goto(server + "/?gemeente=GM9901")
-        assert _shows_login_form_only(page), who
-    with db.get_engine(database).connect() as conn:
-        assert users.get_user(conn, "grootzeestad").locked()  # the lock stands
-        opened = conn.execute(select(func.count()).select_from(audit_log).where(
-            audit_log.c.action == "login", audit_log.c.username.in_(["beheer", "grootzeestad"]))).scalar()
-    assert opened == 0
-    with db.get_engine(database).begin() as conn:
-        users.unlock(conn, "grootzeestad")
+    try:
+        for who in ("beheer", "grootzeestad"):
+            token = jwt.encode({"username": who, "exp_date": time.time() + 3600}, auth.DEMO_COOKIE_KEY,
+                               algorithm="HS256")
+            page.context.add_cookies([{"name": auth.LIBRARY_COOKIE_NAME, "value": token, "url": server + "/"}])
+            page.goto(server + "/?gemeente=GM9901")
+            assert _shows_login_form_only(page), who
+        with engine.connect() as conn:
+            assert users.get_user(conn, "grootzeestad").locked()  # the lock stands
+        assert logins() == before
+    finally:
+        with engine.begin() as conn:
+            users.unlock(conn, "grootzeestad")
     _login(page, "beheer")  # the control: the form itself still logs in
     page.get_by_text("Geladen gegevens").first.wait_for(timeout=30000)
 
@@ -959,7 +967,11 @@ def test_metrics_need_a_login_and_no_page_can_be_framed(server, page):
     assert "frame-ancestors 'none'" in home.headers["content-security-policy"]
     assert home.headers["x-frame-options"] == "DENY"
     page.goto(server + "/")
-    _login(page)
+    _login(page)  # a gemeente user: the server's metrics are not theirs
+    assert page.context.request.get(server + "/_stcore/metrics").status == 403
+    page.get_by_role("button", name="Uitloggen").click()
+    _login_form(page)
+    _login(page, "beheer")
     assert page.context.request.get(server + "/_stcore/metrics").status == 200
 
 

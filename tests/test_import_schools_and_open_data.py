@@ -77,8 +77,10 @@ def test_eindtoets_keeps_raw_scores_and_standardises_per_provider(with_schools):
     source = pd.read_csv(path, sep=";", encoding="latin-1", dtype=str)
     for column in [c for c in source.columns if c.endswith(("_AANTAL", "_GEM"))]:
         source[column] = pd.to_numeric(source[column].str.strip().str.replace(",", "."), errors="coerce")
-    cet = source[(source.CET_AANTAL > 0) & source.CET_GEM.notna()]  # DUO leaves small groups blank
+    cet = source[(source.CET_AANTAL > 0) & source.CET_GEM.notna() & (source.SOORT_PO == "Bo")]  # blank: small groups
     raw_scores = _values(engine, "eindtoets_cet")
+    special = source[source.SOORT_PO == "Sbo"]  # one rule for every school figure: no speciaal basisonderwijs
+    assert not {(r.BRIN_NUMMER + r.VESTIGINGSNUMMER.zfill(2), "2018-2019") for r in special.itertuples()} & set(raw_scores)
     for row in cet.head(50).itertuples():
         value, n = raw_scores[(row.BRIN_NUMMER + row.VESTIGINGSNUMMER.zfill(2), "2018-2019")]
         assert value == pytest.approx(row.CET_GEM, abs=1e-3) and n == row.CET_AANTAL
@@ -102,7 +104,11 @@ def test_schooladviezen_mean_uses_the_documented_scale(with_schools):
     counts = {k: row[f"{k}_n_mid"] for k in registry.ADVIES_SCALE}
     expected = sum(registry.ADVIES_SCALE[k] * c for k, c in counts.items()) / sum(counts.values())
     assert stored[("00AP00", "2020-2021")][0] == pytest.approx(expected, abs=1e-3)
-    assert _values(engine, "schooladvies_havo_vwo_pct")[("00AP00", "2020-2021")][0] == row.pct_havo_vwo_mid
+    # The label: havo, havo/vwo or vwo of every advised pupil; the file's pct_havo_vwo_mid also counts vmbo-gt/havo.
+    total = sum(row[f"{k}_n_mid"] for k in ("vso", *registry.ADVIES_SCALE, "advies_niet_mogelijk"))
+    share = (row["havo_n_mid"] + row["havo_vwo_n_mid"] + row["vwo_n_mid"]) / total * 100
+    stored_share = _values(engine, "schooladvies_havo_vwo_pct")[("00AP00", "2020-2021")][0]
+    assert stored_share == pytest.approx(share, abs=1e-3) and stored_share != row.pct_havo_vwo_mid
 
 
 def test_apcg_flags_schools_by_their_own_postcode(with_schools):

@@ -247,3 +247,43 @@ def test_eindtoets_is_in_pupil_standard_deviations_and_leaves_out_speciaal_basis
     special = frame.loc[frame["SOORT_PO"] == "Sbo"]
     ids = {b + f"{int(v):02d}" for b, v in zip(special["BRIN_NUMMER"], special["VESTIGINGSNUMMER"])}
     assert not ids & set(shown.index)
+
+
+@pytest.mark.parametrize("gemeente", ["GM0599", "GM0363", "GM0060"])
+def test_context_and_population_key_figures_recomputed_from_the_raw_files(real_url, gemeente):
+    """The CBS context figures from the gemeente layer of the year the figure states, by their
+    definition (a rate per 1.000 = count / inhabitants × 1.000), and the achterstandsscore per
+    100 pupils as the sum of scores over the sum of pupils of the gemeente's schools."""
+    import json
+
+    import pandas as pd
+    from sqlalchemy import select
+
+    from gka_dash import queries
+    from gka_dash.schema import school
+    from gka_dash.scope import Scope
+    from .conftest import raw
+    layers = {"2015": ("tnocs_vr/gemeente.geojson", "GM_CODE", str.upper),
+              "2017": ("mapnl/gem_2017.geojson", "gm_code", str.lower)}
+    definitions = {"bijstand_per_1000": ("WWB_UITTOT", True), "ww_per_1000": ("WW_UIT_TOT", True),
+                   "pct_niet_westers": ("P_N_W_AL", False), "pct_0_14_jr": ("P_00_14_JR", False)}
+    engine = db.get_engine(real_url)
+    figures = {f["key"]: f for f in queries.key_figures(engine, Scope.of(gemeente), gemeente)}
+    checked = 0
+    for key, (column, per_1000) in definitions.items():
+        if key not in figures:
+            continue
+        file, code_column, case = layers[figures[key]["period"]]
+        features = json.loads(raw(file).read_text())["features"]
+        row = next(f["properties"] for f in features if f["properties"][case(code_column)] == gemeente)
+        value = (float(row[case(column)]) / float(row[case("AANT_INW")]) * 1000 if per_1000
+                 else float(row[case(column)]))
+        assert figures[key]["value"] == pytest.approx(value, abs=0.01), key
+        checked += 1
+    assert checked >= 3
+    scores = pd.read_csv(raw("duo_cbs_ginberg_cito/achterstandsscores-scholen-2019_tabel1_2.csv"))
+    with engine.connect() as conn:
+        ids = set(conn.execute(select(school.c.id).where(school.c.gemeente_code == gemeente)).scalars())
+    own = scores[scores["brin_vestiging"].isin(ids) & (scores["aantal_bekostigde_leerlingen"] >= 10)]
+    expected = own["score_zonder_drempel"].sum() / own["aantal_bekostigde_leerlingen"].sum() * 100
+    assert figures["achterstandsscore_per_100"]["value"] == pytest.approx(expected, rel=1e-3)
