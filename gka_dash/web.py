@@ -113,6 +113,16 @@ class MediaNeedsSession:
         await self.app(scope, receive, send)
 
 
+def _beheerder(token: str | None) -> bool:
+    """Whether this token opens a live session of a beheerder (Streamlit's metrics are theirs)."""
+    if not token:
+        return False
+    with db.get_engine(config.database_url()).connect() as conn:
+        name = sessions.username(conn, token)
+        found = users.get_user(conn, name) if name else None
+    return found is not None and found.role == "beheerder" and not found.locked()
+
+
 def _redeem(ticket: str) -> tuple[str, int] | None:
     """The session token and its remaining seconds for a one-time ticket, or None."""
     engine = db.get_engine(config.database_url())
