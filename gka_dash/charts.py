@@ -11,6 +11,7 @@ import functools
 import hashlib
 import json
 import threading
+from typing import NamedTuple
 
 import altair as alt
 import numpy as np
@@ -19,7 +20,7 @@ import vl_convert
 from altair.utils.schemapi import debug_mode
 from cachetools import LRUCache
 
-from . import formatting, registry, stats
+from . import formatting, geometry, registry, stats
 from .analysis import ALL_GEMEENTEN, Fit
 from .periods import sort_periods
 
@@ -70,9 +71,11 @@ POINT = alt.Description("punt:N")
 
 
 def _dutch_axis(title: str, unit: str, **kwargs) -> alt.Axis:
-    decimals = 0 if unit in ("pct", "count", "per_km2", "score") else formatting.DECIMALS.get(unit, 1)
-    return alt.Axis(title=title, format=f",.{decimals}f",
-                    **kwargs)
+    """An axis in Dutch numbers whose labels never repeat: a narrow range (afstroom from 10 to
+    12 %) got ticks every half percent written with no decimals (12, 12, 11, 11, …); ticks now
+    step at least one unit of the last decimal shown, and trailing zeros are dropped (10; 10,5)."""
+    decimals = formatting.DECIMALS.get(unit, 1)
+    return alt.Axis(title=title, format=f",.{decimals}~f", tickMinStep=10 ** -decimals, **kwargs)
 
 
 def _axis_title(ind: registry.Indicator) -> str:
@@ -251,7 +254,14 @@ def school_scatter(pairs: pd.DataFrame, schools: pd.DataFrame, x_ind: registry.I
         base = alt.Chart(chosen)
         layers += [base.mark_line(strokeWidth=2.5, aria=False).encode(x=x, y=y, color=colour, order="period:O"),
                    base.mark_circle(size=160, opacity=1, stroke="#000000", strokeWidth=1).encode(
-                       x=x, y=y, color=colour, tooltip=tooltip, description=POINT)]
+                       x=x, y=y, color=colour, tooltip=tooltip, description=POINT),
+                   # Each step of the path named by its school year: without it the line says
+                   # neither where it starts nor which way it went.
+                   base.mark_text(align="left", dx=9, dy=-9, fontSize=13, fontWeight=600, color=TEXT,
+                                  stroke="#ffffff", strokeWidth=3, strokeOpacity=0.7, aria=False).encode(
+                       x=x, y=y, text="period:N"),
+                   base.mark_text(align="left", dx=9, dy=-9, fontSize=13, fontWeight=600, color=TEXT,
+                                  aria=False).encode(x=x, y=y, text="period:N")]
     if fit is not None and len(rows):
         grid = np.linspace(float(rows["x"].min()), float(rows["x"].max()), 40)
         line = pd.DataFrame({"x": grid, "y": fit.predict(grid),
@@ -363,7 +373,7 @@ def group_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.
     bars = base.transform_filter("isValid(datum.low)").mark_rule(strokeWidth=2, opacity=0.7, aria=False).encode(
         y="low:Q", y2="high:Q", strokeDash=alt.value([1, 0]))
     return _finish(alt.layer(bars, base.mark_line(strokeWidth=2.5, aria=False),
-                             base.mark_point(filled=True, size=70).encode(description=POINT)), 380,
+                             base.mark_point(filled=True, size=70).encode(description=POINT, strokeDash=alt.value([1, 0]))), 380,
                    f"Lijngrafiek: {ind.label.lower()} per jaar naar opleiding van de ouders, {name} doorgetrokken met "
                    "95 %-intervallen, alle gemeenten gestreept; de cijfers staan ook in de tabel eronder.")
 
@@ -411,23 +421,71 @@ def trend_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.
                    "95 %-interval, en de vergelijkingsgroepen als dunnere lijnen.")
 
 
-def static_map(view) -> alt.Chart:
+def static_map(view, *, width: int = 800, height: int = 600) -> alt.Chart:
     """A maps.MapView drawn as a vector chart, for the report: same classes, colours and
-    legend as the interactive map, no tiles, so it renders on the server as SVG or PNG."""
+    legend as the interactive map, no tiles, so it renders on the server as SVG or PNG; with the
+    wijk names written inside the wijken where they fit, since paper cannot hover."""
     label_of = {entry.colour: entry.label for entry in view.legend}
+    drawn = view.deck.layers[0].data
     features = [{"type": "Feature", "geometry": f["geometry"], "naam": f["naam"],
                  "klasse": label_of["#" + "".join(f"{c:02x}" for c in f["fill"][:3])]}
-                for f in view.deck.layers[0].data]
+                for f in drawn]
     colour = alt.Color("klasse:N", title=view.title, scale=alt.Scale(
         domain=[e.label for e in view.legend], range=[e.colour for e in view.legend]),
         legend=alt.Legend(orient="bottom", columns=2, titleLimit=600, labelLimit=300, symbolType="square",
                           symbolStrokeColor="#777777", symbolStrokeWidth=1))
-    return (alt.Chart(alt.Data(values=features)).mark_geoshape(stroke="#5a5a5a", strokeWidth=0.7)
-            .encode(color=colour).project("mercator")
-            .properties(width=620, height=460, description=f"Kaart van de wijken: {view.title}")
+    shapes = alt.Chart(alt.Data(values=features)).mark_geoshape(stroke="#5a5a5a", strokeWidth=0.7).encode(color=colour)
+    layers = [shapes]
+    if features:
+        outlines = [json.dumps(f["geometry"]) for f in drawn]
+        fitted = geometry.fit(geometry.bounds(outlines), width, height)
+        names = [f["naam"].rsplit(" (", 1)[0] for f in drawn]
+        places = geometry.label_points(outlines, names, fitted, char_px=6.6, line_px=15)
+        if places:
+            labels = pd.DataFrame({"lon": [p["position"][0] for p in places], "lat": [p["position"][1] for p in places],
+                                   "naam": [p["naam"] for p in places]})
+            layers.append(alt.Chart(labels).mark_text(fontSize=11.5, fontWeight=600, color="#000000", lineBreak="\n",
+                                                      stroke="#ffffff", strokeWidth=3, strokeOpacity=0.8,
+                                                      aria=False).encode(longitude="lon:Q", latitude="lat:Q",
+                                                                         text="naam:N"))
+            layers.append(alt.Chart(labels).mark_text(fontSize=11.5, fontWeight=600, color="#000000", lineBreak="\n",
+                                                      aria=False).encode(longitude="lon:Q", latitude="lat:Q",
+                                                                         text="naam:N"))
+    return (alt.layer(*layers).project("mercator")
+            .properties(width=width, height=height, description=f"Kaart van de wijken: {view.title}")
             .configure(font=FONT, locale=DUTCH_LOCALE)
             .configure_legend(labelFontSize=13, titleFontSize=13, aria=False, **TEXT_COLOURS)  # said in the description
             .configure_view(stroke=None))
+
+
+class Caption(NamedTuple):
+    """What a chart saved as a file carries on the image itself, so it still says what it shows
+    when it is pasted into a memo or mailed on: the view's title, the place, the periods and the
+    source (and on the demo that it is made up)."""
+    title: str
+    place: str
+    periods: str
+    source: str
+
+
+SYNTHETIC_MARK = "SYNTHETISCH (demo): verzonnen gemeenten, wijken, scholen en cijfers"
+# Widths in pixels (the PNG is drawn at twice this): a chart over time or over a range of schools
+# gets a landscape page, a ranked list of wijken as wide as its names and values need.
+FILE_WIDTH = 900
+
+
+def for_file(chart: alt.Chart, caption: Caption, *, synthetic: bool, width: int = FILE_WIDTH) -> alt.Chart:
+    """The chart as it goes into a file: a fixed width (on screen it takes the container's, which
+    a file lacks, so a chart over two periods shrank to its two 20-pixel steps beside a wide
+    legend) and its title, place, periods, source and synthetic label written on it."""
+    lines = [f"{caption.place} · {caption.periods}", f"Bron: {caption.source}"]
+    if synthetic:
+        lines.append(SYNTHETIC_MARK)
+    sized = chart if isinstance(chart.width, int) else chart.properties(width=width)
+    return sized.properties(title=alt.TitleParams(
+        caption.title, subtitle=lines, anchor="start", fontSize=20, fontWeight="bold", color=TEXT,
+        subtitleFontSize=14, subtitleColor=TEXT, subtitlePadding=6, offset=14, limit=width + 200,
+        subtitleFontWeight="normal"))
 
 
 def for_projector(chart: alt.Chart) -> alt.Chart:

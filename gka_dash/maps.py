@@ -26,9 +26,11 @@ SEQUENTIAL = ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"]
 # pale grey stays free for "geen gegevens".
 DIVERGING = ["#b35806", "#f1a340", "#fee0b6", "#d8daeb", "#998ec3", "#542788"]  # orange = worse
 # Two greys that stay apart from every class and from each other for the common colour-vision
-# deficiencies (CAM02-UCS ΔE ≥ 11 after simulation, tests/test_chart_text.py); the pale greys
-# used before were within ΔE 6 of a purple class and of the palest yellow.
-STATUS_COLOURS = {WITHHELD: "#585858", MISSING: "#787878"}
+# deficiencies (CAM02-UCS ΔE ≥ 10 after simulation, tests/test_chart_text.py), and 20 apart from
+# each other (the two dark greys used before were 11.5 apart and read as one). "Onderdrukt" is the
+# light one: a large port with few inhabitants drawn dark grey read as "high" on a scale that
+# ends in dark blue.
+STATUS_COLOURS = {WITHHELD: "#b4b4b4", MISSING: "#808080"}
 STATUS_TEXT = {MISSING: "geen gegevens voor deze periode"}
 # A change within its margin: white inside the wijk's outline (a gemeente's map always draws
 # outlines), so only changes beyond chance carry a colour.

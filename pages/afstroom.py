@@ -46,7 +46,8 @@ if change.frame["change"].notna().any():
                "leerlingen had kunnen liggen.")
     st.markdown(ui.plain(analysis.verdict_summary(change.frame)))
     ui.chart(user, charts.dumbbell(change.frame, ind, before, after, references, gemeente.name, wijk or None),
-             f"{ind.key}-{gemeente.code}-{before}-{after}")
+             f"{ind.key}-{gemeente.code}-{before}-{after}",
+             charts.Caption(f"{ind.label} per wijk", gemeente.name, f"{before} en {after}", ind.source))
     st.header("Kaart van de verandering")
     ui.map_view(maps.change_map(change, ind, before, after, selected=wijk or None, projector=ui.presenting()),
                 select="wijk")

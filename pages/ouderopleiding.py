@@ -18,7 +18,10 @@ if ind.key not in queries.indicators_at(engine, user.scope, gemeente.code, "geme
     st.stop()
 groups = analysis.by_group(engine, user.scope, gemeente.code, gemeente.name, ind.key)
 ui.statement(analysis.gap_text(groups, gemeente.name))
-ui.chart(user, charts.group_lines(groups.frame, ind, gemeente.name), f"ouderopleiding-{gemeente.code}")
+years = sorted(groups.frame["period"].unique())
+ui.chart(user, charts.group_lines(groups.frame, ind, gemeente.name), f"ouderopleiding-{gemeente.code}",
+         charts.Caption(f"{ind.label} naar opleiding van de ouders", gemeente.name,
+                        f"{years[0]} tot {years[-1]}" if years else "", ind.source))
 if (groups.frame["where"] == analysis.ALL_GEMEENTEN).any():
     st.caption("Doorgetrokken: " + gemeente.name + ", met een streep voor het 95 %-interval. Gestreept: alle "
                "gemeenten in de database samen, gewogen naar het aantal 17-jarigen (zonder interval: dat zou "

@@ -4,6 +4,7 @@ and which data is loaded."""
 import streamlit as st
 
 from gka_dash import analysis, charts, formatting, peers, queries, registry, ui
+from gka_dash.periods import sort_periods
 
 user = ui.require_user()
 ui.page_header("Overzicht", "Wat gebeurt er? De belangrijkste cijfers van de gemeente, met de "
@@ -38,8 +39,10 @@ if figures:
     if trend["period"].nunique() < 2:
         ui.empty(f"Voor {labels[chosen].lower()} is maar één periode geladen.")
     else:
-        ui.chart(user, charts.trend_lines(trend, registry.get(key), gemeente.name),
-                 f"verloop-{key}{'-' + group if group else ''}-{gemeente.code}")
+        ind, spans = registry.get(key), sort_periods(trend["period"])
+        ui.chart(user, charts.trend_lines(trend, ind, gemeente.name),
+                 f"verloop-{key}{'-' + group if group else ''}-{gemeente.code}",
+                 charts.Caption(f"Verloop: {labels[chosen]}", gemeente.name, f"{spans[0]} tot {spans[-1]}", ind.source))
         st.caption(ui.plain(analysis.trend_text(trend, registry.get(key), gemeente.name)))
 
 st.header("Geladen gegevens")

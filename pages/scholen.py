@@ -34,12 +34,15 @@ chosen = ui.url_choices("Schooljaren", years, "jaren")
 schools = queries.schools(engine, user.scope, gemeente.code, pseudonyms=ui.pseudonyms())
 highlight = ui.school_select(user, schools, pairs.frame["id"].unique())
 shown = pairs._replace(frame=pairs.frame[pairs.frame["period"].isin(chosen)])
+shown_years = "schooljaren " + ", ".join(sorted(chosen))
+sources = y_ind.source if y_ind.source == x_ind.source else f"{y_ind.source}; {x_ind.source}"
 
 if shown.frame.empty:
     ui.empty("Kies ten minste één schooljaar.")
 else:
     ui.chart(user, charts.school_scatter(shown.frame, schools, x_ind, y_ind, pairs.fit, highlight),
-             f"scholen-{y_ind.key}-{x_ind.key}-{gemeente.code}")
+             f"scholen-{y_ind.key}-{x_ind.key}-{gemeente.code}",
+             charts.Caption(f"{y_ind.label} tegen {x_ind.label.lower()}", gemeente.name, shown_years, sources))
     if pairs.fit:
         st.caption(f"Stippellijn: verwachte waarde bij deze leerlingpopulatie, berekend over {pairs.fit.points} "
                    "school-jaren van alle gemeenten in de database (gewogen naar aantal leerlingen). "
@@ -53,7 +56,8 @@ if not shown.frame.empty and shown.frame["limit95"].notna().any():
                f"verklaren. {ui.plain(stats.basis(y_ind.unit)).capitalize()}.")
     st.markdown(ui.plain(analysis.funnel_summary(shown.frame)))
     ui.chart(user, charts.funnel(shown.frame, schools, y_ind, pairs.fit, highlight),
-             f"trechter-{y_ind.key}-{x_ind.key}-{gemeente.code}")
+             f"trechter-{y_ind.key}-{x_ind.key}-{gemeente.code}",
+             charts.Caption(f"{y_ind.label}: verschil met verwachting", gemeente.name, shown_years, sources))
 if highlight:
     similar = analysis.similar_schools(shown.frame, highlight)
     if len(similar):

@@ -7,7 +7,6 @@ import html
 import re
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from .. import config, db, formatting, privacy, registry
 from .database import engine
@@ -28,26 +27,29 @@ def page_header(title: str, subtitle: str = "") -> None:
     if db.is_demo(engine()):
         st.info(SYNTHETIC_NOTE, icon=":material/science:")
     st.html(FOCUS_CSS)
-    # After login and after a page change, not on a filter click. The frame is drawn on every run
-    # (a no-op script when there is nothing to do): a frame that came and went would shift every
-    # element under it, and Streamlit would redraw them, resetting a page's open tab.
+    # After login and after a page change, not on a filter click. The script is in the page on
+    # every run (a no-op when there is nothing to do): an element that came and went would shift
+    # every element under it, and Streamlit would redraw them, resetting a page's open tab. It
+    # runs in the page itself (st.html with JavaScript), not in a frame of its own: no
+    # deprecated st.components.v1.html, no extra document to load before the focus moves.
     move = st.session_state.get("_focused_title") != title
     st.session_state["_focused_title"] = title
-    components.html(FOCUS_SCRIPT.replace("__MOVE__", "true" if move else "false"), height=0)
+    st.html(FOCUS_SCRIPT.replace("__MOVE__", "true" if move else "false"), unsafe_allow_javascript=True)
 
 
-# The page's language for screen readers (WCAG 3.1.1), set from this frame on every run.
+# The page's language for screen readers (WCAG 3.1.1), set on every page change.
 # Keyboard users (WCAG 2.4.3, 2.4.7): after login or a page change focus goes to the page's title,
 # the start of what changed, instead of the page body (from where the menu was 14 Tabs away);
 # and every control shows a clear focus ring (#005A8C: 7,3:1 on white).
 FOCUS_SCRIPT = """<script>
-const doc = window.parent.document;
-doc.documentElement.lang = "nl";  // WCAG 3.1.1; Streamlit's page says "en" (streamlit/streamlit#15726)
-let tries = __MOVE__ ? 50 : 0;
-if (__MOVE__) (function focusTitle() {
-  const title = doc.querySelector('[data-testid="stMain"] h1');
-  if (title) { title.setAttribute("tabindex", "-1"); title.focus(); }
-  else if (tries-- > 0) setTimeout(focusTitle, 100);
+(() => {  // a scope of its own: the page runs this again on every page change
+  document.documentElement.lang = "nl";  // WCAG 3.1.1; Streamlit's page says "en" (streamlit/streamlit#15726)
+  let tries = __MOVE__ ? 50 : 0;
+  if (__MOVE__) (function focusTitle() {
+    const title = document.querySelector('[data-testid="stMain"] h1');
+    if (title) { title.setAttribute("tabindex", "-1"); title.focus(); }
+    else if (tries-- > 0) setTimeout(focusTitle, 100);
+  })();
 })();
 </script>"""
 FOCUS_CSS = """<style>

@@ -44,17 +44,20 @@ def table(user: User, frame, stem: str, *, mark: tuple[str, str] | None = None) 
              icon=":material/download:", key=f"csv_{stem}")
 
 
-def chart(user: User, chart, stem: str) -> None:
-    """Render an altair chart with PNG and SVG downloads, rendered on the server only when asked;
-    while presenting, with type readable on a projector and no downloads."""
+def chart(user: User, chart, stem: str, caption: charts.Caption) -> None:
+    """Render an altair chart with PNG and SVG downloads, rendered on the server only when asked,
+    each the same chart with its ``caption`` (title, place, periods, source) on the image; while
+    presenting, with type readable on a projector and no downloads."""
     if presenting():
         st.altair_chart(charts.for_projector(chart), width="stretch")
         return
     st.altair_chart(chart, width="stretch")
-    suffix = "-synthetisch-demo" if db.is_demo(engine()) else ""
+    synthetic = db.is_demo(engine())
+    suffix = "-synthetisch-demo" if synthetic else ""
     columns = st.columns([1, 1, 4])
     for column, fmt in zip(columns, ("png", "svg")):
-        download(user, f"Grafiek als {fmt.upper()}", lambda fmt=fmt: charts.image(chart, fmt),
+        download(user, f"Grafiek als {fmt.upper()}",
+                 lambda fmt=fmt: charts.image(charts.for_file(chart, caption, synthetic=synthetic), fmt),
                  f"{stem}{suffix}.{fmt}", "image/png" if fmt == "png" else "image/svg+xml",
                  icon=":material/image:", key=f"{fmt}_{stem}", where=column)
 
