@@ -139,9 +139,11 @@ def _finish(chart: alt.Chart, height, description: str) -> alt.Chart:
 
 @_built_once
 def dumbbell(frame: pd.DataFrame, ind: registry.Indicator, before: str, after: str,
-             references: pd.DataFrame, name: str, selected: str | None = None) -> alt.Chart:
+             references: pd.DataFrame, name: str, selected: str | None = None,
+             domain: tuple[float, float] | None = None) -> alt.Chart:
     """Each wijk's value in two periods joined by a line, the largest rise on top, with the
-    gemeente's and all gemeenten's average of the later period as vertical references."""
+    gemeente's and all gemeenten's average of the later period as vertical references.
+    ``domain`` fixes the value axis, so the pages of one long list share one scale."""
     rows = frame[frame["change"].notna()].copy()
     rows["verandering"] = [formatting.difference(v, ind.unit) + (f" ({w}; 95 %: {formatting.interval(lo, hi, ind.unit)})"
                                                                  if w else "")
@@ -166,7 +168,8 @@ def dumbbell(frame: pd.DataFrame, ind: registry.Indicator, before: str, after: s
     x_title = _axis_title(ind)
     base = alt.Chart(long)
     lines = base.mark_rule(strokeWidth=2.5, color="#9a9a9a", aria=False).encode(
-        y=y, x=alt.X("min(waarde):Q", axis=_dutch_axis(x_title, ind.unit), scale=alt.Scale(zero=False)),
+        y=y, x=alt.X("min(waarde):Q", axis=_dutch_axis(x_title, ind.unit),
+                     scale=alt.Scale(zero=False) if domain is None else alt.Scale(domain=list(domain), nice=False)),
         x2="max(waarde):Q")
     tooltip = [alt.Tooltip("name:N", title="Wijk"), alt.Tooltip("periode:N", title="Periode"),
                alt.Tooltip("waarde_tekst:N", title=ind.label), alt.Tooltip("interval:N", title="95 %-interval"),
@@ -203,6 +206,25 @@ def dumbbell(frame: pd.DataFrame, ind: registry.Indicator, before: str, after: s
     return _finish(alt.layer(*layers), alt.Step(26),
                    f"Puntgrafiek: {ind.label.lower()} per wijk van {name} in {before} en {after}, elke periode met "
                    f"haar 95 %-interval, gesorteerd op verandering; de cijfers staan ook in de tabel eronder.")
+
+
+def dumbbell_pages(frame: pd.DataFrame, ind: registry.Indicator, before: str, after: str,
+                   references: pd.DataFrame, name: str, per_page: int) -> list[alt.Chart]:
+    """The dumbbell cut into pages of at most ``per_page`` wijken, in the same order, each with
+    its own axis and legend and all on one scale: a list of 45 wijken does not fit a page or a
+    slide, and a chart split by the page break loses its axis (issue #24)."""
+    rows = frame[frame["change"].notna()]
+    if len(rows) <= per_page:
+        return [dumbbell(frame, ind, before, after, references, name)]
+    values = pd.concat([rows[c] for c in ("before", "after", "low_before", "high_before", "low_after", "high_after")]
+                       + [references.loc[references["period"] == after, c] for c in ("gemeente", "alle")]).dropna()
+    step = 10 ** -formatting.DECIMALS.get(ind.unit, 1) * 5
+    low, high = float(values.min()), float(values.max())
+    domain = (np.floor(low / step) * step, np.ceil(high / step) * step)
+    pages = -(-len(rows) // per_page)
+    size = -(-len(rows) // pages)  # pages of even length: 45 wijken as 15, 15, 15, not 20, 20, 5
+    return [dumbbell(rows.iloc[i:i + size], ind, before, after, references, name, domain=domain)
+            for i in range(0, len(rows), size)]
 
 
 def school_labels(schools: pd.DataFrame) -> pd.Series:

@@ -9,10 +9,12 @@ inline SVG, so it opens offline and in a mail client's viewer.
 from __future__ import annotations
 
 import html
+import io
 from datetime import datetime
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import altair as alt
+from PIL import Image
 
 from . import analysis, charts, config, db, formatting, gesprek, maps, notes, privacy, queries, registry
 from .cache import cached
@@ -31,6 +33,14 @@ class Section(NamedTuple):
     withheld: str
     indicators: list[str]  # keys, for the list of sources
     periods: list[str]
+    split: Callable[[int], list[alt.Chart]] | None = None  # a long list of rows, in pages of at most n
+
+    def pages(self, rows: int) -> list[alt.Chart]:
+        """The chart as pages (of a PDF, of slides) that each hold at most ``rows`` rows, each with
+        its axis; a chart without rows (a map, a scatter) is one page."""
+        if self.chart is None:
+            return []
+        return self.split(rows) if self.split is not None else [self.chart]
 
 
 class Report(NamedTuple):
@@ -62,7 +72,8 @@ def _afstroom(engine, scope, gemeente, name, pseudonyms) -> Section | None:
                    + analysis.verdict_summary(change.frame)
                    + " Lijnen: gemiddelde van de gemeente en van alle gemeenten.",
                    charts.dumbbell(change.frame, ind, before, after, references, name),
-                   privacy.withheld_text(change.withheld, ind.counted), [ind.key], [before, after])
+                   privacy.withheld_text(change.withheld, ind.counted), [ind.key], [before, after],
+                   lambda rows: charts.dumbbell_pages(change.frame, ind, before, after, references, name, rows))
 
 
 def _kaart(engine, scope, gemeente, name, pseudonyms) -> Section | None:
@@ -133,7 +144,13 @@ def build(engine, scope: Scope, gemeente: str, name: str, *, views: list[str], a
     scope.check(gemeente)
     sections = [s for s in (BUILDERS[v](engine, scope, gemeente, name, pseudonyms) for v in views) if s]
     highlights = gesprek.highlights(engine, scope, gemeente, name, pseudonyms=pseudonyms)
-    periods = {key: s.periods for s in sections for key in s.indicators}
+    periods = {}
+    for section in sections:
+        for key in section.indicators:
+            # Each figure's own periods: a scatter of school years against a population figure
+            # measured once (the achterstandsscore's one peildatum) lists that one date for it.
+            own = queries.periods(engine, scope, key, gemeente=gemeente)
+            periods[key] = [p for p in own if p in section.periods] or own
     for h in highlights.items:
         for key in (h.params.get("indicator"), h.params.get("x")):
             if key and key not in periods:
@@ -204,6 +221,9 @@ def to_html(report: Report) -> str:
     return "".join(parts) + "</body></html>"
 
 
+PDF_ROWS = 24  # wijken on an A4 page: 13-pixel labels stay about 9 pt
+
+
 def pdf_problem() -> str:
     """Why a PDF cannot be made here, or nothing."""
     folder = config.pdf_font_dir()
@@ -245,8 +265,15 @@ def to_pdf(report: Report) -> bytes:
     text(f"{report.made:%d-%m-%Y}", 10, colour=(68, 68, 68), gap=3)
     if report.synthetic:
         banner()
+    def keep(height: float) -> None:
+        """Start a new page when less than ``height`` mm is left, so a block of text begins
+        where it can be read whole instead of leaving its last line alone on a page."""
+        if pdf.h - pdf.b_margin - pdf.get_y() < height:
+            pdf.add_page()
+
     text("Wat valt op", 14, "B")
     for h in report.highlights.items:
+        keep(40 + (8 + 5 * len(h.table) if h.table is not None else 0))
         text(f"{h.title} — {h.figure}", 11, "B", gap=0.5)
         text(h.text, gap=1 if h.table is not None else 3)
         if h.table is not None:
@@ -256,13 +283,38 @@ def to_pdf(report: Report) -> bytes:
                     grid.row(row)
             pdf.ln(3)
     for missing in report.highlights.missing:
+        keep(15)
         text(missing, 9.5, colour=(68, 68, 68))
+    def room() -> float:
+        return pdf.h - pdf.b_margin - pdf.get_y()
+
+    def aspect(png: bytes) -> float:
+        with Image.open(io.BytesIO(png)) as picture:
+            return picture.height / picture.width
+
+    def chart(png: bytes, title: str) -> None:
+        """A chart wholly on one page: on the next page (its title repeated) when it does not fit
+        under what is already there, scaled down to the page when it is taller than a page."""
+        ratio = aspect(png)
+        if width * ratio > room() and pdf.get_y() > pdf.t_margin + 20:
+            pdf.add_page()
+            text(f"{title} (vervolg)", 12, "B")
+        shown = min(width, room() / ratio)
+        pdf.image(png, x=pdf.l_margin + (width - shown) / 2, w=shown, h=shown * ratio)
+        pdf.ln(2)
+
+    page = pdf.h - pdf.t_margin - pdf.b_margin
     for section in report.sections:
-        pdf.add_page()
+        images = [charts.image(_sized(part), "png") for part in section.pages(PDF_ROWS)]
+        # The title goes where its first chart fits under it: never a title alone at a page's foot.
+        needed = 14 + (width * aspect(images[0]) if images else 30)
+        if room() < min(needed, page - 10):
+            pdf.add_page()
+        else:
+            pdf.ln(6)
         text(section.title, 14, "B")
-        if section.chart is not None:
-            pdf.image(charts.image(_sized(section.chart), "png"), w=width)
-            pdf.ln(2)
+        for png in images:
+            chart(png, section.title)
         text(" ".join(filter(None, [section.text, section.withheld])), 9.5, colour=(68, 68, 68))
     pdf.add_page()
     text("Notities bij de vier vragen", 14, "B")

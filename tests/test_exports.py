@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gka_dash import charts
+from gka_dash import charts, report
+from gka_dash.scope import Scope
 
 from .test_views import open_page
 
@@ -101,3 +103,38 @@ def test_the_afstroom_image_draws_every_mark_its_legend_lists(chart_files):
     dashed = [p for g in marks if "mark-rule" in g.get("class") for p in g.iter(f"{SVG}line")
               if p.get("stroke-dasharray")]
     assert len(dashed) >= 1  # the average of all gemeenten; the gemeente's is the solid rule
+
+
+def _grootzeestad_report(engine, **kwargs):
+    return report.build(engine, Scope.everything(), GROOTZEESTAD, "Grootzeestad", views=list(report.VIEWS),
+                        author="Demo", **kwargs)
+
+
+def test_the_pdf_keeps_every_chart_whole_on_a_page_with_its_axis(demo_engine, tmp_path):
+    """Grootzeestad's 44 wijken do not fit one page: the afstroom chart continues on the next
+    with its axis and legend repeated; no chart runs into the bottom margin, no page holds only
+    a title or a stray line."""
+    made = _grootzeestad_report(demo_engine)
+    path = tmp_path / "rapport.pdf"
+    path.write_bytes(report.to_pdf(made))
+    listed = subprocess.run(["pdfimages", "-list", str(path)], capture_output=True, text=True, check=True).stdout
+    images = [line.split() for line in listed.splitlines()[2:] if line.strip()]
+    parts = [part for section in made.sections for part in section.pages(report.PDF_ROWS)]
+    afstroom = made.sections[0].pages(report.PDF_ROWS)
+    assert len(afstroom) == 2 and len(images) >= len(parts), (len(afstroom), len(images), len(parts))
+    for old in ARTIFACTS.glob("rapport-grootzeestad-*.png"):
+        old.unlink()
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(path), str(ARTIFACTS / "rapport-grootzeestad")], check=True)
+    pages = sorted(ARTIFACTS.glob("rapport-grootzeestad-*.png"))
+    with_image = {int(row[0]) for row in images}
+    for number, png in enumerate(pages, start=1):
+        pixels = np.asarray(Image.open(png).convert("L"))
+        margin = int(pixels.shape[0] * 12 / 297)  # the lowest 12 mm of the A4 page
+        assert (pixels[-margin:] > 200).all(), f"page {number}: something runs into the bottom margin"
+        words = subprocess.run(["pdftotext", "-f", str(number), "-l", str(number), str(path), "-"],
+                               capture_output=True, text=True, check=True).stdout.split()
+        assert number in with_image or len(words) > 60, f"page {number} holds only: {' '.join(words)}"
+    for part in afstroom:  # each page of the list carries its own value axis and legend
+        svg = ET.fromstring(charts.image(report._sized(part), "svg"))
+        assert any("Afstroom" in t for group in _texts(svg, "axis-title") for t in group)
+        assert {"2014-2016", "2016-2018"} <= {t for group in _texts(svg, "legend-label") for t in group}
