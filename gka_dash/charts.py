@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import textwrap
 import threading
 from typing import NamedTuple
 
@@ -76,11 +77,6 @@ def _dutch_axis(title: str, unit: str, **kwargs) -> alt.Axis:
     step at least one unit of the last decimal shown, and trailing zeros are dropped (10; 10,5)."""
     decimals = formatting.DECIMALS.get(unit, 1)
     return alt.Axis(title=title, format=f",.{decimals}~f", tickMinStep=10 ** -decimals, **kwargs)
-
-
-def _axis_title(ind: registry.Indicator) -> str:
-    suffix = registry.UNITS[ind.unit][2]
-    return f"{ind.label} ({suffix})" if suffix else ind.label
 
 
 def _text(values, unit: str) -> list[str]:
@@ -165,7 +161,7 @@ def dumbbell(frame: pd.DataFrame, ind: registry.Indicator, before: str, after: s
     bold = ({"condition": {"test": f"datum.value == {json.dumps(chosen[0])}", "value": "bold"}, "value": "normal"}
             if chosen else "normal")
     y = alt.Y("name:N", sort=order, title=None, axis=alt.Axis(labelLimit=220, labelFontWeight=bold))
-    x_title = _axis_title(ind)
+    x_title = registry.axis_title(ind)
     base = alt.Chart(long)
     lines = base.mark_rule(strokeWidth=2.5, color="#9a9a9a", aria=False).encode(
         y=y, x=alt.X("min(waarde):Q", axis=_dutch_axis(x_title, ind.unit),
@@ -262,8 +258,8 @@ def school_scatter(pairs: pd.DataFrame, schools: pd.DataFrame, x_ind: registry.I
     domain = [labels[highlight], OTHER_SCHOOLS] if highlight in labels else [OTHER_SCHOOLS]
     colour = alt.Color("groep:N", title=None, scale=alt.Scale(domain=domain, range=[OKABE_ITO[0], QUIET][-len(domain):]),
                        legend=alt.Legend(orient="top", labelLimit=400))
-    x = alt.X("x:Q", axis=_dutch_axis(_axis_title(x_ind), x_ind.unit), scale=alt.Scale(zero=False))
-    y = alt.Y("y:Q", axis=_dutch_axis(_axis_title(y_ind), y_ind.unit), scale=alt.Scale(zero=False))
+    x = alt.X("x:Q", axis=_dutch_axis(registry.axis_title(x_ind), x_ind.unit), scale=alt.Scale(zero=False))
+    y = alt.Y("y:Q", axis=_dutch_axis(registry.axis_title(y_ind), y_ind.unit), scale=alt.Scale(zero=False))
     tooltip = [alt.Tooltip("school:N", title="School"), alt.Tooltip("period:N", title="Schooljaar"),
                alt.Tooltip("x_tekst:N", title=x_ind.label), alt.Tooltip("y_tekst:N", title=y_ind.label),
                alt.Tooltip("interval:N", title="95 %-interval"), alt.Tooltip("verwacht:N", title="Verwacht"), alt.Tooltip("ten_opzichte:N", title="Ten opzichte"),
@@ -333,7 +329,7 @@ def funnel(pairs: pd.DataFrame, schools: pd.DataFrame, y_ind: registry.Indicator
                     for school, period, v, n, p in zip(rows["school"], rows["period"], rows["verschil"], rows["n"],
                                                        rows["position"])]
     rows = rows.drop(columns=["id", "code"], errors="ignore")
-    y_title = f"Verschil met verwachting ({_axis_title(y_ind)})"
+    y_title = f"Verschil met verwachting ({registry.axis_title(y_ind)})"
     x = alt.X("n:Q", title="Leerlingen (n)", axis=alt.Axis(format=",.0f"), scale=alt.Scale(zero=False))
     y = alt.Y("residual:Q", axis=_dutch_axis(y_title, y_ind.unit))
     curves = funnel_curves(rows, y_ind, fit)
@@ -376,7 +372,7 @@ def group_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.
     groups = list(registry.OUDEROPLEIDING_GROUPS)
     encoding = dict(
         x=alt.X("period:O", title="Jaar", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("value:Q", axis=_dutch_axis(_axis_title(ind), ind.unit), scale=alt.Scale(domain=[0, 100])),
+        y=alt.Y("value:Q", axis=_dutch_axis(registry.axis_title(ind), ind.unit), scale=alt.Scale(domain=[0, 100])),
         color=alt.Color("group:N", title="Opleiding ouders", sort=groups,
                         scale=alt.Scale(domain=groups, range=[GROUP_COLOURS[g] for g in groups]),
                         legend=alt.Legend(orient="top")),
@@ -425,7 +421,7 @@ def trend_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.
     tooltip = [alt.Tooltip("wie:N", title="Gebied"), alt.Tooltip("period:N", title="Periode"),
                alt.Tooltip("waarde_tekst:N", title=ind.label), alt.Tooltip("interval:N", title="95 %-interval"),
                alt.Tooltip("n:Q", title="Aantal", format=",.0f")]
-    y = alt.Y("value:Q", axis=_dutch_axis(_axis_title(ind), ind.unit), scale=alt.Scale(zero=False))
+    y = alt.Y("value:Q", axis=_dutch_axis(registry.axis_title(ind), ind.unit), scale=alt.Scale(zero=False))
     base = alt.Chart(rows)
     band = base.transform_filter("isValid(datum.low)").mark_area(opacity=0.18, color=OKABE_ITO[0], aria=False).encode(
         x=x, y="low:Q", y2="high:Q")
@@ -443,7 +439,8 @@ def trend_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.
                    "95 %-interval, en de vergelijkingsgroepen als dunnere lijnen.")
 
 
-def static_map(view, *, width: int = 800, height: int = 600) -> alt.Chart:
+def static_map(view, *, width: int = 800, height: int = 600, name_size: float = 11.5,
+               legend: str = "bottom") -> alt.Chart:
     """A maps.MapView drawn as a vector chart, for the report: same classes, colours and
     legend as the interactive map, no tiles, so it renders on the server as SVG or PNG; with the
     wijk names written inside the wijken where they fit, since paper cannot hover."""
@@ -452,9 +449,11 @@ def static_map(view, *, width: int = 800, height: int = 600) -> alt.Chart:
     features = [{"type": "Feature", "geometry": f["geometry"], "naam": f["naam"],
                  "klasse": label_of["#" + "".join(f"{c:02x}" for c in f["fill"][:3])]}
                 for f in drawn]
-    colour = alt.Color("klasse:N", title=view.title, scale=alt.Scale(
+    title = view.title if legend == "bottom" else textwrap.wrap(view.title, 24)  # beside the map: narrow
+    colour = alt.Color("klasse:N", title=title, scale=alt.Scale(
         domain=[e.label for e in view.legend], range=[e.colour for e in view.legend]),
-        legend=alt.Legend(orient="bottom", columns=2, titleLimit=600, labelLimit=300, symbolType="square",
+        legend=alt.Legend(orient=legend, columns=2 if legend == "bottom" else 1, titleLimit=600, labelLimit=300,
+                          symbolType="square",
                           symbolStrokeColor="#777777", symbolStrokeWidth=1))
     shapes = alt.Chart(alt.Data(values=features)).mark_geoshape(stroke="#5a5a5a", strokeWidth=0.7).encode(color=colour)
     layers = [shapes]
@@ -462,15 +461,15 @@ def static_map(view, *, width: int = 800, height: int = 600) -> alt.Chart:
         outlines = [json.dumps(f["geometry"]) for f in drawn]
         fitted = geometry.fit(geometry.bounds(outlines), width, height)
         names = [f["naam"].rsplit(" (", 1)[0] for f in drawn]
-        places = geometry.label_points(outlines, names, fitted, char_px=6.6, line_px=15)
+        places = geometry.label_points(outlines, names, fitted, char_px=name_size * 0.58, line_px=name_size * 1.3)
         if places:
             labels = pd.DataFrame({"lon": [p["position"][0] for p in places], "lat": [p["position"][1] for p in places],
                                    "naam": [p["naam"] for p in places]})
-            layers.append(alt.Chart(labels).mark_text(fontSize=11.5, fontWeight=600, color="#000000", lineBreak="\n",
+            layers.append(alt.Chart(labels).mark_text(fontSize=name_size, fontWeight=600, color="#000000", lineBreak="\n",
                                                       stroke="#ffffff", strokeWidth=3, strokeOpacity=0.8,
                                                       aria=False).encode(longitude="lon:Q", latitude="lat:Q",
                                                                          text="naam:N"))
-            layers.append(alt.Chart(labels).mark_text(fontSize=11.5, fontWeight=600, color="#000000", lineBreak="\n",
+            layers.append(alt.Chart(labels).mark_text(fontSize=name_size, fontWeight=600, color="#000000", lineBreak="\n",
                                                       aria=False).encode(longitude="lon:Q", latitude="lat:Q",
                                                                          text="naam:N"))
     return (alt.layer(*layers).project("mercator")
@@ -510,10 +509,14 @@ def for_file(chart: alt.Chart, caption: Caption, *, synthetic: bool, width: int 
         subtitleFontWeight="normal"))
 
 
-def for_projector(chart: alt.Chart) -> alt.Chart:
+def for_projector(chart: alt.Chart, size: int = 20) -> alt.Chart:
     """The same chart with type large enough for the back of a meeting room."""
-    return (chart.configure_axis(labelFontSize=20, titleFontSize=20, **TEXT_COLOURS)
-            .configure_legend(labelFontSize=19, titleFontSize=19, labelLimit=360, symbolSize=180, **TEXT_COLOURS))
+    return (chart.configure_axis(labelFontSize=size, titleFontSize=size, **TEXT_COLOURS)
+            .configure_legend(labelFontSize=size - 1, titleFontSize=size - 1, labelLimit=360, titleLimit=520, symbolSize=180,
+                              **TEXT_COLOURS))
+
+
+PNG_SCALE = 2  # pixels per CSS pixel: sharp on a projector and in print
 
 
 def image(chart: alt.Chart, fmt: str) -> bytes:
@@ -521,4 +524,4 @@ def image(chart: alt.Chart, fmt: str) -> bytes:
     spec = chart.to_json()
     if fmt == "svg":
         return vl_convert.vegalite_to_svg(spec).encode()
-    return vl_convert.vegalite_to_png(spec, scale=2)
+    return vl_convert.vegalite_to_png(spec, scale=PNG_SCALE)

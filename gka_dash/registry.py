@@ -228,3 +228,9 @@ SCHOOL_OUTCOMES = ("toetsadvies_gem", "schooladvies_gem", "eindtoets_gem", "scho
 # mostly a measure of a wijk's size, and paint a city in one colour).
 MAP_PREFERENCE = ("afstroom_pct", "opstroom_pct", "bijstand_per_1000", "pct_niet_westers", "pct_0_14_jr",
                   "ww_per_1000", "ao_per_1000", "pct_hh_met_kinderen", "bevolkingsdichtheid")
+
+
+def axis_title(ind: Indicator) -> str:
+    """The label with its unit, as an axis says it: "Afstroom in het vo (%)"."""
+    suffix = UNITS[ind.unit][2]
+    return f"{ind.label} ({suffix})" if suffix else ind.label

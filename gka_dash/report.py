@@ -16,13 +16,14 @@ from typing import Callable, NamedTuple
 import altair as alt
 from PIL import Image
 
-from . import analysis, charts, config, db, formatting, gesprek, maps, notes, privacy, queries, registry
+from . import analysis, charts, config, db, formatting, gesprek, maps, notes, privacy, queries, registry, series
 from .cache import cached
 from .errors import GkaError
 from .scope import Scope
 
 VIEWS = {"afstroom": "Afstroom per wijk", "kaart": "Kaart van de wijken", "scholen": "Scholen en hun leerlingpopulatie",
          "ouderopleiding": "Ouderopleiding"}
+NAMINGS = {"pseudoniemen": "Pseudoniemen (School A, B, …), aanbevolen", "namen": "Echte schoolnamen"}
 SYNTHETIC_LABEL = "Synthetisch (demo): alle gemeenten, wijken, scholen en cijfers in dit rapport zijn verzonnen."
 
 
@@ -34,6 +35,8 @@ class Section(NamedTuple):
     indicators: list[str]  # keys, for the list of sources
     periods: list[str]
     split: Callable[[int], list[alt.Chart]] | None = None  # a long list of rows, in pages of at most n
+    native: series.Plot | None = None  # the same figure as series, for a native PowerPoint chart
+    slide: Callable[[], alt.Chart] | None = None  # the chart drawn for a 16:9 slide, where it differs
 
     def pages(self, rows: int) -> list[alt.Chart]:
         """The chart as pages (of a PDF, of slides) that each hold at most ``rows`` rows, each with
@@ -87,7 +90,7 @@ def _kaart(engine, scope, gemeente, name, pseudonyms) -> Section | None:
         return Section(view.title, "Oranje: de afstroom steeg meer dan toeval verklaart; paars: zij daalde meer "
                                    "dan toeval verklaart. Wit: binnen de marge. Grijs: onderdrukt.",
                        charts.static_map(view), privacy.withheld_text(change.withheld, ind.counted),
-                       [ind.key], [before, after])
+                       [ind.key], [before, after], slide=lambda: _slide_map(view))
     present = queries.indicators_at(engine, scope, gemeente, "wijk", whole=True)
     key = next((k for k in registry.MAP_PREFERENCE if k in present), None)
     if key is None:
@@ -97,7 +100,14 @@ def _kaart(engine, scope, gemeente, name, pseudonyms) -> Section | None:
     values = analysis.area_values(engine, scope, gemeente, key, period)
     view = maps.level_map(values, ind, period, queries.level_values(engine, scope, key, "wijk", gemeente=gemeente))
     return Section(view.title, "Donkerder: een hogere waarde. Grijs: onderdrukt of geen gegevens.",
-                   charts.static_map(view), privacy.withheld_text(values.withheld, ind.counted), [key], [period])
+                   charts.static_map(view), privacy.withheld_text(values.withheld, ind.counted), [key], [period],
+                   slide=lambda: _slide_map(view))
+
+
+def _slide_map(view) -> alt.Chart:
+    """The map as wide as a 16:9 slide, its legend beside it and the wijk names large enough for
+    the back of the room."""
+    return charts.static_map(view, width=900, height=560, name_size=28, legend="right")
 
 
 def _scholen(engine, scope, gemeente, name, pseudonyms) -> Section | None:
@@ -113,7 +123,8 @@ def _scholen(engine, scope, gemeente, name, pseudonyms) -> Section | None:
                 "alle gemeenten." if pairs.fit else "")
     return Section(f"{y.label} tegen {formatting.in_sentence(x.label)}", " ".join(filter(None, [expected, pairs.note])),
                    charts.school_scatter(pairs.frame, schools, x, y, pairs.fit),
-                   privacy.withheld_text(pairs.withheld), [y.key, x.key], sorted(pairs.frame["period"].unique()))
+                   privacy.withheld_text(pairs.withheld), [y.key, x.key], sorted(pairs.frame["period"].unique()),
+                   native=series.schools(pairs.frame, x, y, pairs.fit))
 
 
 def _ouderopleiding(engine, scope, gemeente, name, pseudonyms) -> Section | None:
@@ -124,7 +135,8 @@ def _ouderopleiding(engine, scope, gemeente, name, pseudonyms) -> Section | None
     lines = f"Doorgetrokken: {name}; gestreept: alle gemeenten samen, gewogen naar het aantal 17-jarigen."
     return Section(ind.label, f"{analysis.gap_text(groups, name)} {lines}", charts.group_lines(groups.frame, ind, name),
                    privacy.withheld_text(groups.withheld, ind.counted), [ind.key],
-                   queries.periods(engine, scope, ind.key, gemeente=gemeente))
+                   queries.periods(engine, scope, ind.key, gemeente=gemeente),
+                   native=series.groups(groups.frame, ind, name, charts.GROUP_COLOURS))
 
 
 BUILDERS = {"afstroom": _afstroom, "kaart": _kaart, "scholen": _scholen, "ouderopleiding": _ouderopleiding}

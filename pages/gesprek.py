@@ -66,11 +66,14 @@ for number, question in enumerate(notes.QUESTIONS, start=1):
 if presenting:
     st.stop()
 st.header("Rapport")
-left, right = st.columns([3, 1])
 offered = report.available_views(engine, user.scope, gemeente.code, gemeente.name)
-views = left.multiselect("Weergaven in het rapport", offered, default=offered, format_func=report.VIEWS.get,
-                         placeholder="Kies weergaven")
-anonymous = right.toggle("Schoolnamen als pseudoniem", value=False)
+views = st.multiselect("Weergaven in het rapport", offered, default=offered, format_func=report.VIEWS.get,
+                       placeholder="Kies weergaven")
+# Pseudonyms unless chosen otherwise: a file travels further than the meeting it was made for,
+# and a deck that calls a named school "lager dan verwacht" reaches that school (README).
+naming = st.radio("Schoolnamen in het rapport", list(report.NAMINGS), format_func=report.NAMINGS.get,
+                  horizontal=True, key="report_naming")
+anonymous = naming == "pseudoniemen"
 st.caption("Het rapport bevat de punten hierboven, de gekozen weergaven, de notities, bronnen en perioden. "
            "HTML opent zonder internet; de PowerPoint heeft per punt en per weergave een dia, met de cijfers, "
            "marges en bronnen in de sprekersnotities. Onderdrukte waarden staan er ook niet in.")
@@ -81,8 +84,9 @@ def build():
                         pseudonyms=anonymous)
 
 
-stem = f"gesprek-{gemeente.code}{'-synthetisch-demo' if db.is_demo(engine) else ''}"
-html_column, pdf_column, pptx_column, _ = st.columns([1, 1, 1, 2])
+stem = (f"gesprek-{gemeente.code}{'-pseudoniemen' if anonymous else ''}"
+        f"{'-synthetisch-demo' if db.is_demo(engine) else ''}")
+html_column, pdf_column, pptx_column = st.columns(3)
 ui.download(user, "Rapport als HTML", lambda: report.to_html(build()), f"{stem}.html", "text/html",
             icon=":material/description:", key="report_html", where=html_column)
 if report.pdf_problem():

@@ -1,0 +1,66 @@
+"""A chart's data as plain series, for a renderer that is not Vega: the native PowerPoint charts
+of the slides, which staff restyle in their own template (issue #24).
+
+Built by the report from the same suppressed rows as the altair chart beside it, so the two can
+show nothing different.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from . import formatting, registry
+from .analysis import ALL_GEMEENTEN, Fit
+
+GREY, INK = "#9A9A9A", "#333333"
+
+
+class Series(NamedTuple):
+    name: str
+    points: list[tuple]  # (x, y); on a category chart x is the category
+    colour: str
+    line: bool = False  # drawn as a line (else as markers only)
+    dashed: bool = False
+    markers: bool = True
+
+
+class Plot(NamedTuple):
+    kind: str  # "xy": both axes numbers (a scatter); "lines": categories along x (years)
+    series: list[Series]
+    x_title: str
+    y_title: str
+    y_range: tuple[float, float] | None = None
+    decimals: int = 1
+    x_range: tuple[float, float] | None = None  # "xy" only
+
+
+def schools(pairs: pd.DataFrame, x_ind: registry.Indicator, y_ind: registry.Indicator, fit: Fit | None) -> Plot:
+    """Every school-year as a point and the expected line, as on Scholen (no school singled out:
+    a deck is shown to schools too)."""
+    rows = pairs.dropna(subset=["x", "y"])
+    found = [Series("Scholen (per schooljaar)", list(zip(rows["x"].astype(float), rows["y"].astype(float))), GREY)]
+    if fit is not None and len(rows):
+        grid = np.linspace(float(rows["x"].min()), float(rows["x"].max()), 20)
+        found.append(Series("Verwacht bij deze leerlingpopulatie", list(zip(grid, fit.predict(grid))), INK,
+                            line=True, dashed=True, markers=False))
+    low, high = registry.UNITS[x_ind.unit][:2]
+    x_range = ((low, high) if high is not None and len(rows) else
+               (float(np.floor(rows["x"].min())), float(np.ceil(rows["x"].max()))) if len(rows) else None)
+    return Plot("xy", found, registry.axis_title(x_ind), registry.axis_title(y_ind),
+                decimals=formatting.DECIMALS.get(y_ind.unit, 1), x_range=x_range)
+
+
+def groups(frame: pd.DataFrame, ind: registry.Indicator, name: str, colours: dict[str, str]) -> Plot:
+    """One line per ouderopleiding group, the gemeente solid and all gemeenten dashed."""
+    found = []
+    for where in (name, ALL_GEMEENTEN):
+        for group in registry.OUDEROPLEIDING_GROUPS:
+            rows = frame[(frame["where"] == where) & (frame["group"] == group)].sort_values("period")
+            if len(rows):
+                found.append(Series(f"ouders {group} — {where}", list(zip(rows["period"].astype(str), rows["value"])),
+                                    colours[group], line=True, dashed=where == ALL_GEMEENTEN,
+                                    markers=where != ALL_GEMEENTEN))
+    return Plot("lines", found, "Jaar", registry.axis_title(ind), (0.0, 100.0), decimals=0)
