@@ -324,6 +324,18 @@ def funnel_summary(frame: pd.DataFrame) -> str:
             f"{formatting.number(0.05 * len(judged), 0)} zijn.")
 
 
+def named_wijken(frame: pd.DataFrame) -> frozenset[str]:
+    """The codes of the wijken a page's sentence about this frame names: the highest and the
+    lowest value (:func:`level_summary`), or those that rose or fell beyond the margin
+    (:func:`verdict_summary`); the projector's map labels them first."""
+    if "verdict" in frame:
+        return frozenset(frame.loc[frame["verdict"].isin(["gestegen", "gedaald"]), "code"])
+    shown = frame[frame["status"] == SHOWN].dropna(subset=["value"])
+    if shown.empty:
+        return frozenset()
+    return frozenset({shown.loc[shown["value"].idxmax(), "code"], shown.loc[shown["value"].idxmin(), "code"]})
+
+
 def level_summary(frame: pd.DataFrame, ind: registry.Indicator) -> str:
     """A map in one sentence: where the value is highest and lowest, and how many wijken have one."""
     shown = frame[frame["status"] == SHOWN].dropna(subset=["value"])

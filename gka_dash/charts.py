@@ -136,10 +136,11 @@ def _finish(chart: alt.Chart, height, description: str) -> alt.Chart:
 @_built_once
 def dumbbell(frame: pd.DataFrame, ind: registry.Indicator, before: str, after: str,
              references: pd.DataFrame, name: str, selected: str | None = None,
-             domain: tuple[float, float] | None = None) -> alt.Chart:
+             domain: tuple[float, float] | None = None, step: int = 26) -> alt.Chart:
     """Each wijk's value in two periods joined by a line, the largest rise on top, with the
     gemeente's and all gemeenten's average of the later period as vertical references.
-    ``domain`` fixes the value axis, so the pages of one long list share one scale."""
+    ``domain`` fixes the value axis, so the pages of one long list share one scale; ``step`` is
+    a wijk's height in pixels (larger for a projector's type)."""
     rows = frame[frame["change"].notna()].copy()
     rows["verandering"] = [formatting.difference(v, ind.unit) + (f" ({w}; 95 %: {formatting.interval(lo, hi, ind.unit)})"
                                                                  if w else "")
@@ -199,27 +200,27 @@ def dumbbell(frame: pd.DataFrame, ind: registry.Indicator, before: str, after: s
                                       legend=alt.Legend(orient="top", symbolType="stroke", symbolSize=500,
                                                         symbolStrokeWidth=2)),
             tooltip=[alt.Tooltip("ref:N", title="Referentie"), alt.Tooltip("waarde_tekst:N", title=ind.label)]))
-    return _finish(alt.layer(*layers), alt.Step(26),
+    return _finish(alt.layer(*layers), alt.Step(step),
                    f"Puntgrafiek: {ind.label.lower()} per wijk van {name} in {before} en {after}, elke periode met "
                    f"haar 95 %-interval, gesorteerd op verandering; de cijfers staan ook in de tabel eronder.")
 
 
 def dumbbell_pages(frame: pd.DataFrame, ind: registry.Indicator, before: str, after: str,
-                   references: pd.DataFrame, name: str, per_page: int) -> list[alt.Chart]:
+                   references: pd.DataFrame, name: str, per_page: int, step: int = 26) -> list[alt.Chart]:
     """The dumbbell cut into pages of at most ``per_page`` wijken, in the same order, each with
     its own axis and legend and all on one scale: a list of 45 wijken does not fit a page or a
     slide, and a chart split by the page break loses its axis (issue #24)."""
     rows = frame[frame["change"].notna()]
     if len(rows) <= per_page:
-        return [dumbbell(frame, ind, before, after, references, name)]
+        return [dumbbell(frame, ind, before, after, references, name, step=step)]
     values = pd.concat([rows[c] for c in ("before", "after", "low_before", "high_before", "low_after", "high_after")]
                        + [references.loc[references["period"] == after, c] for c in ("gemeente", "alle")]).dropna()
-    step = 10 ** -formatting.DECIMALS.get(ind.unit, 1) * 5
+    grain = 10 ** -formatting.DECIMALS.get(ind.unit, 1) * 5
     low, high = float(values.min()), float(values.max())
-    domain = (np.floor(low / step) * step, np.ceil(high / step) * step)
+    domain = (float(np.floor(low / grain) * grain), float(np.ceil(high / grain) * grain))
     pages = -(-len(rows) // per_page)
     size = -(-len(rows) // pages)  # pages of even length: 45 wijken as 15, 15, 15, not 20, 20, 5
-    return [dumbbell(rows.iloc[i:i + size], ind, before, after, references, name, domain=domain)
+    return [dumbbell(rows.iloc[i:i + size], ind, before, after, references, name, domain=domain, step=step)
             for i in range(0, len(rows), size)]
 
 
@@ -509,8 +510,15 @@ def for_file(chart: alt.Chart, caption: Caption, *, synthetic: bool, width: int 
         subtitleFontWeight="normal"))
 
 
-def for_projector(chart: alt.Chart, size: int = 20) -> alt.Chart:
-    """The same chart with type large enough for the back of a meeting room."""
+PROJECTOR_HEIGHT = 1.3  # a fixed-height chart grows with its type, or its legend takes the plot's room
+
+
+def for_projector(chart: alt.Chart, size: int = 20, *, taller: bool = True) -> alt.Chart:
+    """The same chart with type large enough for the back of a meeting room, and taller: a
+    page fits a chart to its height, legend included, so a funnel whose legend grew to three
+    rows of large type was flattened to 150 pixels with its axis title cut off."""
+    if taller and isinstance(chart.height, int):
+        chart = chart.properties(height=int(chart.height * PROJECTOR_HEIGHT))
     return (chart.configure_axis(labelFontSize=size, titleFontSize=size, **TEXT_COLOURS)
             .configure_legend(labelFontSize=size - 1, titleFontSize=size - 1, labelLimit=360, titleLimit=520, symbolSize=180,
                               **TEXT_COLOURS))

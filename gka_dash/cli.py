@@ -100,6 +100,9 @@ def _print_report(report) -> None:
     print("\n".join(report.lines()))
 
 
+DEMO_NOUNS = {"areas": "gebieden", "schools": "scholen", "observations": "waarnemingen"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     engine = db.get_engine()
@@ -108,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             db.init_db(engine)
         if args.command == "demo":
             counts = demo.build_demo(engine)
-            print("synthetic demo built: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+            print("synthetische demo gebouwd: " + ", ".join(f"{v} {DEMO_NOUNS.get(k, k)}" for k, v in counts.items()))
         elif args.command == "import-areas":
             _print_report(import_areas(engine, args.path, level=args.level, year=args.year,
                                        crs=args.crs, simplify_m=args.simplify, user=args.by))
@@ -130,12 +133,12 @@ def main(argv: list[str] | None = None) -> int:
             summary = info.summary(engine)
             print(json.dumps(summary, indent=2, ensure_ascii=False) if args.json else info.as_text(summary))
         elif args.command == "init-db":
-            print(f"schema ready at {info.summary(engine)['database']}")
+            print(f"schema klaar in {info.summary(engine)['database']}")
     except (GkaError, demo.RealDataPresent) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"fout: {exc}", file=sys.stderr)
         return 2
     except SQLAlchemyError as exc:
-        print(f"error: {db.describe_fault(exc, engine)}", file=sys.stderr)
+        print(f"fout: {db.describe_fault(exc, engine)}", file=sys.stderr)
         return 3
     return 0
 
@@ -145,21 +148,21 @@ def _users(engine, args) -> None:
         if args.action == "add":
             created = users.add_user(conn, args.username, role=args.role, gemeenten=args.gemeente,
                                      password=_password(args), name=args.name, email=args.email)
-            print(f"user {created.username} added ({created.role} {' '.join(created.gemeenten)})")
+            print(f"gebruiker {created.username} toegevoegd ({created.role} {' '.join(created.gemeenten)})")
         elif args.action == "list":
             for u in users.list_users(conn):
-                state = "locked" if u.locked() else "active"
+                state = "geblokkeerd" if u.locked() else "actief"
                 fields = [u.username, u.role, ",".join(u.gemeenten) or "*", state] + (["demo"] if u.demo else [])
                 print("\t".join(fields))
         elif args.action == "remove":
             users.remove_user(conn, args.username)
-            print(f"user {args.username} removed")
+            print(f"gebruiker {args.username} verwijderd")
         elif args.action == "unlock":
             users.unlock(conn, args.username)
-            print(f"user {args.username} unlocked")
+            print(f"blokkade van {args.username} opgeheven")
         elif args.action == "reset-password":
             users.reset_password(conn, args.username, _password(args))
-            print(f"password of {args.username} reset")
+            print(f"wachtwoord van {args.username} opnieuw ingesteld")
         elif args.action == "set-role":
             users.set_role(conn, args.username, role=args.role, gemeenten=args.gemeente)
-            print(f"user {args.username} is now {args.role}")
+            print(f"gebruiker {args.username} is nu {args.role}")

@@ -70,14 +70,20 @@ def _lines(text: str) -> list[list[str]]:
 
 
 def label_points(geojson: list[str], names: list[str], view: Fit, *, char_px: float = 8.0,
-                 line_px: float = 20.0) -> list[dict]:
+                 line_px: float = 20.0, first: frozenset[int] = frozenset()) -> list[dict]:
     """A place inside each area for its name, for the areas whose inner width and height at this
     view hold the name, on one line or on two (about ``char_px`` pixels a letter and ``line_px``
-    a line at 16 px): names where they fit, none on top of a neighbour, as a projector needs."""
+    a line at 16 px): names where they fit, none on top of another, as a projector needs.
+
+    The areas numbered in ``first`` (the wijken the page names in its sentence) are labelled
+    before all others and even where their name is wider than the area, so the room can find
+    on the map what the presenter talks about."""
     px_per_degree = 512 * 2 ** view.zoom / 360
     stretch = 1 / math.cos(math.radians(view.latitude))  # a degree of latitude is longer on screen
-    found = []
-    for text, shape in zip(names, shapely.from_geojson(list(geojson))):
+    shapes = shapely.from_geojson(list(geojson))
+    found, boxes = [], []
+    for i in sorted(range(len(names)), key=lambda i: i not in first):
+        text, shape = names[i], shapes[i]
         centre = shapely.get_point(shapely.maximum_inscribed_circle(shape, 1e-5), 0)
         minx, miny, maxx, maxy = shape.bounds
         across = shape.intersection(shapely.LineString([(minx, centre.y), (maxx, centre.y)]))
@@ -85,9 +91,16 @@ def label_points(geojson: list[str], names: list[str], view: Fit, *, char_px: fl
         width_px, height_px = across.length * px_per_degree, up.length * px_per_degree * stretch
         lines = next((lines for lines in _lines(text)
                       if width_px >= max(map(len, lines)) * char_px + 8 and height_px >= len(lines) * line_px + 4),
-                     None)
-        if lines:
-            found.append({"position": [centre.x, centre.y], "naam": "\n".join(lines)})
+                     _lines(text)[-1] if i in first else None)
+        if not lines:
+            continue
+        x, y = centre.x * px_per_degree, centre.y * px_per_degree * stretch
+        half_w, half_h = max(map(len, lines)) * char_px / 2 + 2, len(lines) * line_px / 2
+        box = (x - half_w, y - half_h, x + half_w, y + half_h)
+        if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in boxes):
+            continue
+        boxes.append(box)
+        found.append({"position": [centre.x, centre.y], "naam": "\n".join(lines)})
     return found
 
 

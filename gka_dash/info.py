@@ -44,12 +44,12 @@ def summary(engine) -> dict:
 def as_text(info: dict) -> str:
     lines = [f"database: {info['database']}{'  (synthetische demo)' if info['demo'] else ''}"]
     for level, years in sorted(info["areas"].items()):
-        lines.append(f"areas {level}: " + ", ".join(f"{y}: {n}" for y, n in sorted(years.items())))
-    lines.append("schools: " + ", ".join(f"{k}: {v}" for k, v in info["schools"].items()))
+        lines.append(f"gebieden {level}: " + ", ".join(f"{y}: {n}" for y, n in sorted(years.items())))
+    lines.append("scholen: " + ", ".join(f"{k}: {v}" for k, v in info["schools"].items()))
     for key, periods in sorted(info["observations"].items()):
         lines.append(f"  {key}: " + ", ".join(f"{p}: {n}" for p, n in sorted(periods.items())))
-    lines.append("users: " + (", ".join(f"{r}: {n}" for r, n in info["users"].items()) or "none"))
+    lines.append("gebruikers: " + (", ".join(f"{r}: {n}" for r, n in info["users"].items()) or "geen"))
     for d in info["datasets"]:
-        lines.append(f"dataset {d['kind']}: {d['name']} ({d['rows']} rows, {d['imported_at']}, "
-                     f"{d['imported_by']}{', synthetic' if d['synthetic'] else ''})")
+        lines.append(f"dataset {d['kind']}: {d['name']} ({d['rows']} rijen, {d['imported_at']}, "
+                     f"{d['imported_by']}{', synthetisch' if d['synthetic'] else ''})")
     return "\n".join(lines)

@@ -17,7 +17,7 @@ import pandas as pd
 import pydeck as pdk
 from pydeck.bindings.json_tools import default_serialize
 
-from . import config, formatting, geometry, privacy, queries, registry
+from . import analysis, config, formatting, geometry, privacy, queries, registry
 from .analysis import MISSING, SHOWN, WITHHELD, AreaValues, area_values
 from .cache import cached
 
@@ -177,16 +177,19 @@ class CompactDeck(pdk.Deck):
         return self._json
 
 
-def name_layer(features: list[dict], view: geometry.Fit) -> pdk.Layer:
+def name_layer(features: list[dict], view: geometry.Fit, named: frozenset[str] = frozenset()) -> pdk.Layer:
     """The wijk names written on the map where they fit (on two lines if need be), for a room
     that cannot hover.
 
     Sizes stay deck.gl's default pixels: a ``size_units`` in the spec makes Streamlit's JSON
     converter draw no text at all (streamlit#9488). The font atlas holds the names' own letters
     ("auto"; deck.gl's default is ASCII, without ë or é). pydeck writes a plain string as an
-    expression for the browser to evaluate, so the two text settings are marked as strings."""
+    expression for the browser to evaluate, so the two text settings are marked as strings.
+    The wijken in ``named`` (codes: the ones the page's sentence names) are labelled first."""
     names = [f["naam"].rsplit(" (", 1)[0] for f in features]
-    return pdk.Layer("TextLayer", geometry.label_points([json.dumps(f["geometry"]) for f in features], names, view),
+    first = frozenset(i for i, f in enumerate(features) if f["code"] in named)
+    return pdk.Layer("TextLayer", geometry.label_points([json.dumps(f["geometry"]) for f in features], names, view,
+                                                        first=first),
                      id="namen", get_position="position", get_text="naam", get_size=16,
                      character_set=pdk.types.String("auto"), font_weight=600,
                      font_family=pdk.types.String('"Source Sans Pro", "Source Sans", Arial, sans-serif'),
@@ -196,7 +199,7 @@ def name_layer(features: list[dict], view: geometry.Fit) -> pdk.Layer:
 
 
 def wijk_map(features: list[dict], bounds=None, *, schools: pd.DataFrame | None = None,
-             selected: str | None = None, projector: bool = False) -> pdk.Deck:
+             selected: str | None = None, projector: bool = False, named: frozenset[str] = frozenset()) -> pdk.Deck:
     """The wijken as a choropleth, optionally with the schools on top; for a ``projector`` a
     bigger map (geometry.PROJECTOR_PX) with the wijk names written on it.
 
@@ -219,7 +222,7 @@ def wijk_map(features: list[dict], bounds=None, *, schools: pd.DataFrame | None 
     view = (geometry.fit(bounds, *(geometry.PROJECTOR_PX if projector else geometry.MAP_PX)) if bounds is not None
             else geometry.Fit(5.3, 52.2, 6))
     if projector and features:
-        layers.append(name_layer(features, view))
+        layers.append(name_layer(features, view, named | {selected} if selected else named))
     basemap = config.basemap()
     return CompactDeck(
         layers=layers, initial_view_state=pdk.ViewState(**view._asdict()),
@@ -250,7 +253,8 @@ def level_map(values, ind: registry.Indicator, period: str, scale_values, *, sch
         return formatting.value(row.value, ind.unit), detail
 
     return MapView(wijk_map(wijk_features(values.frame, "value", classes, describe, ind.counted, places),
-                            _bounds(values.frame), schools=schools, selected=selected, projector=projector),
+                            _bounds(values.frame), schools=schools, selected=selected, projector=projector,
+                            named=analysis.named_wijken(values.frame)),
                    legend(classes, ind.unit, ind.counted), f"{ind.label}, {period}{_unit_text(ind.unit, False)}",
                    _height(projector))
 
@@ -271,7 +275,8 @@ def change_map(change, ind: registry.Indicator, before: str, after: str, *, scho
         entries.insert(len(classes.colours), LegendEntry(WITHIN_MARGIN, WITHIN_MARGIN_TEXT))
     return MapView(wijk_map(wijk_features(change.frame, "change", classes, describe, ind.counted,
                                           neutral=lambda row: row.verdict == "binnen de marge"),
-                            _bounds(change.frame), schools=schools, selected=selected, projector=projector),
+                            _bounds(change.frame), schools=schools, selected=selected, projector=projector,
+                            named=analysis.named_wijken(change.frame)),
                    entries, f"Verandering {ind.label.lower()} {before} → {after}{_unit_text(ind.unit, True)}",
                    _height(projector))
 

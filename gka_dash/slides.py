@@ -143,7 +143,7 @@ def _picture(slide, chart: alt.Chart, size: int = 22) -> float:
     at least ``MIN_PT`` on the slide: drawn with ``size``-pixel type, and redrawn larger when
     the picture had to shrink to fit. Returns the point size of its smallest text."""
     for _ in range(3):
-        projected = charts.for_projector(chart, size=size)
+        projected = charts.for_projector(chart, size=size, taller=False)  # sized for the slide
         png = charts.image(projected, "png")
         with Image.open(io.BytesIO(png)) as drawn:
             pixels_wide, aspect = drawn.width / charts.PNG_SCALE, drawn.height / drawn.width

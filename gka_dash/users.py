@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import bcrypt
 from sqlalchemy import delete, func, insert, select, update
 
-from . import audit, codes, config, sessions
+from . import audit, codes, config, formatting, sessions
 from .errors import AuthError
 from .schema import login_failure
 from .schema import user as user_table
@@ -188,7 +188,7 @@ def begin_attempt(conn, username: str, origin: str, *, max_failures: int, lockou
     found = get_user(conn, username)
     where = f"herkomst {origin}"
     if found is None:
-        audit.log(conn, username or "-", f"{what}_failed", f"unknown user; {where}")
+        audit.log(conn, username or "-", f"{what}_failed", f"onbekende gebruiker; {where}")
         return False
     if locked_for(conn, found, origin, max_failures=max_failures, lockout=lockout):
         audit.log(conn, found.username, f"{what}_failed", f"tijdens blokkade (niet geteld); {where}")
@@ -205,7 +205,7 @@ def record_login(conn, username: str, success: bool, *, max_failures: int, locko
     found = get_user(conn, username)
     where = f"herkomst {origin}"
     if found is None:
-        audit.log(conn, username, f"{what}_failed", f"unknown user; {where}")
+        audit.log(conn, username, f"{what}_failed", f"onbekende gebruiker; {where}")
         return None
     if success:
         conn.execute(delete(login_failure).where(login_failure.c.username == found.username,
@@ -222,13 +222,13 @@ def record_login(conn, username: str, success: bool, *, max_failures: int, locko
     from_here = _recent_failures(conn, found.username, lockout, origin)
     everywhere = _recent_failures(conn, found.username, lockout)
     values = {"failed_logins": everywhere}
-    audit.log(conn, found.username, f"{what}_failed", f"attempt {from_here}; {where}")
+    audit.log(conn, found.username, f"{what}_failed", f"poging {from_here}; {where}")
     if from_here >= max_failures:
         audit.log(conn, found.username, "lockout",
-                  f"{where} geblokkeerd tot {audit.now() + lockout:%Y-%m-%d %H:%M} UTC")
+                  f"{where} geblokkeerd tot {formatting.moment(audit.now() + lockout)}")
     if everywhere >= GLOBAL_LOCK_FACTOR * max_failures:
         values["locked_until"] = audit.now() + lockout
-        audit.log(conn, found.username, "lockout", f"overal geblokkeerd tot {values['locked_until']:%Y-%m-%d %H:%M} UTC")
+        audit.log(conn, found.username, "lockout", f"overal geblokkeerd tot {formatting.moment(values['locked_until'])}")
         sessions.revoke_user(conn, found.username, "locked")
     conn.execute(update(user_table).where(user_table.c.username == found.username).values(**values))
     return get_user(conn, found.username)

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import functools
 import threading
+import re
 from http.cookies import SimpleCookie
-from urllib.parse import urlsplit
+from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import anyio
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
@@ -170,12 +172,37 @@ SECURITY_HEADERS = [(b"content-security-policy", b"frame-ancestors 'none'"), (b"
 METRICS_PREFIX = "/_stcore/metrics"
 
 
+# The app's page paths are its page files (app.py's st.navigation names each by its file), the
+# first of which, Overzicht, Streamlit serves at "/" only: "/overzicht", the path a person
+# would guess or type from the menu, opened the main page behind an English "Page not found".
+PAGE_PATHS = frozenset(p.stem for p in (Path(__file__).resolve().parent.parent / "pages").glob("*.py"))
+HOME = "overzicht"
+NOT_FOUND_PARAM = "niet_gevonden"
+ONE_SEGMENT = re.compile(r"^/([^/.]+)/?$")  # a page's path; assets, _stcore and media have dots or slashes
+
+
+def page_redirect(path: str, query: str) -> str | None:
+    """Where a request for a page path that Streamlit would not know should go: Overzicht's own
+    name to the root with its filters kept, an unknown one-segment path to Overzicht with the
+    name it asked for, which the app then says in Dutch (``NOT_FOUND_PARAM``)."""
+    found = ONE_SEGMENT.match(path)
+    if found is None or found.group(1).startswith("_"):
+        return None
+    name = found.group(1)
+    if name == HOME:
+        return "/" + (f"?{query}" if query else "")
+    if name in PAGE_PATHS:
+        return None
+    return f"/?{NOT_FOUND_PARAM}={quote(name[:80])}"
+
+
 class Guard:
     """ASGI middleware in front of everything Streamlit serves:
 
     - a WebSocket or a state-changing request from a page of another origin is refused;
     - Streamlit's ``/_stcore/metrics`` answers only a request with a live login session;
-    - no page of the app may be framed by another site (clickjacking), and every answer says so.
+    - no page of the app may be framed by another site (clickjacking), and every answer says so;
+    - ``/overzicht`` and paths of pages that do not exist are sent on (:func:`page_redirect`).
     """
 
     def __init__(self, app):
@@ -194,6 +221,11 @@ class Guard:
             else:
                 await PlainTextResponse("Andere herkomst geweigerd.", status_code=403)(scope, receive, send)
             return
+        if kind == "http" and scope.get("method") in ("GET", "HEAD"):
+            target = page_redirect(scope.get("path", ""), scope.get("query_string", b"").decode("latin-1"))
+            if target is not None:
+                await RedirectResponse(target, status_code=307)(scope, receive, send)
+                return
         if kind == "http" and scope.get("path", "").endswith(METRICS_PREFIX):
             if not await anyio.to_thread.run_sync(_beheerder, _session_cookie(scope)):
                 await PlainTextResponse("Niet ingelogd.", status_code=403)(scope, receive, send)

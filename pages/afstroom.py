@@ -6,6 +6,8 @@ import streamlit as st
 
 from gka_dash import analysis, charts, formatting, maps, privacy, queries, registry, tables, ui
 
+PROJECTOR_ROWS, PROJECTOR_STEP = 12, 40  # wijken on one screen, and each one's height
+
 user = ui.require_user()
 ui.page_header("Afstroom en opstroom", "Wat gebeurt er? Het aandeel leerlingen uit elke wijk dat in het vo "
                                        "naar een lager (afstroom) of hoger (opstroom) schooltype ging, "
@@ -19,39 +21,55 @@ if not keys:
     ui.empty_state(user, f"Er zijn geen cijfers over afstroom en opstroom per wijk van {gemeente.name} geladen.",
                    registry.get("afstroom_pct"))
     st.stop()
-ind = ui.indicator_select("Indicator", keys, radio=True)
-labels = queries.periods(engine, user.scope, ind.key, gemeente=gemeente.code)
-if len(labels) < 2:
-    ui.empty(f"Voor {ind.label.lower()} is er maar één periode ({', '.join(labels)}); vergelijken kan niet.")
-    st.stop()
-left, right = st.columns(2)
-before = ui.url_choice("Van periode", labels[:-1], "van", default=labels[-2], where=left)
-after = ui.url_choice("Naar periode", [p for p in labels if labels.index(p) > labels.index(before)], "tot",
-                      default=labels[-1], where=right)
-
-change = analysis.wijk_change(engine, user.scope, gemeente.code, ind.key, before, after)
-wijk = ui.wijk_select(change.frame)
+with ui.controls():
+    ind = ui.indicator_select("Indicator", keys, radio=True)
+    labels = queries.periods(engine, user.scope, ind.key, gemeente=gemeente.code)
+    if len(labels) < 2:
+        ui.empty(f"Voor {ind.label.lower()} is er maar één periode ({', '.join(labels)}); vergelijken kan niet.")
+        st.stop()
+    left, right = st.columns(2)
+    before = ui.url_choice("Van periode", labels[:-1], "van", default=labels[-2], where=left)
+    after = ui.url_choice("Naar periode", [p for p in labels if labels.index(p) > labels.index(before)], "tot",
+                          default=labels[-1], where=right)
+    change = analysis.wijk_change(engine, user.scope, gemeente.code, ind.key, before, after)
+    wijk = ui.wijk_select(change.frame)
 references = analysis.reference_means(engine, user.scope, gemeente.code, ind.key, [before, after])
-st.markdown(" · ".join(
-    f"**{where}:** " + " → ".join(formatting.value(v, ind.unit) if pd.notna(v) else "niet getoond"
-                                  for v in references[column])
-    for where, column in ((f"gemiddelde {gemeente.name}", "gemeente"), ("alle gemeenten", "alle"))))
-if references["alle"].isna().any():
-    st.caption(privacy.REFERENCE_WITHHELD.capitalize() + ".")
+
+
+def say_references() -> None:
+    st.markdown(" · ".join(
+        f"**{where}:** " + " → ".join(formatting.value(v, ind.unit) if pd.notna(v) else "niet getoond"
+                                      for v in references[column])
+        for where, column in ((f"gemiddelde {gemeente.name}", "gemeente"), ("alle gemeenten", "alle"))))
+    if references["alle"].isna().any():
+        st.caption(privacy.REFERENCE_WITHHELD.capitalize() + ".")
+
+
+if not ui.presenting():  # while presenting they follow the chart, which comes first
+    say_references()
 
 if change.frame["change"].notna().any():
     st.header(f"{ind.label} per wijk, {before} en {after}")
-    st.caption("Gesorteerd op verandering: bovenaan de wijken waar het aandeel het meest steeg. De dunne "
+    ui.explain("Gesorteerd op verandering: bovenaan de wijken waar het aandeel het meest steeg. De dunne "
                "strepen zijn 95 %-intervallen: hoe ver het cijfer door toeval alleen van een andere lichting "
                "leerlingen had kunnen liggen.")
     st.markdown(ui.plain(analysis.verdict_summary(change.frame)))
-    ui.chart(user, charts.dumbbell(change.frame, ind, before, after, references, gemeente.name, wijk or None),
-             f"{ind.key}-{gemeente.code}-{before}-{after}",
-             charts.Caption(f"{ind.label} per wijk", gemeente.name, f"{before} en {after}", ind.source))
+    caption = charts.Caption(f"{ind.label} per wijk", gemeente.name, f"{before} en {after}", ind.source)
+    if ui.presenting():  # a screen holds a dozen wijken in type the room can read: the list in parts
+        parts = charts.dumbbell_pages(change.frame, ind, before, after, references, gemeente.name, PROJECTOR_ROWS,
+                                      step=PROJECTOR_STEP)
+        chart_place = st.container()
+        shown = ui.part_select(len(parts), int(change.frame["change"].notna().sum()), "wijken")
+        with chart_place:
+            ui.chart(user, parts[shown], f"{ind.key}-{gemeente.code}-{before}-{after}", caption)
+        say_references()
+    else:
+        ui.chart(user, charts.dumbbell(change.frame, ind, before, after, references, gemeente.name, wijk or None),
+                 f"{ind.key}-{gemeente.code}-{before}-{after}", caption)
     st.header("Kaart van de verandering")
     ui.map_view(maps.change_map(change, ind, before, after, selected=wijk or None, projector=ui.presenting()),
                 select="wijk")
-    st.caption("Wit: de verandering valt binnen de marge. Gekleurd: groter dan toeval verklaart (95 %-interval "
+    ui.explain("Wit: de verandering valt binnen de marge. Gekleurd: groter dan toeval verklaart (95 %-interval "
                "van het verschil zonder nul; per wijk getoetst).")
 else:
     ui.empty(f"Geen wijk van {gemeente.name} heeft cijfers in beide perioden.")

@@ -2,7 +2,7 @@
 and the audit log."""
 
 import tempfile
-from datetime import datetime, time, timezone
+from datetime import datetime, time
 from pathlib import Path
 
 import streamlit as st
@@ -103,11 +103,12 @@ with imports:
 with log:
     left, middle, right = st.columns(3)
     who = left.selectbox("Gebruiker", ["", *[u.username for u in everyone]], format_func=lambda u: u or "alle")
-    what = middle.selectbox("Actie", ["", *audit.actions(engine)], format_func=lambda a: a or "alle")
+    what = middle.selectbox("Actie", ["", *audit.actions(engine)],
+                            format_func=lambda a: audit.action_text(a) if a else "alle")
     days = right.date_input("Periode", value=())
     since, until = (None, None)
     if len(days) == 2:
-        since = datetime.combine(days[0], time.min, tzinfo=timezone.utc)
-        until = datetime.combine(days[1], time.max, tzinfo=timezone.utc)
+        since = datetime.combine(days[0], time.min, tzinfo=formatting.TIMEZONE)  # the days of the times shown
+        until = datetime.combine(days[1], time.max, tzinfo=formatting.TIMEZONE)
     st.dataframe(audit.entries(engine, username=who or None, action=what or None, since=since, until=until),
                  hide_index=True, width="stretch")

@@ -22,8 +22,8 @@ for question, heading in ((1, notes.QUESTIONS[0]), (2, notes.QUESTIONS[1])):
     items = [h for h in found.items if h.question == question]
     if items:
         st.subheader(heading)
-    for h in items:
-        with st.container(border=True):
+    for number, h in enumerate(items):
+        with st.container(border=True, key=f"highlight_{question}_{number}"):
             text, figure = st.columns([4, 1], vertical_alignment="center")
             text.markdown(f"**{ui.plain(h.title)}**  \n{ui.plain(h.text)}")
             ui.statement(h.number, figure, size="1.6rem")  # the number large, its margin and reference under it

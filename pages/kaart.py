@@ -15,16 +15,17 @@ keys = queries.indicators_at(engine, user.scope, gemeente.code, "wijk")
 if not keys:
     ui.empty(f"Geen wijkgegevens voor {gemeente.name}.")
     st.stop()
-left, middle, right = st.columns(3)
-ind = ui.indicator_select("Indicator", keys, where=left,
-                          default=next((k for k in registry.MAP_PREFERENCE if k in keys), None))
-labels = queries.periods(engine, user.scope, ind.key, gemeente=gemeente.code, level="wijk")
-period = ui.url_choice("Periode", labels, "periode", default=labels[-1], where=middle)
-compare = ui.url_choice("Verschil met", ["", *[p for p in labels if p != period]], "vergelijk", where=right,
-                        format_func=lambda p: p or "geen (alleen deze periode)")
-left, right = st.columns([2, 1], vertical_alignment="bottom")
-wijk = ui.wijk_select(queries.areas(engine, user.scope, gemeente.code), where=left)
-show_schools = ui.url_flag("Toon PO-scholen", "scholen", where=right)
+with ui.controls():
+    left, middle, right = st.columns(3)
+    ind = ui.indicator_select("Indicator", keys, where=left,
+                              default=next((k for k in registry.MAP_PREFERENCE if k in keys), None))
+    labels = queries.periods(engine, user.scope, ind.key, gemeente=gemeente.code, level="wijk")
+    period = ui.url_choice("Periode", labels, "periode", default=labels[-1], where=middle)
+    compare = ui.url_choice("Verschil met", ["", *[p for p in labels if p != period]], "vergelijk", where=right,
+                            format_func=lambda p: p or "geen (alleen deze periode)")
+    left, right = st.columns([2, 1], vertical_alignment="bottom")
+    wijk = ui.wijk_select(queries.areas(engine, user.scope, gemeente.code), where=left)
+    show_schools = ui.url_flag("Toon PO-scholen", "scholen", where=right)
 schools = queries.schools(engine, user.scope, gemeente.code, pseudonyms=ui.pseudonyms()) if show_schools else None
 
 if compare:

@@ -3,7 +3,7 @@ gemeenten before choosing one; the outlines carry as much detail as a national m
 
 import streamlit as st
 
-from gka_dash import maps, queries, tables, ui
+from gka_dash import maps, queries, registry, tables, ui
 
 LEVELS = {"wijk": "Wijken", "gemeente": "Gemeenten"}
 
@@ -21,7 +21,10 @@ if not any(present.values()):
 level = ui.url_choice("Niveau", [k for k in LEVELS if present[k]], "niveau", format_func=LEVELS.get, where=left,
                       radio=True)
 keys = present[level]
-ind = ui.indicator_select("Indicator", keys, default="afstroom_pct", where=middle)
+# A rate that differs between places (afstroom, else a context rate), never a count such as
+# Inwoners: on one map of every gemeente a count shows only which places are big.
+ind = ui.indicator_select("Indicator", keys, default=next((k for k in registry.MAP_PREFERENCE if k in keys), None),
+                          where=middle)
 labels = queries.periods(engine, user.scope, ind.key, level=level)
 period = ui.url_choice("Periode", labels, "periode", default=labels[-1], where=right)
 

@@ -20,9 +20,10 @@ if not x_keys or not y_keys:
                          "(een uitkomst zoals toetsadvies of schooladvies, en de leerlingpopulatie zoals % APCG "
                          "of de achterstandsscore).", registry.get("toetsadvies_gem"))
     st.stop()
-left, right = st.columns(2)
-y_ind = ui.indicator_select("Uitkomst (verticaal)", y_keys, default="toetsadvies_gem", where=left)
-x_ind = ui.indicator_select("Leerlingpopulatie (horizontaal)", x_keys, "x", default="apcg_pct", where=right)
+with ui.controls():
+    left, right = st.columns(2)
+    y_ind = ui.indicator_select("Uitkomst (verticaal)", y_keys, default="toetsadvies_gem", where=left)
+    x_ind = ui.indicator_select("Leerlingpopulatie (horizontaal)", x_keys, "x", default="apcg_pct", where=right)
 
 pairs = analysis.school_pairs(engine, user.scope, gemeente.code, x_ind.key, y_ind.key, pseudonyms=ui.pseudonyms())
 if pairs.frame.empty:
@@ -30,9 +31,10 @@ if pairs.frame.empty:
     ui.withheld_note(pairs.withheld)
     st.stop()
 years = sorted(pairs.frame["period"].unique())
-chosen = ui.url_choices("Schooljaren", years, "jaren")
 schools = queries.schools(engine, user.scope, gemeente.code, pseudonyms=ui.pseudonyms())
-highlight = ui.school_select(user, schools, pairs.frame["id"].unique())
+with ui.controls():
+    chosen = ui.url_choices("Schooljaren", years, "jaren")
+    highlight = ui.school_select(user, schools, pairs.frame["id"].unique())
 shown = pairs._replace(frame=pairs.frame[pairs.frame["period"].isin(chosen)])
 shown_years = "schooljaren " + ", ".join(sorted(chosen))
 sources = y_ind.source if y_ind.source == x_ind.source else f"{y_ind.source}; {x_ind.source}"

@@ -143,7 +143,7 @@ def test_two_processes_share_imports_logins_and_logouts_and_survive_one_dying(de
     admin.get_by_role("tab", name="Gegevens inlezen").click()
     _upload(admin, "Indicatoren in het lange CSV-formaat", "tweede-proces.csv",
             b"indicator,subject,period,group,value,n\nopstroom_pct,WK990101,2018-2020,,12.5,40\n")
-    admin.get_by_text("stored 1 observations").first.wait_for(timeout=60000)
+    admin.get_by_text("opgeslagen: 1 waarnemingen").first.wait_for(timeout=60000)
     anna.get_by_role("link", name="Kaart").click()
     _settled(anna)
     anna.get_by_role("link", name="Overzicht").click()

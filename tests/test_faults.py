@@ -39,7 +39,7 @@ def test_the_cli_says_in_one_line_that_the_database_is_down(monkeypatch, capsys)
     monkeypatch.setenv("GKA_DATABASE_URL", DOWN)
     assert cli.main(["info"]) == 3
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: postgresql+psycopg://gka:***@127.0.0.1:9/gka cannot be reached")
+    assert len(err) == 1 and err[0].startswith("fout: postgresql+psycopg://gka:***@127.0.0.1:9/gka cannot be reached")
     assert "geheim" not in err[0]
 
 

@@ -146,7 +146,7 @@ def test_long_format_accepts_dutch_excel_variant(engine, tmp_path):
                     "afstroom_pct;WK990100;2014-2016;;12,5;140\n"
                     "havo_vwo_17_pct;GM9901;2019;hoog;81,25;310\n", encoding="utf-8")
     report = import_indicators(engine, path)
-    assert report.stored == {"observations": 2}
+    assert report.stored == {"waarnemingen": 2}
     assert _values(engine, "afstroom_pct")[("WK990100", "2014-2016")] == (12.5, 140)
     with engine.connect() as conn:
         row = conn.execute(select(observation).where(observation.c.period == "2019",

@@ -46,7 +46,7 @@ class ImportReport:
 
     def lines(self) -> list[str]:
         stored = ", ".join(f"{count} {what}" for what, count in self.stored.items())
-        return [f"{self.dataset}: stored {stored}"] + [f"  warning: {w}" for w in self.warnings]
+        return [f"{self.dataset}: opgeslagen: {stored}"] + [f"  let op: {w}" for w in self.warnings]
 
 
 def checksum(data: bytes) -> str:

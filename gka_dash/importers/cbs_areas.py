@@ -65,7 +65,7 @@ def import_areas(engine, path: Path, *, level: str, year: int, crs: str | None =
             conn.execute(delete(area).where(area.c.year == year, area.c.code.in_(area_codes[i:i + CHUNK])))
         conn.execute(area.insert(), [{**r, "dataset_id": dataset_id} for r in records])
         stored_obs = write_observations(conn, context, dataset_id)
-    report.stored = {f"{level} areas": len(records), "context observations": stored_obs}
+    report.stored = {f"gebieden ({level})": len(records), "contextwaarnemingen": stored_obs}
     if dropped_water:
         report.warnings.append(f"{dropped_water} water-only areas dropped")
     return report

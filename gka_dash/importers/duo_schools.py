@@ -57,7 +57,7 @@ def import_schools(engine, path: Path, *, sector: str | None = None, wijk_year: 
 
     no_coords = [r["id"] for r in records if r["lon"] is None]
     no_wijk = [r["id"] for r in records if r["lon"] is not None and r["wijk_code"] is None]
-    report.stored = {"schools": len(records)}
+    report.stored = {"scholen": len(records)}
     if no_coords:
         report.warnings.append(f"{len(no_coords)} schools have no coordinates (stored, not on the "
                                f"map): {', '.join(no_coords[:10])}{' …' if len(no_coords) > 10 else ''}")

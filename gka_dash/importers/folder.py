@@ -45,10 +45,11 @@ class FolderReport:
     failed: list[tuple[Path, str]] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        out = [f"imported {len(self.imported)} files, skipped {len(self.skipped)}, failed {len(self.failed)}"]
-        out += [f"  imported {p.name}: {'; '.join(r.lines())}" for p, r in self.imported]
-        out += [f"  skipped {p.name}: {why}" for p, why in self.skipped]
-        out += [f"  FAILED {p.name}: {why}" for p, why in self.failed]
+        out = [f"{len(self.imported)} bestanden ingelezen, {len(self.skipped)} overgeslagen, "
+               f"{len(self.failed)} mislukt"]
+        out += [f"  ingelezen {p.name}: {'; '.join(r.lines())}" for p, r in self.imported]
+        out += [f"  overgeslagen {p.name}: {why}" for p, why in self.skipped]
+        out += [f"  MISLUKT {p.name}: {why}" for p, why in self.failed]
         return out
 
 

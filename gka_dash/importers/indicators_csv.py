@@ -33,7 +33,7 @@ def import_indicators(engine, path: Path, *, user: str = "cli") -> ImportReport:
         dataset_id = start_dataset(conn, kind="indicators", name=path.name, file_name=path.name,
                                    digest=digest, rows=len(rows), user=user)
         stored = write_observations(conn, rows, dataset_id)
-    return ImportReport(dataset=f"indicators ({path.name})", stored={"observations": stored})
+    return ImportReport(dataset=f"indicatoren ({path.name})", stored={"waarnemingen": stored})
 
 
 def _known_subjects(conn) -> dict[str, dict[str, str]]:

@@ -66,7 +66,7 @@ def import_open_data(engine, path: Path, *, kind: str | None = None, user: str =
                                         "DUO vestigingen list first")
         dataset_id = start_dataset(conn, kind="open-data", name=f"{kind} {path.name}",
                                    file_name=path.name, digest=digest, rows=len(table.rows), user=user)
-        report.stored = {"observations": write_observations(conn, rows, dataset_id)}
+        report.stored = {"waarnemingen": write_observations(conn, rows, dataset_id)}
     return report
 
 

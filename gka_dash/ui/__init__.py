@@ -3,8 +3,8 @@
 tables/charts with their downloads (``downloads``) and the page chrome (``chrome``). Pages use
 the names below as ``ui.…`` and stay a screenful of "what the user sees"."""
 
-from .chrome import (SYNTHETIC_NOTE, about, empty, empty_state, key_figure, map_view, page_header, plain,
-                     presenting, pseudonyms, statement, withheld_note)
+from .chrome import (SYNTHETIC_NOTE, about, controls, empty, empty_state, explain, key_figure, map_view,
+                     page_header, part_select, plain, presenting, pseudonyms, statement, withheld_note)
 from .database import engine
 from .downloads import chart, download, plain_table, table
 from .filters import (Gemeente, gemeente_select, indicator_select, presentation_controls, run_page, school_select,
@@ -12,8 +12,8 @@ from .filters import (Gemeente, gemeente_select, indicator_select, presentation_
 from .login import current_user, require_user
 from .sidebar import sidebar
 
-__all__ = ["SYNTHETIC_NOTE", "about", "chart", "current_user", "download", "empty", "empty_state", "engine",
-           "gemeente_select", "Gemeente", "indicator_select", "key_figure", "map_view", "page_header", "plain",
-           "plain_table", "presentation_controls", "presenting", "pseudonyms", "require_user", "run_page",
-           "school_select", "share_link", "sidebar", "statement", "table", "url_choice", "url_choices", "url_flag",
-           "wijk_select", "withheld_note"]
+__all__ = ["SYNTHETIC_NOTE", "about", "chart", "controls", "current_user", "download", "empty", "empty_state",
+           "engine", "explain", "gemeente_select", "Gemeente", "indicator_select", "key_figure", "map_view",
+           "page_header", "part_select", "plain", "plain_table", "presentation_controls", "presenting", "pseudonyms",
+           "require_user", "run_page", "school_select", "share_link", "sidebar", "statement", "table", "url_choice",
+           "url_choices", "url_flag", "wijk_select", "withheld_note"]

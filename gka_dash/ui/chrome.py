@@ -15,17 +15,52 @@ SYNTHETIC_NOTE = ("**Synthetisch (demo)** — alle gemeenten, wijken, scholen en
                   "database zijn verzonnen en dienen alleen om het dashboard te laten zien.")
 
 
+SYNTHETIC_BADGE = "Synthetisch (demo): verzonnen gemeenten, wijken, scholen en cijfers"
+
+
+def controls():
+    """Where a page draws its filters: in the page normally; while presenting, behind the
+    "Weergave" button (:func:`filters.presentation_controls`)."""
+    box = st.session_state.get("_controls") if presenting() else None
+    return box if box is not None else st.container()
+
+
+def explain(text: str) -> None:
+    """A sentence that explains how to read a view: under it normally; while presenting the
+    presenter says it, and the view moves up the screen."""
+    if not presenting():
+        st.caption(text)
+
+
+def part_select(parts: int, rows: int, noun: str) -> int:
+    """Which part of a long list a presenter shows (the parts of ``charts.dumbbell_pages``):
+    one row of buttons "1–15 · 16–30 · 31–44", the first shown to begin with."""
+    if parts <= 1:
+        return 0
+    size = -(-rows // parts)
+    labels = {i: f"{i * size + 1}–{min(rows, (i + 1) * size)}" for i in range(parts)}
+    chosen = st.segmented_control(f"{noun.capitalize()} (van de {rows})", list(labels), format_func=labels.get,
+                                  default=0, required=True, key=f"part_{noun}")
+    return chosen if chosen in labels else 0
+
+
 def page_header(title: str, subtitle: str = "") -> None:
     """The page's title and purpose; its corner keeps a place for "Deel deze weergave", which
     ``run_page`` fills once the page has set every filter in the URL."""
     st.set_page_config(page_title=f"{title} · GKA Dashboard")  # a tab title per page
-    head, corner = st.columns([4, 1], vertical_alignment="bottom")
-    head.title(title)
-    st.session_state["_share_slot"] = None if presenting() else corner.empty()
-    if subtitle:
-        st.caption(subtitle)
-    if db.is_demo(engine()):
-        st.info(SYNTHETIC_NOTE, icon=":material/science:")
+    if presenting():  # the view first: no subtitle, the synthetic notice in one line
+        st.title(title)
+        st.session_state["_share_slot"] = None
+        if db.is_demo(engine()):
+            st.markdown(f'<p class="gka-synthetic">{html.escape(SYNTHETIC_BADGE)}</p>', unsafe_allow_html=True)
+    else:
+        head, corner = st.columns([4, 1], vertical_alignment="bottom")
+        head.title(title)
+        st.session_state["_share_slot"] = corner.empty()
+        if subtitle:
+            st.caption(subtitle)
+        if db.is_demo(engine()):
+            st.info(SYNTHETIC_NOTE, icon=":material/science:")
     st.html(FOCUS_CSS)
     # After login and after a page change, not on a filter click. The script is in the page on
     # every run (a no-op when there is nothing to do): an element that came and went would shift
@@ -61,11 +96,17 @@ FOCUS_CSS = """<style>
 PRESENTATION_PARAMS = ("presentatie", "pseudoniemen")
 PRESENTATION_CSS = """<style>
 html { font-size: 21px; }
+.st-key-weergave { position: fixed; top: 0.55rem; right: 4.2rem; z-index: 999991; width: auto !important; }
+[data-testid="stMain"] h1 { font-size: 2.1rem; padding: 0 0 0.4rem; }
+[data-testid="stMain"] h2 { font-size: 1.5rem; padding: 0.3rem 0 0.3rem; }
+[data-testid="stMain"] h3 { font-size: 1.25rem; padding: 0.2rem 0 0.2rem; }
+.gka-synthetic { display: inline-block; background: #fff4cc; border: 2px solid #8a4b00; color: #000000 !important;
+                 font-weight: 600; padding: 0.1rem 0.6rem; margin: 0 0 0.3rem; font-size: 0.85rem; }
 .stApp, [data-testid="stHeader"] { background: #ffffff; }
 .stApp p, .stApp li, .stApp label, .stApp h1, .stApp h2, .stApp h3 { color: #000000; }
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #111111 !important; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none !important; }
-[data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 4.5rem 3rem 3rem !important; }
+[data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 3.6rem 3rem 3rem !important; }
 [data-testid="stAlert"] { border: 2px solid #000000; }
 </style>"""
 

@@ -8,27 +8,42 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from .. import charts, queries, registry
+from .. import charts, queries, registry, web
 from ..users import User
 from sqlalchemy.exc import SQLAlchemyError
 
-from .chrome import PRESENTATION_CSS, PRESENTATION_PARAMS, database_unreachable, presenting
+from .chrome import PRESENTATION_CSS, PRESENTATION_PARAMS, controls, database_unreachable, plain, presenting
 from .database import engine
 from .login import store_login_cookie
 
 
 def presentation_controls() -> tuple[str, ...]:
-    """The presentation switch: in the sidebar normally, at the top of the page while
-    presenting (there is no sidebar then). Returns the URL parameters it set."""
+    """The presentation switch: in the sidebar normally. While presenting (there is no sidebar
+    then) it sits with the pseudonym switch and every filter of the page behind one button,
+    "Weergave", pinned in the top bar: the room sees the view, not the controls, and the
+    presenter changes the view from there (:func:`chrome.controls`). Returns the URL parameters
+    it set."""
     if not presenting():  # off leaves the URL alone: links stay free of presentatie=0
         st.sidebar.toggle("Presentatiemodus", key="filter_presentatie")
         return ()
-    left, right, _ = st.columns([1, 1, 3])
-    if url_flag("Presentatiemodus", "presentatie", where=left):
-        url_flag("Schoolnamen als pseudoniem", "pseudoniemen", where=right, default=True)
-        st.html(PRESENTATION_CSS)
-        return PRESENTATION_PARAMS
-    return ()
+    box = st.popover("Weergave", icon=":material/tune:", key="weergave")
+    st.session_state["_controls"] = box
+    box.button("Presentatiemodus uit", icon=":material/close_fullscreen:", on_click=_stop_presenting)
+    url_flag("Schoolnamen als pseudoniem", "pseudoniemen", where=box, default=True)
+    _remember("presentatie", True, "1")
+    st.session_state["filter_presentatie"] = True  # the sidebar's switch, for when it is drawn again
+    st.html(PRESENTATION_CSS)
+    return PRESENTATION_PARAMS
+
+
+def _stop_presenting() -> None:
+    """Back to the normal page: before the run, so the run that follows draws the sidebar and
+    its switch off, and the URL loses the presentation settings (a URL-bound toggle moving from
+    the popover to the sidebar came back on at the next rerun)."""
+    st.session_state["filter_presentatie"] = False
+    for param in PRESENTATION_PARAMS:
+        st.session_state.pop(f"_last_{param}", None)
+        st.query_params.pop(param, None)
 
 
 class Gemeente(NamedTuple):
@@ -52,7 +67,7 @@ def gemeente_select(user: User) -> Gemeente:
         st.query_params.pop("gemeente")
     names = dict(zip(options["code"], options["name"]))
     code = url_choice("Gemeente", list(names), "gemeente", format_func=lambda c: f"{names[c]} ({c})",
-                      where=st if presenting() else st.sidebar)
+                      where=controls() if presenting() else st.sidebar)
     _say_refused(code, names[code])
     return Gemeente(user.scope.check(code), names[code])
 
@@ -95,6 +110,10 @@ def run_page(page, *, keep_params: bool = False, app_params: tuple[str, ...] = (
     holds its filters once the user has logged in. ``app_params`` are the ones the app itself
     set before the page (presentation mode)."""
     st.session_state["_params_used"] = {"gemeente", *app_params}
+    missing = st.query_params.get(web.NOT_FOUND_PARAM)
+    if missing:  # shown once: the parameter is dropped after this run like every unused one
+        st.warning(f"De pagina “{plain(missing[:80])}” bestaat niet. U ziet het Overzicht; kies een andere pagina "
+                   "in het menu.", icon=":material/link_off:")
     try:
         page.run()
         _offer_share_link()
