@@ -1090,3 +1090,22 @@ def test_every_page_url_is_a_link_before_and_after_login_and_an_unknown_one_is_s
     page.get_by_text("De pagina “bestaat-niet” bestaat niet").first.wait_for(timeout=60000)
     assert page.get_by_text("Page not found").count() == 0
     page.get_by_role("heading", name="Overzicht", exact=True).first.wait_for(timeout=60000)
+
+
+def test_back_goes_back_one_page_per_press(server, page):
+    """Issue #24: a page visit left one history entry per filter it wrote, so Back re-ran the
+    same page and seemed to stay there. One entry per page (and per filter change, which the
+    test above steps through); Back walks the pages in reverse."""
+    page.goto(server + "/?gemeente=GM9901")
+    _login(page)
+    visited = ["Overzicht"]
+    for link, title in (("Kaart", "Kaart"), ("Afstroom", "Afstroom en opstroom"), ("Scholen", "Scholen")):
+        page.get_by_role("link", name=link).click()
+        page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=60000)
+        _settled(page)
+        visited.append(title)
+    for title in reversed(visited[:-1]):
+        page.go_back()
+        page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=60000)
+        _settled(page)
+        assert page.locator("[data-testid=stMain] h1").first.inner_text().startswith(title), title

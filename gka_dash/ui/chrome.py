@@ -77,6 +77,34 @@ def page_header(title: str, subtitle: str = "") -> None:
 # the start of what changed, instead of the page body (from where the menu was 14 Tabs away);
 # and every control shows a clear focus ring (#005A8C: 7,3:1 on white).
 FOCUS_SCRIPT = """<script>
+(() => {
+  // One history entry per thing the user did (issue #24). Streamlit pushes an entry for every
+  // query-parameter write, and a run writes one per filter: a page visit left six entries, and
+  // Back walked through them, re-running the same page, so it seemed to stay where it was. A
+  // push to the same path now adds an entry only for the first write after a click or a key
+  // (Back undoes a filter change); the other writes of that run replace it.
+  if (!window.__gkaHistory) {
+    window.__gkaHistory = true;
+    const push = history.pushState.bind(history);
+    let acted = true;
+    for (const kind of ["pointerdown", "keydown"]) addEventListener(kind, () => { acted = true; }, true);
+    let pushedHere = 0;  // when a click last pushed an entry on this same path
+    history.pushState = (state, title, url) => {
+      const same = new URL(url, location.href).pathname === location.pathname;
+      // A click on a menu link first writes the old page's parameters: that entry, a moment
+      // old, is taken over by the page the click opens.
+      if (!same && Date.now() - pushedHere < 1000) {
+        pushedHere = 0;
+        acted = false;
+        return history.replaceState(state, title, url);
+      }
+      if (same && !acted) return history.replaceState(state, title, url);
+      acted = false;
+      pushedHere = same ? Date.now() : 0;
+      return push(state, title, url);
+    };
+  }
+})();
 (() => {  // a scope of its own: the page runs this again on every page change
   document.documentElement.lang = "nl";  // WCAG 3.1.1; Streamlit's page says "en" (streamlit/streamlit#15726)
   let tries = __MOVE__ ? 50 : 0;
