@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import db, demo, info, users
-from .errors import GkaError
+from .errors import CLI_ERROR, GkaError
 from .importers.cbs_areas import DEFAULT_SIMPLIFY_M, import_areas
 from .importers.duo_schools import import_schools
 from .importers.folder import import_folder
@@ -135,10 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "init-db":
             print(f"schema klaar in {info.summary(engine)['database']}")
     except (GkaError, demo.RealDataPresent) as exc:
-        print(f"fout: {exc}", file=sys.stderr)
+        print(f"{CLI_ERROR}{exc}", file=sys.stderr)
         return 2
     except SQLAlchemyError as exc:
-        print(f"fout: {db.describe_fault(exc, engine)}", file=sys.stderr)
+        print(f"{CLI_ERROR}{db.describe_fault(exc, engine)}", file=sys.stderr)
         return 3
     return 0
 

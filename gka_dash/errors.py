@@ -30,3 +30,8 @@ class ScopeError(GkaError):
 
 class AuthError(GkaError):
     """Login, lockout or user-administration failure."""
+
+
+# The start of the one line the CLI writes to say why nothing was done; the Beheer page's
+# isolated import reads that line back from it (importers.isolated).
+CLI_ERROR = "fout: "

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .. import config
+from ..errors import CLI_ERROR
 
 MEMORY_BYTES = 3 * 1024**3  # the national buurt layer needs well under 1 GB
 SECONDS = 600
@@ -47,13 +48,13 @@ def run(command: str, path: Path, options: list[str], *, by: str) -> Outcome:
         done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=SECONDS,
                               preexec_fn=_limits, cwd=config.PROJECT_ROOT)
     except subprocess.TimeoutExpired:
-        return Outcome(False, [f"{path.name}: the import took longer than {SECONDS // 60} minutes and was stopped; "
-                               "nothing was stored"])
+        return Outcome(False, [f"{path.name}: het inlezen duurde langer dan {SECONDS // 60} minuten en is gestopt; "
+                               "er is niets opgeslagen"])
     if done.returncode == 0:
         return Outcome(True, [_without_paths(line) for line in done.stdout.strip().splitlines()])
-    said = [_without_paths(line.removeprefix("error: ")) for line in done.stderr.strip().splitlines()
-            if line.startswith("error: ")]
+    said = [_without_paths(line.removeprefix(CLI_ERROR)) for line in done.stderr.strip().splitlines()
+            if line.startswith(CLI_ERROR)]
     if not said:  # killed for memory, or a fault without our one line: say so, never show a traceback
-        said = [f"{path.name}: the import stopped (it needed more memory or time than an upload may use); "
-                "nothing was stored"]
+        said = [f"{path.name}: het inlezen is gestopt (het had meer geheugen of tijd nodig dan een upload mag "
+                "gebruiken); er is niets opgeslagen"]
     return Outcome(False, said[-1:])
