@@ -159,11 +159,13 @@ def test_presentation_mode_hides_sidebar_user_and_admin(demo_engine, presenting)
     sidebar = " ".join(str(getattr(e, "value", "")) + str(getattr(e, "label", "")) for e in at.sidebar)
     assert ("Demo beheerder" in sidebar) != presenting  # the control: the name is there normally
     assert ("Uitloggen" in [b.label for b in at.sidebar.button]) != presenting
-    assert at.toggle(key="filter_presentatie").value is presenting
-    if presenting:
+    if presenting:  # the way out is a button behind "Weergave", not a switch the room sees
+        assert [b.label for b in at.button if b.label == "Presentatiemodus uit"]
         assert len(at.sidebar) == 0
         assert at.toggle(key="filter_pseudoniemen").value is True
         assert "Demo beheerder" not in everything(at)
+    else:
+        assert at.toggle(key="filter_presentatie").value is False
 
 
 def test_presentation_mode_replaces_school_names_and_drops_downloads(demo_engine, downloads):
