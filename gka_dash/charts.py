@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import textwrap
 import threading
@@ -18,6 +19,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 import vl_convert
+from PIL import Image
 from altair.utils.schemapi import debug_mode
 from cachetools import LRUCache
 
@@ -224,6 +226,13 @@ def dumbbell_pages(frame: pd.DataFrame, ind: registry.Indicator, before: str, af
             for i in range(0, len(rows), size)]
 
 
+def _haloed(base: alt.Chart, encoding: dict, *, halo: float, **text) -> list[alt.Chart]:
+    """Text with a white halo, readable over points and lines: Vega draws a text's stroke over
+    its fill, so the halo is a layer of its own under the letters."""
+    return [base.mark_text(stroke="#ffffff", strokeWidth=3, strokeOpacity=halo, aria=False, **text).encode(**encoding),
+            base.mark_text(aria=False, **text).encode(**encoding)]
+
+
 def school_labels(schools: pd.DataFrame) -> pd.Series:
     """Names as labels, with the id added where two vestigingen share a name."""
     duplicated = schools["name"].duplicated(keep=False)
@@ -276,11 +285,8 @@ def school_scatter(pairs: pd.DataFrame, schools: pd.DataFrame, x_ind: registry.I
                        x=x, y=y, color=colour, tooltip=tooltip, description=POINT),
                    # Each step of the path named by its school year: without it the line says
                    # neither where it starts nor which way it went.
-                   base.mark_text(align="left", dx=9, dy=-9, fontSize=13, fontWeight=600, color=TEXT,
-                                  stroke="#ffffff", strokeWidth=3, strokeOpacity=0.7, aria=False).encode(
-                       x=x, y=y, text="period:N"),
-                   base.mark_text(align="left", dx=9, dy=-9, fontSize=13, fontWeight=600, color=TEXT,
-                                  aria=False).encode(x=x, y=y, text="period:N")]
+                   *_haloed(base, dict(x=x, y=y, text="period:N"), halo=0.7, align="left", dx=9, dy=-9,
+                            fontSize=13, fontWeight=600, color=TEXT)]
     if fit is not None and len(rows):
         grid = np.linspace(float(rows["x"].min()), float(rows["x"].max()), 40)
         line = pd.DataFrame({"x": grid, "y": fit.predict(grid),
@@ -466,13 +472,8 @@ def static_map(view, *, width: int = 800, height: int = 600, name_size: float = 
         if places:
             labels = pd.DataFrame({"lon": [p["position"][0] for p in places], "lat": [p["position"][1] for p in places],
                                    "naam": [p["naam"] for p in places]})
-            layers.append(alt.Chart(labels).mark_text(fontSize=name_size, fontWeight=600, color="#000000", lineBreak="\n",
-                                                      stroke="#ffffff", strokeWidth=3, strokeOpacity=0.8,
-                                                      aria=False).encode(longitude="lon:Q", latitude="lat:Q",
-                                                                         text="naam:N"))
-            layers.append(alt.Chart(labels).mark_text(fontSize=name_size, fontWeight=600, color="#000000", lineBreak="\n",
-                                                      aria=False).encode(longitude="lon:Q", latitude="lat:Q",
-                                                                         text="naam:N"))
+            layers += _haloed(alt.Chart(labels), dict(longitude="lon:Q", latitude="lat:Q", text="naam:N"), halo=0.8,
+                              fontSize=name_size, fontWeight=600, color="#000000", lineBreak="\n")
     return (alt.layer(*layers).project("mercator")
             .properties(width=width, height=height, description=f"Kaart van de wijken: {view.title}")
             .configure(font=FONT, locale=DUTCH_LOCALE)
@@ -525,6 +526,12 @@ def for_projector(chart: alt.Chart, size: int = 20, *, taller: bool = True) -> a
 
 
 PNG_SCALE = 2  # pixels per CSS pixel: sharp on a projector and in print
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """A rendered PNG's width and height in pixels, for placing it on a page or a slide."""
+    with Image.open(io.BytesIO(png)) as picture:
+        return picture.width, picture.height
 
 
 def image(chart: alt.Chart, fmt: str) -> bytes:

@@ -9,12 +9,10 @@ inline SVG, so it opens offline and in a mail client's viewer.
 from __future__ import annotations
 
 import html
-import io
 from datetime import datetime
 from typing import Callable, NamedTuple
 
 import altair as alt
-from PIL import Image
 
 from . import analysis, charts, config, db, formatting, gesprek, maps, notes, privacy, queries, registry, series
 from .cache import cached
@@ -301,8 +299,8 @@ def to_pdf(report: Report) -> bytes:
         return pdf.h - pdf.b_margin - pdf.get_y()
 
     def aspect(png: bytes) -> float:
-        with Image.open(io.BytesIO(png)) as picture:
-            return picture.height / picture.width
+        width_px, height_px = charts.png_size(png)
+        return height_px / width_px
 
     def chart(png: bytes, title: str) -> None:
         """A chart wholly on one page: on the next page (its title repeated) when it does not fit

@@ -17,7 +17,6 @@ import io
 import math
 
 import altair as alt
-from PIL import Image
 from pptx import Presentation
 from pptx.chart.data import CategoryChartData, XyChartData
 from pptx.dml.color import RGBColor
@@ -145,8 +144,8 @@ def _picture(slide, chart: alt.Chart, size: int = 22) -> float:
     for _ in range(3):
         projected = charts.for_projector(chart, size=size, taller=False)  # sized for the slide
         png = charts.image(projected, "png")
-        with Image.open(io.BytesIO(png)) as drawn:
-            pixels_wide, aspect = drawn.width / charts.PNG_SCALE, drawn.height / drawn.width
+        width_px, height_px = charts.png_size(png)
+        pixels_wide, aspect = width_px / charts.PNG_SCALE, height_px / width_px
         left, top, width, height = CHART_BOX
         shown_width = min(width, int(height / aspect))
         smallest = min(_font_sizes(projected.to_dict(validate=False))) * Emu(shown_width).pt / pixels_wide
