@@ -91,6 +91,36 @@ observation = Table(
     Index("ix_observation_dataset", "dataset_id"),
 )
 
+apcg_list = Table(
+    "apcg_list", metadata,
+    # The PC4 areas of one APCG list (e.g. "L+A 2014"), kept so that pupils by home postcode can be
+    # matched to the newest list not later than their school year, and re-matched when a list comes.
+    Column("list", String(20), nullable=False),  # the list's first year, e.g. "2014", "2011-2012"
+    Column("first_year", Integer, nullable=False),
+    Column("pc4", String(4), nullable=False),
+    Column("dataset_id", Integer, ForeignKey("dataset.id", ondelete="CASCADE"), nullable=False),
+    UniqueConstraint("list", "pc4", name="uq_apcg_list_pc4"),
+)
+
+pupil_postcode = Table(
+    "pupil_postcode", metadata,
+    # DUO's pupils per school vestiging by the pupil's home PC4 (and leerjaar in the vo), as
+    # published: a '<5' cell is kept as such (masked_cells), never as a number it is not.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("school_id", String(8), nullable=False),
+    Column("sector", String(2), nullable=False),
+    Column("gemeente_code", String(6), nullable=False),  # the school's gemeente: the scope of the row
+    Column("period", String(9), nullable=False),  # school year of the peildatum (1 October)
+    Column("pc4", String(4)),  # NULL: the file gives no Dutch postcode (abroad, unknown)
+    Column("home_gemeente", String(6)),  # the pupil's gemeente where the file names it
+    Column("leerjaar", String(10), nullable=False, default=""),
+    Column("pupils", Integer, nullable=False),  # the counted part of the cell
+    Column("masked_cells", Integer, nullable=False, default=0),  # '<5' counts in it (1-4 pupils each)
+    Column("dataset_id", Integer, ForeignKey("dataset.id", ondelete="CASCADE"), nullable=False),
+    Index("ix_pupil_postcode_school", "school_id", "period"),
+    Index("ix_pupil_postcode_dataset", "dataset_id"),
+)
+
 user = Table(
     "app_user", metadata,  # "user" is reserved in PostgreSQL
     Column("username", String(60), primary_key=True),

@@ -12,12 +12,13 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import and_, delete, insert, select
 
 from .. import audit, db
 from ..errors import InputError
 from ..periods import parse_period
-from ..schema import area, dataset, observation, school
+from ..schema import apcg_list, area, dataset, observation, pupil_postcode, school
 
 CHUNK = 500
 # ASCII digits only: Python's int() and float() also take '١٠٠', full-width digits and '1_000',
@@ -227,7 +228,7 @@ def start_dataset(conn, *, kind: str, name: str, file_name: str, digest: str, ro
 
 def _delete_dataset_rows(conn, dataset_id: int) -> None:
     # Explicit rather than relying on ON DELETE CASCADE, which SQLite only honours per connection.
-    for table in (observation, area, school):
+    for table in (observation, area, school, apcg_list, pupil_postcode):
         conn.execute(delete(table).where(table.c.dataset_id == dataset_id))
     conn.execute(delete(dataset).where(dataset.c.id == dataset_id))
 
@@ -255,6 +256,20 @@ def write_observations(conn, rows: list[dict], dataset_id: int) -> int:
          _number(row.get("n"), int), _number(row.get("n_estimated"), int), _number(row.get("imputation_var"), float),
          dataset_id) for row in rows])
     return len(rows)
+
+
+def observation_row(key, subject, gemeente, period, value, n=None) -> dict:
+    return {"indicator_key": key, "subject": subject, "gemeente_code": gemeente, "period": period,
+            "value": None if value is None else round(float(value), 4), "n": n}
+
+
+def estimated_row(key, subject, gemeente, period, values: np.ndarray, ns: np.ndarray, in_masked: float) -> dict:
+    """An observation made over imputations: their mean, its n, the pupils in estimated cells,
+    and the variance between imputations (Rubin's B, times 1 + 1/m)."""
+    spread = float(values.var(ddof=1)) * (1 + 1 / len(values)) if in_masked else 0.0
+    return {**observation_row(key, subject, gemeente, period, float(values.mean()), int(round(float(ns.mean())))),
+            "n_estimated": int(round(in_masked)) if in_masked else None,
+            "imputation_var": round(spread, 6) if in_masked else None}
 
 
 def _number(value, kind):

@@ -9,7 +9,8 @@
 - CBS achterstandsscores 2019 (the tidy CSV of Tabel 1 and 2).
 - schooladviezen per BRIN 2019-2025: DUO publishes per BRIN, so the figure is attached to the
   BRIN's hoofdvestiging (the lowest vestiging number in the school list) and says so.
-- APCG postcode lists: a flag for schools whose own PC4 is an APCG; *not* the % of pupils.
+- APCG postcode lists: a flag for schools whose own PC4 is an APCG, and the lists themselves,
+  which pupils by home postcode (``duo_postcodes``) turn into the % of pupils from an APCG.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from .. import codes, registry
 from ..errors import InputError
-from ..schema import school
-from .base import (ImportReport, TextTable, checksum, read_bytes, read_table, refuse_demo, start_dataset,
-                   write_observations)
+from ..schema import apcg_list, school
+from .base import (ImportReport, TextTable, checksum, estimated_row, observation_row, read_bytes, read_table,
+                   refuse_demo, start_dataset, write_observations)
 from .duo_schools import normalise_column
+from .duo_postcodes import derive_apcg
 
 KINDS = ("eindtoets", "achterstand", "schooladviezen", "apcg", "gka")
 
@@ -61,18 +63,15 @@ def import_open_data(engine, path: Path, *, kind: str | None = None, user: str =
             select(school.c.id, school.c.brin, school.c.name, school.c.gemeente_code, school.c.postcode,
                    school.c.sector))}
         rows = _PARSERS[kind](table, schools, report)
-        if not rows:
+        if not rows and kind != "apcg":
             raise InputError(path.name, "no rows matched a school in the school list; import the "
                                         "DUO vestigingen list first")
         dataset_id = start_dataset(conn, kind="open-data", name=f"{kind} {path.name}",
                                    file_name=path.name, digest=digest, rows=len(table.rows), user=user)
         report.stored = {"waarnemingen": write_observations(conn, rows, dataset_id)}
+        if kind == "apcg":
+            _store_apcg_lists(conn, table, dataset_id, user, report)
     return report
-
-
-def _observation(key, subject, gemeente, period, value, n=None) -> dict:
-    return {"indicator_key": key, "subject": subject, "gemeente_code": gemeente, "period": period,
-            "value": None if value is None else round(float(value), 4), "n": n}
 
 
 def _subject(table: TextTable, row: dict, brin_col: str, vest_col: str | None) -> str:
@@ -108,7 +107,7 @@ def _eindtoets(table: TextTable, schools, report: ImportReport) -> list[dict]:
                     raise InputError(table.file, f"{mean} is outside the {p} scale {low}-{high}",
                                      row=row["_row"], column=f"{p}_GEM")
                 per_school[(sid, gm)].append((p, mean, int(pupils)))
-                rows.append(_observation(f"eindtoets_{p.lower()}", sid, gm, period, mean, int(pupils)))
+                rows.append(observation_row(f"eindtoets_{p.lower()}", sid, gm, period, mean, int(pupils)))
     stats, ratios = {}, []
     for p in providers:
         means = np.array([m for entries in per_school.values() for q, m, _ in entries if q == p])
@@ -128,7 +127,7 @@ def _eindtoets(table: TextTable, schools, report: ImportReport) -> list[dict]:
         scored = [((m - stats[p][0]) / stats[p][1], w) for p, m, w in entries if p in stats]
         if scored:
             z = sum(s * w for s, w in scored) / sum(w for _, w in scored)
-            rows.append(_observation("eindtoets_gem", sid, gm, period, z, sum(w for _, w in scored)))
+            rows.append(observation_row("eindtoets_gem", sid, gm, period, z, sum(w for _, w in scored)))
     if special:
         report.warnings.append(f"{special} vestigingen of speciaal basisonderwijs left out: the school figures "
                                "compare regular primary schools only (as the schooladviezen and "
@@ -165,9 +164,9 @@ def _achterstand(table: TextTable, schools, report: ImportReport) -> list[dict]:
         score = table.number(row, "ACHTERSTANDSSCORE", required=False)
         raw = table.number(row, "SCORE_ZONDER_DREMPEL", required=False)
         gm = schools[sid].gemeente_code
-        rows.append(_observation("achterstandsscore", sid, gm, "2019-2020", score, int(pupils)))
+        rows.append(observation_row("achterstandsscore", sid, gm, "2019-2020", score, int(pupils)))
         if raw is not None and pupils > 0:
-            rows.append(_observation("achterstandsscore_per_100", sid, gm, "2019-2020",
+            rows.append(observation_row("achterstandsscore_per_100", sid, gm, "2019-2020",
                                      raw / pupils * 100, int(pupils)))
     if unknown:
         report.warnings.append(f"{unknown} schools are not in the school list and were skipped")
@@ -237,12 +236,12 @@ def _schooladviezen(table: TextTable, schools, report: ImportReport) -> list[dic
         total, advised = draws.sum(axis=1), (draws * on_scale).sum(axis=1)
         if total.mean() > 0:
             share = (draws * high).sum(axis=1) / np.maximum(total, 1) * 100
-            rows.append(_estimated("schooladvies_havo_vwo_pct", sid, gm, period, share, total, in_masked))
+            rows.append(estimated_row("schooladvies_havo_vwo_pct", sid, gm, period, share, total, in_masked))
         if advised.mean() > 0:
             mean = (draws * scale).sum(axis=1) / np.maximum(advised, 1)
-            rows.append(_estimated("schooladvies_gem", sid, gm, period, mean, advised, in_masked))
+            rows.append(estimated_row("schooladvies_gem", sid, gm, period, mean, advised, in_masked))
         if "NAAM" in table.columns:
-            rows.append(_observation("schooladvies_andere_naam", sid, gm, period,
+            rows.append(observation_row("schooladvies_andere_naam", sid, gm, period,
                                      0.0 if _same_school(row["NAAM"], schools[sid].name) else 1.0))
     if unknown:
         report.warnings.append(f"{len(unknown)} BRINs are not in the PO school list and were skipped")
@@ -263,16 +262,8 @@ def _same_school(one: str, other: str) -> bool:
     return not first or not second or bool(first & second)
 
 
-def _estimated(key, subject, gemeente, period, values: np.ndarray, ns: np.ndarray, in_masked: float) -> dict:
-    """An observation made over imputations: their mean, its n, the pupils in estimated cells,
-    and the variance between imputations (Rubin's B, times 1 + 1/m)."""
-    spread = float(values.var(ddof=1)) * (1 + 1 / len(values)) if in_masked else 0.0
-    return {**_observation(key, subject, gemeente, period, float(values.mean()), int(round(float(ns.mean())))),
-            "n_estimated": int(round(in_masked)) if in_masked else None,
-            "imputation_var": round(spread, 6) if in_masked else None}
-
-
-def _apcg(table: TextTable, schools, report: ImportReport) -> list[dict]:
+def apcg_postcodes(table: TextTable) -> dict[str, set[str]]:
+    """The PC4s of each list in an APCG file (column APCG_2014 → list "2014")."""
     table.require("PC4")
     lists = {c: c[len("APCG_"):].replace("_", "-") for c in table.columns if c.startswith("APCG_")}
     flagged: dict[str, set[str]] = {period: set() for period in lists.values()}
@@ -286,14 +277,32 @@ def _apcg(table: TextTable, schools, report: ImportReport) -> list[dict]:
                 raise InputError(table.file, f"'{row[col]}' is not 0 or 1", row=row["_row"], column=col)
             if value == 1:
                 flagged[period].add(pc4)
+    return flagged
+
+
+def _apcg(table: TextTable, schools, report: ImportReport) -> list[dict]:
     rows = []
     for sid, s in schools.items():
         if s.sector != "PO" or not s.postcode:
             continue
-        for period, pc4s in flagged.items():
-            rows.append(_observation("apcg_postcode", sid, s.gemeente_code, period,
-                                     1.0 if s.postcode[:4] in pc4s else 0.0))
+        for period, pc4s in apcg_postcodes(table).items():
+            rows.append(observation_row("apcg_postcode", sid, s.gemeente_code, period,
+                                        1.0 if s.postcode[:4] in pc4s else 0.0))
     return rows
+
+
+def _store_apcg_lists(conn, table: TextTable, dataset_id: int, user: str, report: ImportReport) -> None:
+    """Keep the lists themselves, so pupils by home postcode (loaded before or after) are matched
+    to them: the share of a school's pupils from an APCG."""
+    lists = apcg_postcodes(table)
+    conn.execute(delete(apcg_list).where(apcg_list.c.list.in_(list(lists))))
+    conn.execute(apcg_list.insert(), [{"list": name, "first_year": int(name[:4]), "pc4": pc4, "dataset_id": dataset_id}
+                                      for name, pc4s in lists.items() for pc4 in sorted(pc4s)])
+    derived = derive_apcg(conn, user=user)
+    report.stored["APCG-postcodes"] = sum(len(p) for p in lists.values())
+    if derived.count:
+        report.stored["% APCG-waarnemingen"] = derived.count
+    report.warnings += derived.notes
 
 
 def _gka(table: TextTable, schools, report: ImportReport) -> list[dict]:
@@ -310,7 +319,7 @@ def _gka(table: TextTable, schools, report: ImportReport) -> list[dict]:
             raise InputError(table.file, f"'{row['GKA_AGENDA']}' does not name the year of the GKA agenda "
                                          "(e.g. '2019 (eerste 30)')", row=row["_row"], column="GKA_AGENDA")
         year = found.group(1)
-        rows.append(_observation("gka_gemeente", gm, gm, year, 1.0))
+        rows.append(observation_row("gka_gemeente", gm, gm, year, 1.0))
     return rows
 
 
