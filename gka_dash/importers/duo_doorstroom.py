@@ -1,0 +1,182 @@
+"""DUO's "Zittenblijven VO" per vestiging (zittenblijvers, opstromers, afstromers) → the share of a
+VO school's pupils that stayed down, moved up or moved down a schooltype from one school year to
+the next; per gemeente of the schools; and, where pupils per VO vestiging by home postcode are
+loaded, an *estimate* per gemeente of residence.
+
+The file (``docs/bronnen.md``): ``05.-zittenblijvers-niveau-vestiging-2023-2024-tov-2024-2025.csv``,
+``;`` and latin-1, one row per vestiging; INSTELLINGSCODE + VESTIGINGSCODE (older: BRINNUMMER +
+VESTIGINGSNUMMER), AANTAL_LEERLINGEN (older: TOTAAL LEERLINGEN), AANTAL_ZITTENBLIJVERS,
+AANTAL_OPSTROMERS, AANTAL_AFSTROMERS, with ``<5`` for 1-4. The years are in the file name only.
+
+The estimate by residence gives the pupils of gemeente G at school v the rate of school v as a
+whole: Σ_v pupils(G, v) · rate(v) / Σ_v pupils(G, v). It assumes a school's pupils from G move
+up and down as its other pupils do; the indicator's text says so wherever it is shown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+
+from .. import codes
+from ..errors import InputError
+from ..schema import observation, pupil_postcode, school
+from .base import (ImportReport, TextTable, checksum, estimated_row, observation_row, read_bytes, read_table,
+                   refuse_demo, start_dataset, write_observations)
+from .duo_schools import normalise_column
+
+BRIN_COLUMNS = ("INSTELLINGSCODE", "BRINNUMMER", "BRIN_NUMMER")
+VEST_COLUMNS = ("VESTIGINGSCODE", "VESTIGINGSNUMMER")
+TOTAL_COLUMNS = ("AANTAL_LEERLINGEN", "TOTAAL_LEERLINGEN")
+MOVES = {"AANTAL_AFSTROMERS": "afstroom", "AANTAL_OPSTROMERS": "opstroom", "AANTAL_ZITTENBLIJVERS": "zittenblijven"}
+YEARS_IN_NAME = re.compile(r"(20[0-9]{2})-(20[0-9]{2})-tov-(20[0-9]{2})-(20[0-9]{2})")
+MASKED = ("<5", "<=4", "x", "X")
+IMPUTATIONS = 40
+ESTIMATE = "doorstroom naar woongemeente (schatting)"
+
+
+def is_doorstroom(columns) -> bool:
+    columns = set(columns)
+    return set(MOVES) <= columns and any(c in columns for c in BRIN_COLUMNS)
+
+
+def _first(table: TextTable, candidates: tuple[str, ...]) -> str:
+    found = next((c for c in candidates if c in table.columns), None)
+    if found is None:
+        table.require(candidates[0])
+    return found
+
+
+def period_of(path: Path, table: TextTable, period: str | None) -> str:
+    """The base school year: from --period, a SCHOOLJAAR column, or the name DUO gives the file
+    ('…-2023-2024-tov-2024-2025.csv' → 2023-2024, the year the pupils were counted first)."""
+    if period:
+        return period
+    found = YEARS_IN_NAME.search(path.name)
+    if found:
+        first, second, third, fourth = map(int, found.groups())
+        if second != first + 1 or third != second or fourth != third + 1:
+            raise InputError(path.name, f"'{found.group(0)}' in the file name is not two consecutive school years")
+        return f"{first}-{second}"
+    raise InputError(path.name, "does not say its school years; expected DUO's file name "
+                                "(…-2023-2024-tov-2024-2025.csv) or --period 2023-2024")
+
+
+def import_doorstroom(engine, path: Path, *, period: str | None = None, user: str = "cli") -> ImportReport:
+    path = Path(path)
+    digest = checksum(read_bytes(path))
+    table = read_table(path, allow_latin1=True, normalise=normalise_column)
+    if not is_doorstroom(table.columns):
+        raise InputError(path.name, "is not DUO's Zittenblijven VO file; expected INSTELLINGSCODE (or BRINNUMMER), "
+                                    "VESTIGINGSCODE, AANTAL_LEERLINGEN, AANTAL_ZITTENBLIJVERS, AANTAL_OPSTROMERS "
+                                    "and AANTAL_AFSTROMERS")
+    label = period_of(path, table, period)
+    brin_col, vest_col, total_col = _first(table, BRIN_COLUMNS), _first(table, VEST_COLUMNS), _first(table, TOTAL_COLUMNS)
+    report = ImportReport(dataset=f"doorstroom vo {label} ({path.name})")
+    rng = np.random.default_rng(2024)
+    with engine.begin() as conn:
+        refuse_demo(conn, path.name)
+        schools = dict(conn.execute(select(school.c.id, school.c.gemeente_code).where(school.c.sector == "VO")).all())
+        rows, seen, unknown, estimated = [], {}, 0, 0
+        per_gemeente = defaultdict(lambda: np.zeros((IMPUTATIONS, 4)))
+        in_masked = defaultdict(float)  # gemeente → pupils in '<5' cells, expected
+        for row in table.rows:
+            try:
+                sid = codes.school_id(row[brin_col], row[vest_col])
+            except ValueError as exc:
+                raise InputError(table.file, str(exc), row=row["_row"], column=vest_col) from None
+            if sid in seen:
+                raise InputError(table.file, f"vestiging {sid} occurs twice (also row {seen[sid]})", row=row["_row"])
+            seen[sid] = row["_row"]
+            if sid not in schools:
+                unknown += 1
+                continue
+            total = _draws(table, row, total_col, rng)
+            moves = {kind: _draws(table, row, col, rng) for col, kind in MOVES.items()}
+            if total.mean() <= 0:
+                continue
+            for kind, draws in moves.items():
+                if (draws > total).any():
+                    raise InputError(table.file, f"more {kind} than pupils ({row[_column(kind)]} of {row[total_col]})",
+                                     row=row["_row"], column=_column(kind))
+            masked = 2.5 * sum(_masked(row[c]) for c in (total_col, *MOVES))
+            estimated += bool(masked)
+            gm = schools[sid]
+            for kind, draws in moves.items():
+                rows.append(_row(f"vo_{kind}_pct", sid, gm, label, draws / total * 100, total, masked))
+            per_gemeente[gm] += np.column_stack([total, *moves.values()])
+            in_masked[gm] += masked
+        for gm, sums in per_gemeente.items():
+            for i, kind in enumerate(MOVES.values(), start=1):
+                rows.append(_row(f"vo_{kind}_gemeente_pct", gm, gm, label, sums[:, i] / sums[:, 0] * 100, sums[:, 0],
+                                 in_masked[gm]))
+        if not rows:
+            raise InputError(path.name, "no rows matched a VO school in the school list; import the DUO VO "
+                                        "vestigingen list first")
+        dataset_id = start_dataset(conn, kind="doorstroom-vo", name=f"{label} {path.name}", file_name=path.name,
+                                   digest=digest, rows=len(table.rows), user=user)
+        report.stored = {"waarnemingen": write_observations(conn, rows, dataset_id)}
+        report.stored["schattingen naar woongemeente"] = derive_residence(conn, user=user)
+    if unknown:
+        report.warnings.append(f"{unknown} vestigingen staan niet in de VO-scholenlijst en zijn overgeslagen")
+    if estimated:
+        report.warnings.append(f"{estimated} vestigingen hebben '<5'-cellen (1 tot 4 leerlingen): geschat, en "
+                               "meegeteld in de marge")
+    return report
+
+
+def _column(kind: str) -> str:
+    return next(col for col, name in MOVES.items() if name == kind)
+
+
+def _masked(text: str) -> bool:
+    return text.strip().replace(" ", "") in MASKED
+
+
+def _draws(table: TextTable, row: dict, column: str, rng) -> np.ndarray:
+    """A count as IMPUTATIONS draws: as counted, or for '<5' drawn from 1-4 (no distribution of
+    such small counts is known for these files, so each is equally likely)."""
+    if _masked(row[column]):
+        return rng.integers(1, 5, size=IMPUTATIONS).astype(float)
+    return np.full(IMPUTATIONS, float(table.count(row, column, required=False) or 0))
+
+
+def _row(key, subject, gm, period, shares: np.ndarray, totals: np.ndarray, in_masked: float) -> dict:
+    """A rate over the imputations; exact (one value) when no cell of it was '<5'."""
+    if in_masked:
+        return estimated_row(key, subject, gm, period, shares, totals, in_masked)
+    return observation_row(key, subject, gm, period, float(shares[0]), int(totals[0]))
+
+
+def derive_residence(conn, *, user: str) -> int:
+    """The estimate per gemeente of residence, from each VO school's rates and its pupils by home
+    gemeente at the same peildatum. Replaced whole on every import of either file."""
+    rates = defaultdict(dict)  # (kind, period) → school → rate
+    for key, subject, period, value in conn.execute(
+            select(observation.c.indicator_key, observation.c.subject, observation.c.period, observation.c.value)
+            .where(observation.c.indicator_key.in_([f"vo_{k}_pct" for k in MOVES.values()]))):
+        if value is not None:
+            rates[(key, period)][subject] = value
+    pupils = defaultdict(lambda: defaultdict(float))  # (period, home gemeente) → school → pupils
+    for sid, period, home, n, masked in conn.execute(
+            select(pupil_postcode.c.school_id, pupil_postcode.c.period, pupil_postcode.c.home_gemeente,
+                   pupil_postcode.c.pupils, pupil_postcode.c.masked_cells)
+            .where(pupil_postcode.c.sector == "VO", pupil_postcode.c.home_gemeente.is_not(None))):
+        pupils[(period, home)][sid] += n + 2.5 * masked  # a '<5' cell at its expected 2,5
+    rows = []
+    for (key, period), by_school in rates.items():
+        for (p, home), weights in pupils.items():
+            if p != period:
+                continue
+            matched = {sid: w for sid, w in weights.items() if sid in by_school}
+            total = sum(matched.values())
+            if total > 0:
+                value = sum(w * by_school[sid] for sid, w in matched.items()) / total
+                rows.append(observation_row(key.replace("_pct", "_woon_pct"), home, home, period, value, int(round(total))))
+    dataset_id = start_dataset(conn, kind="afgeleid", name=ESTIMATE, file_name="(afgeleid)", digest="-",
+                               rows=len(rows), user=user)
+    return write_observations(conn, rows, dataset_id) if rows else 0
