@@ -8,8 +8,9 @@ import re
 # 'GM００１٤' would become GM0014 and a grant of a fake gemeente a grant of the real one.
 LEVEL_PATTERNS = {
     "gemeente": re.compile(r"^GM[0-9]{4}$"),
-    "wijk": re.compile(r"^WK[0-9]{6}$"),
-    "buurt": re.compile(r"^BU[0-9]{8}$"),
+    # From 2023 CBS gives some wijken and buurten letters after the gemeente (Amsterdam: WK0363MB).
+    "wijk": re.compile(r"^WK[0-9]{4}[0-9A-Z]{2}$"),
+    "buurt": re.compile(r"^BU[0-9]{4}[0-9A-Z]{4}$"),
 }
 SCHOOL_ID = re.compile(r"^[0-9A-Z]{4}[0-9]{2}$")
 
@@ -35,7 +36,7 @@ def gemeente_of(code: str) -> str:
     for level, pattern in LEVEL_PATTERNS.items():
         if pattern.match(code):
             return "GM" + code[2:6]
-    raise ValueError(f"'{code}' is not a CBS area code (GM + 4, WK + 6 or BU + 8 digits)")
+    raise ValueError(f"'{code}' is not a CBS area code (GM + 4 digits, WK + 6 or BU + 8 characters)")
 
 
 def level_of(code: str) -> str | None:

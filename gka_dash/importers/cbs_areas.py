@@ -29,8 +29,21 @@ NL_BOUNDS_WGS84 = (3.0, 50.5, 7.5, 53.9)
 METRES_PER_DEGREE = 111_320  # of latitude
 DEFAULT_SIMPLIFY_M = 10.0
 SINGLE_LAYER_SUFFIXES = {".geojson", ".json", ".shp"}
-# CBS writes -99999999, -99999998, -99999997 (geheim, ontbreekt, …) in numeric columns.
-CBS_SENTINEL_BELOW = -99_999_000
+# CBS writes -99999999, -99999998, -99999997 (geheim, ontbreekt, …) in numeric columns up to 2022,
+# and -99995, -99997 … from 2023 on; real figures can be negative (vermogen), never this low.
+CBS_SENTINEL_BELOW = -99_990
+# From 2023 the layers name their columns in full; the kerncijfers this dashboard reads, by the
+# name the layers of 2013-2022 give them (docs/bronnen.md, "CBS wijk- en buurtkaart").
+LONG_NAMES = {
+    "aantal_inwoners": "aant_inw",
+    "percentage_personen_0_tot_15_jaar": "p_00_14_jr",
+    "bevolkingsdichtheid_inwoners_per_km2": "bev_dichth",
+    "gemiddelde_huishoudsgrootte": "gem_hh_gr",
+    "percentage_huishoudens_met_kinderen": "p_hh_m_k",
+    "gemiddeld_inkomen_per_inwoner": "ink_inw",
+    "percentage_huishoudens_met_laag_inkomen": "p_lik_hh",
+    "percentage_huishoudens_onder_of_rond_sociaal_minimum": "p_socminh",
+}
 
 CODE_COLUMNS = {"gemeente": ("gm_code", "gemeentecode", "statcode"),
                 "wijk": ("wk_code", "wijkcode", "statcode"),
@@ -90,6 +103,8 @@ def _read(path: Path, level: str, crs: str | None) -> gpd.GeoDataFrame:
                                         "EPSG:28992 for CBS RD New coordinates")
         frame = frame.set_crs(crs)
     frame.columns = [c if c == "geometry" else str(c).lower() for c in frame.columns]
+    frame = frame.rename(columns={long: short for long, short in LONG_NAMES.items()
+                                  if long in frame.columns and short not in frame.columns})
     _check_numbers(frame, path.name)
     return frame.set_geometry("geometry")
 
