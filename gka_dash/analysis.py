@@ -33,7 +33,7 @@ def area_values(engine, scope: Scope, gemeente: str | None, key: str, period: st
     Areas without a value stay in the frame (status withheld or missing) so that a map still
     draws them, greyed, and a table can say why.
     """
-    outlines = queries.areas(engine, scope, gemeente, level)
+    outlines = queries.areas(engine, scope, gemeente, level, parse_period(period).end)
     rows, withheld = queries.observations(engine, scope, key, gemeente=gemeente, period=period)
     rows = rows[rows["group"] == ""]
     frame = outlines.merge(rows[["subject", "value", "n"]], left_on="code", right_on="subject", how="left")
@@ -41,6 +41,44 @@ def area_values(engine, scope: Scope, gemeente: str | None, key: str, period: st
                                np.where(frame["code"].isin(withheld["subject"]), WITHHELD, MISSING))
     frame["low"], frame["high"] = stats.intervals(frame["value"], frame["n"], registry.get(key).unit)
     return AreaValues(frame.drop(columns="subject"), int(frame["status"].eq(WITHHELD).sum()))
+
+
+@cached
+def school_values(engine, scope: Scope, gemeente: str, key: str, period: str, sector: str = "VO") -> AreaValues:
+    """Every school of the gemeente with its value in one period, its interval (the margin of an
+    estimated '<5' cell included), or the reason it has none; highest first."""
+    schools = queries.schools(engine, scope, gemeente, sector)[["id", "name"]].rename(columns={"id": "code"})
+    rows, withheld = queries.observations(engine, scope, key, gemeente=gemeente, period=period)
+    frame = schools.merge(rows[["subject", "value", "n", "imputation_var"]], left_on="code", right_on="subject")
+    frame = pd.concat([frame, schools[schools["code"].isin(withheld["subject"])]], ignore_index=True)
+    frame["status"] = np.where(frame["value"].notna(), SHOWN, WITHHELD)
+    frame["low"], frame["high"] = stats.intervals(frame["value"], frame["n"], registry.get(key).unit,
+                                                  extras=frame["imputation_var"])
+    frame = frame.sort_values(["value", "name"], ascending=[False, True], na_position="last")
+    return AreaValues(frame.drop(columns=["subject", "imputation_var"]).reset_index(drop=True), len(withheld))
+
+
+class Figure(NamedTuple):
+    ind: registry.Indicator
+    value: float
+    low: float | None
+    high: float | None
+    n: int
+
+
+def vo_gemeente_figures(engine, scope: Scope, gemeente: str, school_key: str, period: str) -> list[Figure]:
+    """A vo-school figure for the gemeente as a whole: of the schools that stand in it, and the
+    estimate for the pupils who live in it (where DUO's pupils by postcode are loaded)."""
+    found = []
+    for key in (school_key.replace("_pct", "_gemeente_pct"), school_key.replace("_pct", "_woon_pct")):
+        rows = queries.observations(engine, scope, key, gemeente=gemeente, period=period).rows
+        rows = rows[(rows["subject"] == gemeente) & rows["value"].notna()]
+        if len(rows):
+            row, ind = rows.iloc[0], registry.get(key)
+            extra = 0.0 if pd.isna(row["imputation_var"]) else float(row["imputation_var"])
+            low, high = stats.interval(row["value"], row["n"], ind.unit, extra=extra)
+            found.append(Figure(ind, float(row["value"]), low, high, int(row["n"])))
+    return found
 
 
 @cached

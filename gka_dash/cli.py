@@ -17,10 +17,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import db, demo, info, users
 from .errors import CLI_ERROR, GkaError
 from .importers.cbs_areas import DEFAULT_SIMPLIFY_M, import_areas
+from .importers.duo_doorstroom import import_doorstroom
+from .importers.duo_postcodes import import_pupils_by_postcode
 from .importers.duo_schools import import_schools
 from .importers.folder import import_folder
 from .importers.indicators_csv import import_indicators
 from .importers.open_data import KINDS, import_open_data
+from .importers.statline import import_kerncijfers
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,6 +58,20 @@ def _parser() -> argparse.ArgumentParser:
                                                 "schooladviezen, APCG postcodes")
     p.add_argument("path", type=Path)
     p.add_argument("--kind", choices=KINDS, help="default: recognised from the columns")
+
+    p = sub.add_parser("import-pupils-postcode", parents=[importing],
+                       help="DUO pupils per school vestiging by home postcode (po: both layouts; vo: by leerjaar)")
+    p.add_argument("path", type=Path)
+
+    p = sub.add_parser("import-doorstroom", parents=[importing],
+                       help="DUO Zittenblijven vo: zittenblijvers, opstromers, afstromers per vo vestiging")
+    p.add_argument("path", type=Path)
+    p.add_argument("--period", help="the base school year, e.g. 2023-2024 (default: from DUO's file name)")
+
+    p = sub.add_parser("import-kerncijfers", parents=[importing],
+                       help="CBS StatLine Kerncijfers wijken en buurten: a table id (via cbsodata) or its JSON/CSV export")
+    p.add_argument("source", help="e.g. 85984NED, or a file exported from that table")
+    p.add_argument("--year", type=int, help="default: the table's year")
 
     p = sub.add_parser("import-folder", parents=[importing], help="every CBS/DUO file in a folder (and its subfolders), in the right order")
     p.add_argument("path", type=Path)
@@ -122,6 +139,12 @@ def main(argv: list[str] | None = None) -> int:
             _print_report(import_indicators(engine, args.path, user=args.by))
         elif args.command == "import-open-data":
             _print_report(import_open_data(engine, args.path, kind=args.kind, user=args.by))
+        elif args.command == "import-pupils-postcode":
+            _print_report(import_pupils_by_postcode(engine, args.path, user=args.by))
+        elif args.command == "import-doorstroom":
+            _print_report(import_doorstroom(engine, args.path, period=args.period, user=args.by))
+        elif args.command == "import-kerncijfers":
+            _print_report(import_kerncijfers(engine, args.source, year=args.year, user=args.by))
         elif args.command == "import-folder":
             result = import_folder(engine, args.path, year=args.year, progress=_progress, user=args.by)
             print("\n".join(result.lines()))

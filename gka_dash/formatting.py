@@ -12,7 +12,7 @@ from . import registry
 TIMEZONE = ZoneInfo("Europe/Amsterdam")
 
 DECIMALS = {"pct": 1, "advies": 2, "count": 0, "per_1000": 1, "per_km2": 0, "sted": 0,
-            "persons": 1, "z": 2, "score": 1, "flag": 0}
+            "persons": 1, "z": 2, "score": 1, "flag": 0, "keur": 1}
 
 
 LOCALE = "nl_NL"

@@ -215,7 +215,8 @@ def weighted_mean(frame: pd.DataFrame) -> float | None:
 
 # What Overzicht shows, in this order, when the gemeente has it: the restricted figures first,
 # then the public DUO/CBS school figures, then the CBS context of the wijken.
-KEY_FIGURES = (("afstroom_pct", ""), ("opstroom_pct", ""), ("toetsadvies_gem", ""), ("apcg_pct", ""),
+KEY_FIGURES = (("afstroom_pct", ""), ("opstroom_pct", ""), ("vo_afstroom_woon_pct", ""), ("vo_afstroom_gemeente_pct", ""),
+               ("vo_opstroom_gemeente_pct", ""), ("toetsadvies_gem", ""), ("apcg_pct", ""),
                ("havo_vwo_17_pct", "laag"), ("havo_vwo_17_pct", "hoog"),
                ("schooladvies_havo_vwo_pct", ""), ("schooladvies_gem", ""), ("eindtoets_gem", ""),
                ("achterstandsscore_per_100", ""),
@@ -459,9 +460,11 @@ def loaded_datasets(engine, scope: Scope, gemeente: str) -> pd.DataFrame:
 
 
 @cached
-def areas(engine, scope: Scope, gemeente: str | None, level: str = "wijk") -> pd.DataFrame:
-    """The areas of one gemeente, or of every gemeente in the scope (None), in their newest
-    vintage, with GeoJSON outlines (WGS84) simplified for a map that shows them all.
+def areas(engine, scope: Scope, gemeente: str | None, level: str = "wijk", year: int | None = None) -> pd.DataFrame:
+    """The areas of one gemeente, or of every gemeente in the scope (None), in one vintage, with
+    GeoJSON outlines (WGS84) simplified for a map that shows them all: the vintage of ``year``
+    where it is loaded, else the newest not later than it, else the oldest (a figure of 2017 is
+    coded in the wijk indeling of 2017); without a year the newest.
 
     CBS renumbers and redraws wijken between years; one vintage per view keeps a map from
     showing two generations of the same wijk on top of each other.
@@ -472,13 +475,23 @@ def areas(engine, scope: Scope, gemeente: str | None, level: str = "wijk") -> pd
     else:
         where.append(area.c.gemeente_code == scope.check(gemeente))
     with engine.connect() as conn:
-        year = conn.execute(select(func.max(area.c.year)).where(*where)).scalar()
+        vintages = conn.execute(select(area.c.year).distinct().where(*where)).scalars().all()
+        year = _vintage(sorted(vintages), year)
         rows = conn.execute(select(area.c.code, area.c.name, area.c.gemeente_code, area.c.geometry)
                             .where(*where, area.c.year == year).order_by(area.c.code)).all()
     frame = pd.DataFrame(rows, columns=["code", "name", "gemeente_code", "geometry"])
     frame["geometry"] = geometry.for_map(list(frame["geometry"]), geometry.DETAIL_PX if gemeente else
                                          geometry.NATIONAL_DETAIL_PX)
     return frame
+
+
+def _vintage(vintages: list[int], year: int | None) -> int | None:
+    if not vintages:
+        return None
+    if year is None:
+        return vintages[-1]
+    earlier = [v for v in vintages if v <= year]
+    return earlier[-1] if earlier else vintages[0]
 
 
 @cached

@@ -32,6 +32,7 @@ UNITS = {  # unit → (lowest valid, highest valid, Dutch suffix shown after a v
     "count": (0.0, None, ""),
     "per_1000": (0.0, 1000.0, "per 1.000 inw."),
     "per_km2": (0.0, None, "per km²"),
+    "keur": (0.0, 1000.0, "× € 1.000"),
     "sted": (1.0, 5.0, ""),
     "persons": (0.0, 20.0, "personen"),
     "z": (-10.0, 10.0, "sd"),
@@ -126,10 +127,16 @@ _INDICATORS = [
               "1 als de naam die het adviezenbestand bij de BRIN geeft geen woord deelt met de naam van "
               "de hoofdvestiging in de scholenlijst: het BRIN-nummer kan een andere school zijn geworden.",
               caveat="Alleen een controle; zo'n school wordt in het gesprek niet bij naam genoemd."),
-    Indicator("apcg_pct", "Leerlingen uit APCG", "pct", "school", MICRODATA,
+    Indicator("apcg_pct", "Leerlingen uit APCG", "pct", "school",
+              DUO_OPEN + " (Leerlingen po naar postcode leerling) met de APCG-postcodelijst van OCW",
               "Aandeel leerlingen van de school dat woont in een armoedeprobleemcumulatiegebied "
-              "(APCG): een maat voor de sociaal-economische positie van de leerlingen.",
-              restricted=True),
+              "(APCG): een maat voor de sociaal-economische positie van de leerlingen. Geteld uit DUO's "
+              "aantallen leerlingen per vestiging en woonpostcode (PC4), met per schooljaar de nieuwste "
+              "APCG-lijst die niet later is dan dat schooljaar. Leerlingen zonder Nederlandse postcode "
+              "tellen niet mee.",
+              caveat="Een APCG is een postcodegebied (PC4) met veel armoede: niet elke leerling uit zo'n "
+                     "gebied is arm. Vanaf eind 2023 schrijft DUO aantallen van 1 tot 4 als '<5'; die cellen "
+                     "zijn geschat en de marge telt die schatting mee."),
     Indicator("apcg_postcode", "School ligt in APCG-postcode", "flag", "school",
               "Regeling Leerplusarrangement VO, bijlage 5 (lijsten L+A 2011-2012 en 2014)",
               "1 als de school zelf in een APCG-postcodegebied (PC4) staat.",
@@ -165,6 +172,29 @@ _INDICATORS = [
               "1 als de gemeente deelneemt aan de Gelijke Kansen Alliantie; de periode is het jaar "
               "van de GKA-agenda. Bepaalt de vergelijkingsgroep 'GKA-gemeenten'.",
               caveat="De openbare lijst is onvolledig (33 van de 50 gemeenten bekend)."),
+    *[Indicator(f"vo_{kind}{suffix}", label.format(word=word), "pct", level, DUO_OPEN + " (Zittenblijven vo)",
+                description.format(what=what), higher_is_better=better, caveat=caveat)
+      for kind, word, what, better in (
+          ("afstroom", "Afstroom", "een leerjaar opging naar een lager schooltype", False),
+          ("opstroom", "Opstroom", "een leerjaar opging naar een hoger schooltype", True),
+          ("zittenblijven", "Zittenblijven", "in hetzelfde leerjaar en schooltype bleef", False))
+      for suffix, level, label, description, caveat in (
+          ("_pct", "school", "{word} op de vo-school",
+           "Aandeel leerlingen van de vo-vestiging dat van het ene schooljaar op het volgende {what} "
+           "(peildata 1 oktober), zoals DUO het telt.",
+           "Per school, niet per woonwijk. '<5'-cellen van DUO zijn geschat; de marge telt die schatting mee."),
+          ("_gemeente_pct", "gemeente", "{word} op vo-scholen in de gemeente",
+           "Aandeel leerlingen van de vo-scholen die in de gemeente staan dat van het ene schooljaar op "
+           "het volgende {what}: alle vestigingen samen.",
+           "Naar de plaats van de school: ook leerlingen uit andere gemeenten, niet de leerlingen die "
+           "buiten de gemeente naar school gaan."),
+          ("_woon_pct", "gemeente", "{word} van vo-leerlingen uit de gemeente (schatting)",
+           "Schatting voor de leerlingen die in de gemeente wonen: elke vo-school telt mee naar het "
+           "aantal leerlingen dat zij uit de gemeente heeft (DUO, leerlingen per vestiging naar postcode), "
+           "met het percentage dat op die school {what}.",
+           "Een schatting: zij neemt aan dat de leerlingen uit de gemeente op hun school even vaak op- en "
+           "afstromen als de andere leerlingen daar. DUO publiceert de doorstroom niet naar woonplaats; "
+           "alleen de CBS-microdata geven die precies."))],
     _context("inwoners", "Inwoners", "count", "aant_inw", "Aantal inwoners op 1 januari."),
     _context("pct_0_14_jr", "Inwoners 0-14 jaar", "pct", "p_00_14_jr",
              "Aandeel inwoners van 0 tot 15 jaar."),
@@ -178,6 +208,14 @@ _INDICATORS = [
              "Aandeel huishoudens met kinderen."),
     _context("gem_huishoudgrootte", "Gemiddelde huishoudgrootte", "persons", "gem_hh_gr",
              "Gemiddeld aantal personen per huishouden."),
+    _context("inkomen_per_inwoner", "Gemiddeld inkomen per inwoner", "keur", "ink_inw",
+             "Gemiddeld persoonlijk inkomen per inwoner, in duizenden euro's (CBS, Regionaal "
+             "Inkomensonderzoek; twee jaar na het peiljaar gepubliceerd)."),
+    _context("pct_hh_laag_inkomen", "Huishoudens met een laag inkomen", "pct", "p_lik_hh",
+             "Aandeel particuliere huishoudens met een inkomen onder de lage-inkomensgrens van CBS."),
+    _context("pct_hh_sociaal_minimum", "Huishoudens onder of rond het sociaal minimum", "pct", "p_socminh",
+             "Aandeel particuliere huishoudens met een inkomen tot 110 % van het sociaal minimum. CBS "
+             "publiceert dit tot en met 2023; vanaf 2024 een andere armoedemaat, niet vergelijkbaar."),
     _context("bijstand_per_1000", "Bijstandsuitkeringen", "per_1000", "wwb_uittot",
              "Bijstandsuitkeringen (WWB) per 1.000 inwoners.", per_1000=True),
     _context("ww_per_1000", "WW-uitkeringen", "per_1000", "ww_uit_tot",
@@ -226,7 +264,7 @@ SCHOOL_OUTCOMES = ("toetsadvies_gem", "schooladvies_gem", "eindtoets_gem", "scho
 
 # What a wijk map opens on: a rate that differs between wijken, never a count (inhabitants are
 # mostly a measure of a wijk's size, and paint a city in one colour).
-MAP_PREFERENCE = ("afstroom_pct", "opstroom_pct", "bijstand_per_1000", "pct_niet_westers", "pct_0_14_jr",
+MAP_PREFERENCE = ("afstroom_pct", "opstroom_pct", "pct_hh_laag_inkomen", "bijstand_per_1000", "pct_niet_westers", "pct_0_14_jr",
                   "ww_per_1000", "ao_per_1000", "pct_hh_met_kinderen", "bevolkingsdichtheid")
 
 

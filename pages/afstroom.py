@@ -17,9 +17,41 @@ engine = ui.engine()
 
 keys = [k for k in ("afstroom_pct", "opstroom_pct")
         if k in queries.indicators_at(engine, user.scope, gemeente.code, "wijk")]
+VO_KEYS = ("vo_afstroom_pct", "vo_opstroom_pct", "vo_zittenblijven_pct")
+
+
+def vo_schools() -> None:
+    """Without the restricted table per woonwijk: DUO's public figures per vo-school, and the
+    gemeente's figure by school location and (an estimate) by residence."""
+    vo_keys = [k for k in VO_KEYS if k in queries.indicators_at(engine, user.scope, gemeente.code, "school")]
+    st.header(f"Op- en afstroom op de vo-scholen van {gemeente.name}")
+    ui.explain("Uit DUO's openbare cijfers per vo-vestiging: hoeveel leerlingen van het ene schooljaar op het "
+               "volgende naar een lager of hoger schooltype gingen of bleven zitten. Per school, niet per "
+               "woonwijk: de cijfers per wijk komen uit de maatwerktabel (microdata) van de gemeente.")
+    with ui.controls():
+        ind = ui.indicator_select("Indicator", vo_keys, radio=True)
+        labels = queries.periods(engine, user.scope, ind.key, gemeente=gemeente.code)
+        period = ui.url_choice("Schooljaar", labels, "periode", default=labels[-1])
+    following = f"{int(period[:4]) + 1}-{int(period[:4]) + 2}"
+    for figure in analysis.vo_gemeente_figures(engine, user.scope, gemeente.code, ind.key, period):
+        st.markdown(ui.plain(f"{figure.ind.label}, {period} → {following}: {formatting.value(figure.value, ind.unit)} "
+                             f"(95 %: {formatting.interval(figure.low, figure.high, ind.unit)}; "
+                             f"{formatting.number(figure.n, 0)} leerlingen)."))
+        if figure.ind.key.endswith("_woon_pct"):
+            st.caption(ui.plain(figure.ind.caveat))
+    values = analysis.school_values(engine, user.scope, gemeente.code, ind.key, period)
+    ui.withheld_note(values.withheld, ind.counted)
+    ui.about(ind, labels)
+    ui.table(user, tables.area_table(values, ind, f"{period} → {following}", level="school"),
+             f"{ind.key}-{gemeente.code}-{period}")
+
+
 if not keys:
-    ui.empty_state(user, f"Er zijn geen cijfers over afstroom en opstroom per wijk van {gemeente.name} geladen.",
-                   registry.get("afstroom_pct"))
+    if any(k in queries.indicators_at(engine, user.scope, gemeente.code, "school") for k in VO_KEYS):
+        vo_schools()
+    else:
+        ui.empty_state(user, f"Er zijn geen cijfers over afstroom en opstroom per wijk van {gemeente.name} geladen.",
+                       registry.get("afstroom_pct"))
     st.stop()
 with ui.controls():
     ind = ui.indicator_select("Indicator", keys, radio=True)

@@ -3,7 +3,7 @@ its path over the school years, and the line all schools together lead one to ex
 
 import streamlit as st
 
-from gka_dash import analysis, charts, queries, registry, stats, tables, ui
+from gka_dash import analysis, apcg, charts, queries, registry, stats, tables, ui
 
 user = ui.require_user()
 ui.page_header("Scholen", "Hoe verklaren we dit? Het gemiddelde advies van elke basisschool naast de "
@@ -67,7 +67,7 @@ if highlight:
         st.caption("De scholen van deze gemeente die in hetzelfde schooljaar het dichtst bij de gekozen school "
                    f"liggen op {x_ind.label.lower()}: wat bereiken zij?")
         ui.plain_table(tables.school_table(pairs._replace(frame=similar), x_ind, y_ind))
-for note in (pairs.note, x_ind.caveat if x_ind.key != "apcg_pct" else ""):
+for note in (pairs.note, x_ind.caveat if x_ind.key != "apcg_pct" else apcg.lists_note(engine, years)):
     if note:
         st.caption(note)
 ui.withheld_note(pairs.withheld)

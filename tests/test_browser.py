@@ -16,7 +16,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from sqlalchemy import func, select
 
-from gka_dash import auth, db, demo
+from gka_dash import auth, db, demo, queries
 from gka_dash.schema import audit_log, observation, school
 
 CHROMIUM = "/usr/bin/chromium"
@@ -512,10 +512,28 @@ def public_server(tmp_path_factory):
     engine = db.get_engine(url)
     db.init_db(engine)
     assert not import_folder(engine, RAW, year=2015).failed
+    _rotterdam_pupils_by_postcode(engine, tmp_path_factory.mktemp("duo"))
     with engine.begin() as conn:
         users.add_user(conn, "rotterdam", role="gemeente", gemeenten=["GM0599"], password=CITY_PASSWORD)
     with _serve(url, GKA_COOKIE_KEY="een-eigen-sleutel-van-minstens-32-tekens-lang") as base:
         yield base
+
+
+def _rotterdam_pupils_by_postcode(engine, folder):
+    """DUO's pupils by home postcode for Rotterdam's real schools, in the layouts of 2019-2020 and
+    2023-2024 (issue #25): with the real APCG list, Scholen has % APCG for them."""
+    from gka_dash.importers.duo_postcodes import import_pupils_by_postcode
+    from gka_dash.scope import Scope
+    from . import duo_layouts
+    schools = queries.schools(engine, Scope.everything(), "GM0599")
+    with engine.connect() as conn:
+        postcodes = dict(conn.execute(select(school.c.id, school.c.postcode).where(school.c.gemeente_code == "GM0599")).all())
+    schools = schools.assign(postcode=schools["id"].map(postcodes))
+    for year, era in (("2019", "L"), ("2023", "2023")):
+        path = duo_layouts.po_postcode_old(folder / f"03.-leerlingen-po-totaaloverzicht-{year}-{int(year) + 1}.csv",
+                                           duo_layouts.pupils_near_schools(schools, peildatum=f"{year}1001", era=era,
+                                                                           seed=int(year)), era=era)
+        import_pupils_by_postcode(engine, path)
 
 
 PLOT = """() => {  // the plot area of the first chart: what its grid lines span, and its legend entries
@@ -550,6 +568,31 @@ def test_scholen_for_rotterdam_keeps_its_plot_at_the_size_of_a_big_city(public_s
                 page.locator("[data-testid=stMetricValue]").first.wait_for(timeout=60000)
             page.wait_for_function("document.fonts.status === 'loaded'", timeout=60000)  # icons, not their names
             page.screenshot(path=str(ARTIFACTS / f"rotterdam-{name}.png"), full_page=True)
+        browser.close()
+
+
+AXES = """() => [...document.querySelectorAll('[data-testid=stVegaLiteChart] svg.marks g.role-axis-title text')]
+  .map(t => t.textContent)"""
+POINTS = """() => document.querySelectorAll('[data-testid=stVegaLiteChart] svg.marks')[0]
+  .querySelectorAll('g.mark-symbol path, g.mark-symbol.role-mark path').length"""
+
+
+def test_scholen_for_rotterdam_draws_the_share_of_pupils_from_an_apcg_on_public_data(public_server):
+    """Issue #25: DUO's pupils by home postcode for Rotterdam's real schools, joined with the real
+    APCG list, make the original chart: schooladvies against % APCG, with the list named."""
+    from playwright.sync_api import sync_playwright
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_context(viewport={"width": 1440, "height": 900}, locale="nl-NL").new_page()
+        page.goto(public_server + "/scholen")
+        _login(page, "rotterdam", CITY_PASSWORD)
+        page.get_by_text("L+A 2014").first.wait_for(timeout=60000)
+        page.wait_for_function(IDLE, timeout=60000)
+        titles = page.evaluate(AXES)
+        assert "Leerlingen uit APCG (%)" in titles, titles
+        assert page.evaluate(POINTS) >= 100  # Rotterdam's schools in 2019-2020 and 2023-2024
+        page.screenshot(path=str(ARTIFACTS / "rotterdam-scholen-apcg.png"), full_page=True)
         browser.close()
 
 

@@ -1,7 +1,8 @@
 """A folder of CBS/DUO downloads → every importer, in the order the data depends on.
 
-Areas come first (schools get their wijk from them), then the school lists (the open-data files
-attach to schools), then the public school figures, and the restricted long-format tables last
+Areas come first (schools get their wijk from them) with the StatLine kerncijfers, then the school
+lists (the open-data files attach to schools), then the public school figures (APCG lists before
+the pupils by home postcode that are matched to them), and the restricted long-format tables last
 (they refer to wijken and schools). Each file is recognised by its columns, not its name alone;
 a file that is none of these is listed by name with the reason, never half-read.
 """
@@ -18,10 +19,13 @@ from ..errors import GkaError, InputError
 from . import vector
 from .base import ImportReport, read_table
 from .cbs_areas import import_areas
+from .duo_doorstroom import import_doorstroom, is_doorstroom
+from .duo_postcodes import import_pupils_by_postcode, is_pupils_by_postcode
 from .duo_schools import import_schools, normalise_column
 from .indicators_csv import COLUMNS as LONG_COLUMNS
 from .indicators_csv import import_indicators
 from .open_data import detect_kind, import_open_data
+from .statline import import_kerncijfers, is_kerncijfers, read_rows
 
 GEO_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip"}
 LEVEL_ORDER = {"gemeente": 0, "wijk": 1, "buurt": 2}
@@ -92,13 +96,38 @@ def _csv_plan(path: Path) -> Planned | str:
         located = 2 if {"LAT", "LONG"} <= columns or {"LAT", "LON"} <= columns else 0
         return Planned(path, f"{sector}-scholen", (1, sector, located, path.name),
                        lambda engine, **kw: import_schools(engine, path, sector=sector, **kw))
+    if is_pupils_by_postcode(columns):
+        return Planned(path, "leerlingen naar postcode (DUO)", (2.5, path.name),
+                       lambda engine, **kw: import_pupils_by_postcode(engine, path, **kw))
+    if is_doorstroom(columns):
+        return Planned(path, "doorstroom vo (DUO)", (2.6, path.name),
+                       lambda engine, **kw: import_doorstroom(engine, path, **kw))
+    if is_kerncijfers(table.columns):
+        return _kerncijfers_plan(path)
     try:
         kind = detect_kind(table)
     except InputError:
         return ("not a file this dashboard reads (expected CBS areas, a DUO school list, DUO/CBS "
-                "eindtoets, achterstandsscores, schooladviezen, an APCG list, the GKA list or the long format)")
+                "eindtoets, achterstandsscores, schooladviezen, an APCG list, pupils by postcode, vo doorstroom, "
+                "CBS kerncijfers, the GKA list or the long format)")
     return Planned(path, f"open data: {kind}", (2, kind, path.name),
                    lambda engine, **kw: import_open_data(engine, path, kind=kind, **kw))
+
+
+def _kerncijfers_plan(path: Path) -> Planned:
+    return Planned(path, "CBS kerncijfers wijken en buurten", (0.5, path.name),
+                   lambda engine, **kw: import_kerncijfers(engine, path, **kw))
+
+
+def _json_plan(path: Path, year: int | None) -> Planned | str:
+    """A .json is a StatLine export (rows with Codering and Aantal inwoners) or GeoJSON."""
+    try:
+        rows = read_rows(path)
+    except InputError:
+        rows = []
+    if rows and is_kerncijfers(rows[0]):
+        return _kerncijfers_plan(path)
+    return _geo_plan(path, year)
 
 
 def plan(folder: Path, *, year: int | None = None) -> tuple[list[Planned], list[tuple[Path, str]]]:
@@ -109,7 +138,9 @@ def plan(folder: Path, *, year: int | None = None) -> tuple[list[Planned], list[
     planned, skipped = [], []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         suffix = path.suffix.lower()
-        if suffix in GEO_SUFFIXES:
+        if suffix == ".json":
+            found = _json_plan(path, year)
+        elif suffix in GEO_SUFFIXES:
             found = _geo_plan(path, year)
         elif suffix == ".csv":
             found = _csv_plan(path)
