@@ -30,18 +30,35 @@ def list_for(lists, period: str):
     return usable[-1] if usable else None
 
 
+def by_list(lists, periods) -> tuple[dict[str, list[str]], list[str]]:
+    """Which list each school year is counted with (list → its school years), and the school
+    years no list covers (before the oldest)."""
+    used, none = defaultdict(list), []
+    for period in sort_periods(periods):
+        chosen = list_for(lists, period)
+        (used[chosen[0]].append(period) if chosen else none.append(period))
+    return dict(used), none
+
+
+def describe(lists, periods) -> str:
+    """In Dutch: "L+A 2011-2012 (2012-2013); L+A 2014 (2015-2016 tot en met 2024-2025)", and the
+    school years without a list."""
+    used, none = by_list(lists, periods)
+    parts = [f"L+A {name} ({years[0]}{' tot en met ' + years[-1] if len(years) > 1 else ''})"
+             for name, years in used.items()]
+    text = "; ".join(parts)
+    if none:
+        oldest = f"L+A {lists[0][0]}" if lists else "een APCG-lijst"
+        text += (f"{'. ' if text else ''}Geen % APCG voor {', '.join(none)}: "
+                 f"die schooljaren liggen vóór de oudste lijst ({oldest})")
+    return text
+
+
 def lists_note(engine, periods) -> str:
     """What a page showing % APCG says about the lists behind it, in Dutch."""
     with engine.connect() as conn:
         lists = apcg_lists(conn)
-    used = defaultdict(list)
-    for period in sort_periods(periods):
-        chosen = list_for(lists, period)
-        if chosen:
-            used[chosen[0]].append(period)
-    if not used:
+    if not lists:
         return ""
-    parts = [f"L+A {name} ({years[0]}{' tot en met ' + years[-1] if len(years) > 1 else ''})"
-             for name, years in used.items()]
     return ("% APCG-leerlingen: geteld uit DUO's leerlingen per woonpostcode met per schooljaar de nieuwste "
-            "APCG-lijst die niet later is dan dat schooljaar: " + "; ".join(parts) + ".")
+            "APCG-lijst die niet later is dan dat schooljaar: " + describe(lists, periods) + ".")

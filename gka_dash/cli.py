@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             _print_report(import_kerncijfers(engine, args.source, year=args.year, user=args.by))
         elif args.command == "import-folder":
             result = import_folder(engine, args.path, year=args.year, progress=_progress, user=args.by)
+            print(f"[{'#' * 20}] klaar", file=sys.stderr, flush=True)
             print("\n".join(result.lines()))
             if result.failed:
                 return 2

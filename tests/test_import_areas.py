@@ -88,13 +88,38 @@ def test_cbs_sentinels_become_missing_not_numbers(engine, tmp_path):
     assert inhabitants["WK099902"] is None
 
 
+def test_a_layer_of_2023_on_with_long_names_letters_in_codes_and_new_sentinels(engine, tmp_path):
+    """The GeoPackage of 2023 and later (docs/bronnen.md): names in full, Amsterdam's wijk codes
+    with letters, -99995 for a figure CBS does not give; a real negative figure would stay."""
+    squares = [Polygon([(4.9 + i * 0.01, 52.37), (4.91 + i * 0.01, 52.37), (4.91 + i * 0.01, 52.38),
+                        (4.9 + i * 0.01, 52.38)]) for i in range(3)]
+    frame = gpd.GeoDataFrame({
+        "wijkcode": ["WK0363MB", "WK0363AF", "WK036301"], "wijknaam": ["Burgwallen-Oude Zijde", "Frederik", "Water"],
+        "gemeentecode": ["GM0363"] * 3, "water": ["NEE", "NEE", "JA"],
+        "aantal_inwoners": [4200, 9800, 0], "percentage_personen_0_tot_15_jaar": [7, -99995, -99995],
+        "gemiddeld_inkomen_per_inwoner": [41.5, 33.2, -99997],
+        "percentage_huishoudens_met_laag_inkomen": [9.5, -99995, -99995]},
+        geometry=squares, crs="EPSG:4326")
+    path = tmp_path / "wijkenbuurten_2024_v1.gpkg"
+    frame.to_file(path, layer="wijken")
+    import_areas(engine, path, level="wijk", year=2024)
+    with engine.connect() as conn:
+        codes = set(conn.execute(select(area.c.code)).scalars())
+        found = {(k, s): v for k, s, v in conn.execute(
+            select(observation.c.indicator_key, observation.c.subject, observation.c.value))}
+    assert codes == {"WK0363MB", "WK0363AF"}  # water dropped, letters kept
+    assert found[("inkomen_per_inwoner", "WK0363MB")] == 41.5 and found[("inwoners", "WK0363AF")] == 9800
+    assert found[("pct_0_14_jr", "WK0363AF")] is None and found[("pct_hh_laag_inkomen", "WK0363MB")] == 9.5
+    assert found[("pct_hh_laag_inkomen", "WK0363AF")] is None
+
+
 def test_water_only_areas_are_dropped(engine, tmp_path):
     path = _tiny_layer(tmp_path, H2O=["NEE", "JA", "NEE"])
     report = import_areas(engine, path, level="wijk", year=2015)
     with engine.connect() as conn:
         codes = conn.execute(select(area.c.code)).scalars().all()
     assert sorted(codes) == ["WK099901", "WK099903"]
-    assert "1 water-only" in report.warnings[0]
+    assert "1 gebieden van alleen water" in report.warnings[0]
 
 
 def test_invalid_polygon_is_repaired(engine, tmp_path):

@@ -32,7 +32,7 @@ def test_schools_without_coordinates_are_stored_and_reported(with_schools):
     assert len(stored) == len(source)
     without = [sid for sid, lon in stored if lon is None]
     assert len(without) >= missing
-    assert f"{len(without)} schools have no coordinates" in report.warnings[0]
+    assert f"{len(without)} scholen zonder coördinaten" in report.warnings[0]
 
 
 def test_schools_get_the_wijk_an_independent_spatial_join_gives(with_schools):

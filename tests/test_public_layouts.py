@@ -122,7 +122,7 @@ def test_an_apcg_list_loaded_after_the_pupils_is_matched_to_them(engine, tmp_pat
     import_schools(engine, raw("duo_cbs_ginberg_cito/vestigingen_bo_all_geocoded.csv"))
     report = import_pupils_by_postcode(engine, layouts.po_postcode_old(tmp_path / "po-2015.csv", [
         {"school": A, "pc4": BOTH, "ages": _ages(10)}, {"school": A, "pc4": NEITHER, "ages": _ages(30)}]))
-    assert any("nog geen APCG-postcodelijst" in w for w in report.warnings) and not _apcg(engine, A)
+    assert any("nog geen APCG-postcodelijst" in f for f in report.facts) and not _apcg(engine, A)
     import_open_data(engine, raw("apcg/apcg_pc4_LA2014_LA2011-2012.csv"))
     assert _apcg(engine, A)["2015-2016"][:2] == (pytest.approx(25.0), 40)
 
@@ -262,10 +262,90 @@ def test_import_folder_recognises_the_new_files_and_orders_them_after_what_they_
     layouts.statline_json(tmp_path / "85984NED.json", layouts.statline_rows(KEYS_2024, REGIONS))
     (tmp_path / "apcg.csv").write_text("pc4,apcg_2014\n3012,1\n", encoding="utf-8")
     (tmp_path / "vestigingen.csv").write_bytes(raw("duo_cbs_ginberg_cito/alle-vestigingen-bo.csv").read_bytes()[:4000].rsplit(b"\n", 1)[0])
+    import geopandas as gpd
+    from shapely.geometry import box
+    layers = tmp_path / "wijkenbuurten_2024_v1.gpkg"  # one GeoPackage, a layer per level, long names
+    gpd.GeoDataFrame({"gemeentecode": ["GM0599"], "gemeentenaam": ["Rotterdam"]}, geometry=[box(4.4, 51.9, 4.5, 52.0)],
+                     crs="EPSG:4326").to_file(layers, layer="gemeenten")
+    gpd.GeoDataFrame({"wijkcode": ["WK059901"], "wijknaam": ["Stadsdriehoek"], "gemeentecode": ["GM0599"]},
+                     geometry=[box(4.47, 51.91, 4.49, 51.93)], crs="EPSG:4326").to_file(layers, layer="wijken")
     planned, skipped = plan(tmp_path)
     order = [p.path.name for p in planned]
+    assert [p.what for p in planned[:2]] == ["CBS gemeente 2024", "CBS wijk 2024"]
     assert order.index("85984NED.json") < order.index("vestigingen.csv") < order.index("apcg.csv") \
         < order.index("brin6_pc4.csv") and not skipped, (order, skipped)
     assert {p.what for p in planned} >= {"leerlingen naar postcode (DUO)", "doorstroom vo (DUO)",
                                          "CBS kerncijfers wijken en buurten"}
     assert read_table(tmp_path / "brin6_pc4.csv", allow_latin1=True).columns == layouts.POPOSTCODE4_HEAD
+
+
+def test_the_same_pupils_from_two_files_are_counted_once(rotterdam, tmp_path):
+    """A yearly file and the portal's popostcode4 hold the same school year: the newest read wins,
+    never both (which would double n and halve the margin)."""
+    cells = [{"school": A, "pc4": BOTH, "ages": _ages(10)}, {"school": A, "pc4": NEITHER, "ages": _ages(30)}]
+    import_pupils_by_postcode(rotterdam, layouts.po_postcode_old(tmp_path / "03-2015.csv", cells))
+    import_pupils_by_postcode(rotterdam, layouts.po_postcode_old(tmp_path / "kopie van 03-2015.csv", cells))
+    assert _apcg(rotterdam, A)["2015-2016"][:2] == (pytest.approx(25.0), 40)
+    import_pupils_by_postcode(rotterdam, layouts.popostcode4(tmp_path / "brin6_pc4.csv", [
+        ("03NB", "00", "BO", 2015, BOTH, 12), ("03NB", "00", "BO", 2015, NEITHER, 36)]))
+    assert _apcg(rotterdam, A)["2015-2016"][:2] == (pytest.approx(25.0), 48)
+
+
+def _one_line(capsys, argv, *parts):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err and all(p in err for p in parts), err
+    return err
+
+
+def test_hostile_statline_files_are_one_line_and_store_nothing(engine, tmp_path, capsys):
+    def region(**values):
+        return [{**REGIONS[1], **values}]
+    cases = {
+        "fullwidth.json": (region(AantalInwoners="１０００"), ["'１０００' is not a number"]),
+        "arabic.json": (region(AantalInwoners="١٠٠٠"), ["is not a number"]),
+        "underscore.json": (region(AantalInwoners="1_000"), ["is not a number"]),
+        "negative.json": (region(AantalInwoners=-1000), ["not a number of inhabitants"]),
+        "share.json": (region(k_0Tot15Jaar=50000), ["is outside 0 to 100"]),
+        "twice.json": (region() + region(), ["WK059901 occurs twice"]),
+    }
+    for name, (regions, expected) in cases.items():
+        path = layouts.statline_json(tmp_path / name, layouts.statline_rows(KEYS_2017, regions))
+        _one_line(capsys, ["import-kerncijfers", str(path), "--year", "2017"], name, *expected)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 200_000 + "]" * 200_000)
+    _one_line(capsys, ["import-kerncijfers", str(deep), "--year", "2017"], "nested too deeply")
+    good = layouts.statline_json(tmp_path / "good.json", layouts.statline_rows(KEYS_2017, REGIONS))
+    _one_line(capsys, ["import-kerncijfers", str(good), "--year", "99999"], "is not a year")
+    with engine.connect() as conn:
+        assert conn.execute(select(observation.c.id)).first() is None
+
+
+def test_doorstroom_keeps_masked_rows_consistent_and_refuses_what_cannot_be(engine, tmp_path, capsys):
+    import_schools(engine, raw("duo_cbs_ginberg_cito/vestigingen_vo_all_geocoded.csv"))
+    name = "05.-zittenblijvers-niveau-vestiging-2023-2024-tov-2024-2025.csv"
+    # A tiny vestiging where everything is '<5': moves never exceed the pupils drawn for it.
+    import_doorstroom(engine, layouts.doorstroom(tmp_path / name, [
+        ("04IK", "00", "Accent", "ROTTERDAM", "<5", "<5", "<5", "<5"),
+        ("14QT", "00", "Marnix", "ROTTERDAM", 3, 0, 0, "<5")]))
+    with engine.connect() as conn:  # fewer than 10 pupils: stored, and withheld from every view
+        shares = conn.execute(select(observation.c.value).where(observation.c.indicator_key.like("vo_%_pct"),
+                                                                observation.c.subject.in_(["04IK00", "14QT00"]))).scalars().all()
+    assert len(shares) == 6 and all(0 <= v <= 100 for v in shares)
+    assert len(queries.observations(engine, EVERYTHING, "vo_afstroom_pct", gemeente="GM0599").withheld) == 2
+    bad = layouts.doorstroom(tmp_path / ("x-" + name), [("14QT", "00", "Marnix", "ROTTERDAM", 100, 90, 90, 90)])
+    _one_line(capsys, ["import-doorstroom", str(bad)], "together (270) are more than the pupils (100)")
+    _one_line(capsys, ["import-doorstroom", str(bad), "--period", "2016-2014"], "--period")
+    # A second file for the same years replaces the first whole: the gemeente figure is that of its schools.
+    import_doorstroom(engine, layouts.doorstroom(tmp_path / ("ander-" + name), [
+        ("14QT", "00", "Marnix", "ROTTERDAM", 600, 30, 12, 60)]))
+    rows = queries.observations(engine, EVERYTHING, "vo_afstroom_pct", gemeente="GM0599").rows
+    assert rows["subject"].tolist() == ["14QT00"]
+    gemeente = queries.observations(engine, EVERYTHING, "vo_afstroom_gemeente_pct", gemeente="GM0599").rows
+    assert gemeente["n"].tolist() == [600]
+
+
+def test_text_from_a_file_stays_on_one_inert_line(rotterdam, tmp_path, capsys):
+    path = layouts.po_postcode_old(tmp_path / "po.csv", [{"school": A, "pc4": BOTH, "ages": {4: '"1\nfout: alles goed\x1b[2J"'}}])
+    err = _one_line(capsys, ["import-pupils-postcode", str(path)], "po.csv", "column L4")
+    assert "\x1b" not in err and "\\x0a" in err

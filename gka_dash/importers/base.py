@@ -43,11 +43,17 @@ class ImportReport:
 
     dataset: str
     stored: dict[str, int] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what a reader should check
+    facts: list[str] = field(default_factory=list)  # what the file held, for information
 
     def lines(self) -> list[str]:
         stored = ", ".join(f"{count} {what}" for what, count in self.stored.items())
-        return [f"{self.dataset}: opgeslagen: {stored}"] + [f"  let op: {w}" for w in self.warnings]
+        return ([f"{self.dataset}: opgeslagen: {stored}"] + [f"  {f}" for f in self.facts]
+                + [f"  let op: {w}" for w in self.warnings])
+
+    def summary(self) -> str:
+        """The report on one line, for a list of files."""
+        return "; ".join(line.strip() for line in self.lines())
 
 
 def checksum(data: bytes) -> str:
@@ -56,7 +62,7 @@ def checksum(data: bytes) -> str:
 
 def read_bytes(path: Path) -> bytes:
     if not path.exists():
-        raise InputError(str(path), "file not found")
+        raise InputError(path.name, "file not found")  # the name only: a message names no server path
     if path.stat().st_size > MAX_FILE_BYTES:
         raise InputError(path.name, f"is {path.stat().st_size / 2**20:.0f} MB; the most an import reads is "
                                     f"{MAX_FILE_BYTES // 2**20} MB")
@@ -143,7 +149,7 @@ class TextTable:
         value = self.number(row, column, required=required)
         if value is None:
             return None
-        if value < 0 or value != int(value):
+        if value < 0 or value != int(value) or "e" in row[column].lower():  # 1e3 is no way to write 1.000 pupils
             raise InputError(self.file, f"'{row[column].strip()}' is not a count (a whole number ≥ 0)",
                              row=row["_row"], column=column)
         if value > MAX_COUNT:

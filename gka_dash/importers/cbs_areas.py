@@ -80,7 +80,7 @@ def import_areas(engine, path: Path, *, level: str, year: int, crs: str | None =
         stored_obs = write_observations(conn, context, dataset_id)
     report.stored = {f"gebieden ({level})": len(records), "contextwaarnemingen": stored_obs}
     if dropped_water:
-        report.warnings.append(f"{dropped_water} water-only areas dropped")
+        report.warnings.append(f"{dropped_water} gebieden van alleen water overgeslagen")
     return report
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from .. import codes
 from ..errors import InputError
+from ..periods import parse_period
 from ..schema import observation, pupil_postcode, school
 from .base import (ImportReport, TextTable, checksum, estimated_row, observation_row, read_bytes, read_table,
                    refuse_demo, start_dataset, write_observations)
@@ -55,7 +56,13 @@ def period_of(path: Path, table: TextTable, period: str | None) -> str:
     """The base school year: from --period, a SCHOOLJAAR column, or the name DUO gives the file
     ('…-2023-2024-tov-2024-2025.csv' → 2023-2024, the year the pupils were counted first)."""
     if period:
-        return period
+        try:
+            parsed = parse_period(period)
+        except ValueError as exc:
+            raise InputError(path.name, f"--period {exc}") from None
+        if parsed.end != parsed.start + 1 or not 2000 <= parsed.start <= 2100:
+            raise InputError(path.name, f"--period '{period}' is not a school year such as 2023-2024")
+        return parsed.label
     found = YEARS_IN_NAME.search(path.name)
     if found:
         first, second, third, fourth = map(int, found.groups())
@@ -95,14 +102,9 @@ def import_doorstroom(engine, path: Path, *, period: str | None = None, user: st
             if sid not in schools:
                 unknown += 1
                 continue
-            total = _draws(table, row, total_col, rng)
-            moves = {kind: _draws(table, row, col, rng) for col, kind in MOVES.items()}
+            total, moves = _consistent(table, row, total_col, rng)
             if total.mean() <= 0:
                 continue
-            for kind, draws in moves.items():
-                if (draws > total).any():
-                    raise InputError(table.file, f"more {kind} than pupils ({row[_column(kind)]} of {row[total_col]})",
-                                     row=row["_row"], column=_column(kind))
             masked = 2.5 * sum(_masked(row[c]) for c in (total_col, *MOVES))
             estimated += bool(masked)
             gm = schools[sid]
@@ -117,7 +119,9 @@ def import_doorstroom(engine, path: Path, *, period: str | None = None, user: st
         if not rows:
             raise InputError(path.name, "no rows matched a VO school in the school list; import the DUO VO "
                                         "vestigingen list first")
-        dataset_id = start_dataset(conn, kind="doorstroom-vo", name=f"{label} {path.name}", file_name=path.name,
+        # One file per pair of school years: a second file for the same years replaces the first whole,
+        # so the gemeente's figure is always that of the schools shown with it.
+        dataset_id = start_dataset(conn, kind="doorstroom-vo", name=label, file_name=path.name,
                                    digest=digest, rows=len(table.rows), user=user)
         report.stored = {"waarnemingen": write_observations(conn, rows, dataset_id)}
         report.stored["schattingen naar woongemeente"] = derive_residence(conn, user=user)
@@ -135,6 +139,28 @@ def _column(kind: str) -> str:
 
 def _masked(text: str) -> bool:
     return text.strip().replace(" ", "") in MASKED
+
+
+def _consistent(table: TextTable, row: dict, total_col: str, rng) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The pupils and their moves as draws that add up: the counted moves together at most the
+    counted pupils (else the file is wrong), a '<5' move no more than the pupils left, '<5'
+    pupils no fewer than the moves."""
+    known = {kind: None if _masked(row[col]) else table.count(row, col, required=False) or 0 for col, kind in MOVES.items()}
+    pupils = None if _masked(row[total_col]) else table.count(row, total_col, required=False) or 0
+    counted = sum(v for v in known.values() if v is not None)
+    if pupils is not None and counted > pupils:
+        raise InputError(table.file, f"zittenblijvers, opstromers and afstromers together ({counted}) are more than "
+                                     f"the pupils ({pupils})", row=row["_row"], column=total_col)
+    moves = {kind: _draws(table, row, _column(kind), rng) for kind in MOVES.values()}
+    total = _draws(table, row, total_col, rng)
+    if pupils is None:
+        total = np.maximum(total, sum(moves.values()))
+    else:
+        for kind, value in known.items():
+            if value is None:
+                others = sum(m for k, m in moves.items() if k != kind)
+                moves[kind] = np.minimum(moves[kind], np.maximum(total - others, 0))
+    return total, moves
 
 
 def _draws(table: TextTable, row: dict, column: str, rng) -> np.ndarray:

@@ -24,13 +24,13 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from .. import codes
-from ..apcg import apcg_lists, list_for
+from ..apcg import apcg_lists, describe, list_for
 from ..errors import InputError
 from ..schema import area, pupil_postcode, school
-from .base import (ImportReport, TextTable, checksum, estimated_row, observation_row, read_bytes, read_table,
+from .base import (CHUNK, ImportReport, TextTable, checksum, estimated_row, observation_row, read_bytes, read_table,
                    refuse_demo, start_dataset, write_observations)
 from .duo_doorstroom import derive_residence
 from .duo_schools import normalise_column
@@ -89,23 +89,45 @@ def import_pupils_by_postcode(engine, path: Path, *, user: str = "cli") -> Impor
                                         "vestigingen list first")
         dataset_id = start_dataset(conn, kind="leerlingen-postcode", name=path.name, file_name=path.name,
                                    digest=digest, rows=len(table.rows), user=user)
-        conn.execute(pupil_postcode.insert(), [{**r, "dataset_id": dataset_id} for r in rows])
+        _replace_overlap(conn, sector, rows)
+        conn.execute(pupil_postcode.insert(), [{**{k: v for k, v in r.items() if k != "_row"}, "dataset_id": dataset_id}
+                                               for r in rows])
         report.stored = {"cellen (vestiging × postcode)": len(rows)}
         if sector == "VO":  # the vo file serves the doorstroom estimate by residence, not % APCG
-            derived = Derived(0, [])
             report.stored["schattingen doorstroom naar woongemeente"] = derive_residence(conn, user=user)
         else:
-            derived = derive_apcg(conn, user=user)
-            report.stored["% APCG-waarnemingen"] = derived.count
+            report.stored["scholen × schooljaren met % APCG (alle geladen bestanden, opnieuw berekend)"] = \
+                derive_apcg(conn, user=user)
+            lists = apcg_lists(conn)
     years = sorted({r["period"] for r in rows})
+    report.facts.append(f"schooljaren {years[0]} tot en met {years[-1]}" if len(years) > 1 else f"schooljaar {years[0]}")
+    if sector == "PO":
+        report.facts.append("APCG-lijst per schooljaar (de nieuwste die niet later is): " + describe(lists, years)
+                            if lists else "nog geen APCG-postcodelijst geladen: het % APCG-leerlingen volgt zodra die er is")
     masked = sum(r["masked_cells"] for r in rows)
-    report.warnings += [f"schooljaren {years[0]} tot {years[-1]}" if len(years) > 1 else f"schooljaar {years[0]}"]
     if masked:
-        report.warnings.append(f"{masked} cellen staan als '<5' (1 tot 4 leerlingen): bewaard als zodanig, "
+        report.warnings.append(f"{masked} cellen met 1 tot 4 leerlingen ('<5' of -1): bewaard als zodanig, "
                                "geschat en meegeteld in de marge")
+    abroad = sum(r["pupils"] for r in rows if r["pc4"] is None)
+    if abroad:
+        report.warnings.append(f"{abroad} leerlingen zonder Nederlandse postcode (buitenland, onbekend) tellen niet "
+                               "mee in het % APCG")
     report.warnings += [f"{count} {why}" for why, count in skipped.items() if count]
-    report.warnings += derived.notes
     return report
+
+
+def _replace_overlap(conn, sector: str, rows: list[dict]) -> None:
+    """A school year of a vestiging comes from one file: the newest one read. The yearly file and
+    the portal's popostcode4 (or one file saved under two names) give the same pupils, and
+    counting both would double them and halve the margin."""
+    by_period = defaultdict(set)
+    for row in rows:
+        by_period[row["period"]].add(row["school_id"])
+    for period, ids in by_period.items():
+        ids = sorted(ids)
+        for i in range(0, len(ids), CHUNK):
+            conn.execute(delete(pupil_postcode).where(pupil_postcode.c.sector == sector, pupil_postcode.c.period == period,
+                                                      pupil_postcode.c.school_id.in_(ids[i:i + CHUNK])))
 
 
 def _gemeente_names(conn) -> dict[str, str]:
@@ -140,10 +162,13 @@ def school_year(text: str, file: str, row: int, column: str) -> str:
     return f"{start}-{start + 1}"
 
 
-def postcode4(text: str) -> str | None:
+def postcode4(table: TextTable, row: dict, column: str) -> str | None:
     """A Dutch PC4 as DUO writes it (3011, '3011', 3011.0, '3011 AB'); None for what is none
-    (blank, 'Buitenland', 'onbekend', 0000)."""
-    found = PC4.match(text.strip().upper())
+    (blank, 'Buitenland', 'onbekend', 0000). Digits other than ASCII are no postcode a file means."""
+    text = row[column].strip().upper()
+    if any(ch.isdigit() and not ch.isascii() for ch in text):
+        raise InputError(table.file, f"'{text}' is not a postcode (ASCII digits expected)", row=row["_row"], column=column)
+    found = PC4.match(text)
     return found.group(1) if found else None
 
 
@@ -193,9 +218,9 @@ def _old_rows(table: TextTable, schools: dict, names: dict, path: Path) -> tuple
                 skipped["rijen waar TOTAAL niet de som van de leeftijden is (TOTAAL gebruikt)"] += 1
         rows.append({"school_id": sid, "sector": "PO", "gemeente_code": schools[sid],
                      "period": school_year(row["PEILDATUM"], table.file, row["_row"], "PEILDATUM"),
-                     "pc4": postcode4(row["POSTCODE_LEERLING"]), "leerjaar": "",
+                     "pc4": postcode4(table, row, "POSTCODE_LEERLING"), "leerjaar": "",
                      "home_gemeente": names.get(_name_key(row.get("GEMEENTENAAM_LEERLING", ""))),
-                     "pupils": pupils, "masked_cells": masked})
+                     "pupils": pupils, "masked_cells": masked, "_row": row["_row"]})
     return _no_repeats(table, rows), skipped
 
 
@@ -212,8 +237,8 @@ def _new_rows(table: TextTable, schools: dict, names: dict, path: Path) -> tuple
         pupils, masked = _cells(table, row, ["AANTAL_LEERLINGEN"])
         rows.append({"school_id": sid, "sector": "PO", "gemeente_code": schools[sid],
                      "period": school_year(row["PEILJAAR"], table.file, row["_row"], "PEILJAAR"),
-                     "pc4": postcode4(row["POSTCODE4_DEELNEMER"]), "leerjaar": "", "home_gemeente": None,
-                     "pupils": pupils, "masked_cells": masked})
+                     "pc4": postcode4(table, row, "POSTCODE4_DEELNEMER"), "leerjaar": "", "home_gemeente": None,
+                     "pupils": pupils, "masked_cells": masked, "_row": row["_row"]})
     return _no_repeats(table, rows), skipped
 
 
@@ -245,9 +270,9 @@ def _vo_rows(table: TextTable, schools: dict, names: dict, path: Path) -> tuple[
         rows.append({"school_id": sid, "sector": "VO", "gemeente_code": schools[sid],
                      "period": (school_year(row["PEILDATUM"], table.file, row["_row"], "PEILDATUM")
                                 if "PEILDATUM" in table.columns else fixed),
-                     "pc4": postcode4(row["POSTCODE_LEERLING"]), "leerjaar": "",
+                     "pc4": postcode4(table, row, "POSTCODE_LEERLING"), "leerjaar": "",
                      "home_gemeente": home or names.get(_name_key(row.get("GEMEENTENAAM_LEERLING", ""))),
-                     "pupils": pupils, "masked_cells": masked})
+                     "pupils": pupils, "masked_cells": masked, "_row": row["_row"]})
     return _no_repeats(table, rows), skipped
 
 
@@ -256,20 +281,15 @@ def _no_repeats(table: TextTable, rows: list[dict]) -> list[dict]:
     twice, and its counts would double. (Rows without a Dutch postcode may repeat: abroad,
     unknown.)"""
     seen = {}
-    for source, row in zip((r["_row"] for r in table.rows), rows):
+    for row in rows:
         key = (row["school_id"], row["period"], row["pc4"], row["leerjaar"])
         if row["pc4"] is None:
             continue
         if key in seen:
             raise InputError(table.file, f"vestiging {row['school_id']}, {row['period']}, postcode {row['pc4']} "
-                                         f"occurs twice (also row {seen[key]})", row=source)
-        seen[key] = source
+                                         f"occurs twice (also row {seen[key]})", row=row["_row"])
+        seen[key] = row["_row"]
     return rows
-
-
-class Derived:
-    def __init__(self, count: int, notes: list[str]):
-        self.count, self.notes = count, notes
 
 
 def small_cell_chances(conn) -> np.ndarray:
@@ -282,31 +302,28 @@ def small_cell_chances(conn) -> np.ndarray:
     return counts / counts.sum() if counts.sum() else np.full(4, 0.25)
 
 
-def derive_apcg(conn, *, user: str) -> Derived:
+def derive_apcg(conn, *, user: str) -> int:
     """Recompute every school's % APCG pupils from the cells and lists stored: one derived
-    dataset, replaced whole, so a list or a year loaded later re-matches all of them."""
+    dataset, replaced whole, so a list or a year loaded later re-matches all of them. Returns
+    how many school-years have a figure."""
     lists = apcg_lists(conn)
     cells = conn.execute(select(pupil_postcode.c.school_id, pupil_postcode.c.gemeente_code,
                                 pupil_postcode.c.period, pupil_postcode.c.pc4, pupil_postcode.c.pupils,
                                 pupil_postcode.c.masked_cells).where(pupil_postcode.c.sector == "PO")).all()
-    if not cells:
-        return Derived(0, [])
-    if not lists:
-        return Derived(0, ["nog geen APCG-postcodelijst geladen: het % APCG-leerlingen volgt zodra die er is"])
+    if not cells or not lists:
+        return 0
     chances = small_cell_chances(conn)
     rng = np.random.default_rng(2011)  # the same files give the same figures
     per_school = defaultdict(list)
     for cell in cells:
-        per_school[(cell.school_id, cell.gemeente_code, cell.period)].append(cell)
-    rows, before_lists, unknown = [], set(), 0
-    for (sid, gm, period), group in sorted(per_school.items()):
+        if cell.pc4 is not None:  # pupils without a Dutch postcode are in no share
+            per_school[(cell.school_id, cell.gemeente_code, cell.period)].append(cell)
+    rows = []
+    for (sid, gm, period), located in sorted(per_school.items()):
         chosen = list_for(lists, period)
         if chosen is None:
-            before_lists.add(period)
             continue
         pc4s = chosen[2]
-        located = [c for c in group if c.pc4 is not None]
-        unknown += sum(c.pupils for c in group if c.pc4 is None)
         known_in = sum(c.pupils for c in located if c.pc4 in pc4s)
         known_all = sum(c.pupils for c in located)
         masked_in = sum(c.masked_cells for c in located if c.pc4 in pc4s)
@@ -322,17 +339,7 @@ def derive_apcg(conn, *, user: str) -> Derived:
         rows.append(estimated_row("apcg_pct", sid, gm, period, shares, totals, float((draw_in + draw_out).mean())))
     dataset_id = start_dataset(conn, kind="afgeleid", name=DERIVED, file_name="(afgeleid)", digest="-",
                                rows=len(rows), user=user)
-    write_observations(conn, rows, dataset_id)
-    notes = []
-    used = sorted({list_for(lists, p)[0] for (_, _, p) in per_school if list_for(lists, p)})
-    if used:
-        notes.append("APCG-lijst per schooljaar: de nieuwste lijst die niet later is dan het schooljaar ("
-                     + ", ".join(f"L+A {name}" for name in used) + ")")
-    if before_lists:
-        notes.append(f"geen APCG-lijst van vóór {', '.join(sorted(before_lists))}: daar geen % APCG")
-    if unknown:
-        notes.append(f"{unknown} leerlingen zonder Nederlandse postcode (buitenland, onbekend) tellen niet mee")
-    return Derived(len(rows), notes)
+    return write_observations(conn, rows, dataset_id) if rows else 0
 
 
 def _draw(rng, chances: np.ndarray, cells: int) -> np.ndarray:

@@ -59,13 +59,13 @@ def import_schools(engine, path: Path, *, sector: str | None = None, wijk_year: 
     no_wijk = [r["id"] for r in records if r["lon"] is not None and r["wijk_code"] is None]
     report.stored = {"scholen": len(records)}
     if no_coords:
-        report.warnings.append(f"{len(no_coords)} schools have no coordinates (stored, not on the "
-                               f"map): {', '.join(no_coords[:10])}{' …' if len(no_coords) > 10 else ''}")
+        report.warnings.append(f"{len(no_coords)} scholen zonder coördinaten (opgeslagen, niet op de "
+                               f"kaart): {', '.join(no_coords[:10])}{' …' if len(no_coords) > 10 else ''}")
     if used_year is None:
-        report.warnings.append("no wijk areas imported yet: schools have no wijk; import areas "
-                               "first and re-import the schools")
+        report.warnings.append("nog geen wijken geladen: de scholen hebben geen wijk; lees eerst de wijken in "
+                               "en daarna de scholen opnieuw")
     elif no_wijk:
-        report.warnings.append(f"{len(no_wijk)} schools lie outside every {used_year} wijk: "
+        report.warnings.append(f"{len(no_wijk)} scholen liggen buiten elke wijk van {used_year}: "
                                f"{', '.join(no_wijk[:10])}{' …' if len(no_wijk) > 10 else ''}")
     return report
 

@@ -51,35 +51,45 @@ class FolderReport:
     def lines(self) -> list[str]:
         out = [f"{len(self.imported)} bestanden ingelezen, {len(self.skipped)} overgeslagen, "
                f"{len(self.failed)} mislukt"]
-        out += [f"  ingelezen {p.name}: {'; '.join(r.lines())}" for p, r in self.imported]
+        out += [f"  ingelezen {p.name}: {r.summary()}" for p, r in self.imported]
         out += [f"  overgeslagen {p.name}: {why}" for p, why in self.skipped]
         out += [f"  MISLUKT {p.name}: {why}" for p, why in self.failed]
         return out
 
 
-def _geo_plan(path: Path, year: int | None) -> Planned | str:
+LEVEL_COLUMNS = (("buurt", ("bu_code", "buurtcode")), ("wijk", ("wk_code", "wijkcode")),
+                 ("gemeente", ("gm_code", "gemeentecode")))
+
+
+def _geo_plan(path: Path, year: int | None) -> list[Planned] | str:
+    """A map file: school points, or CBS layers; a GeoPackage of 2021 on holds gemeenten, wijken
+    and buurten as three layers, each of which becomes its own import."""
     try:
-        info = vector.read_info(path)
+        layers = vector.list_layers(path) if path.suffix.lower() == ".gpkg" else []
+        infos = [vector.read_info(path, layer) for layer in layers] if len(layers) > 1 else [vector.read_info(path)]
     except InputError as exc:
         return exc.detail
     except Exception:
         return "not a readable GeoJSON, GeoPackage, shapefile or zip"
-    columns = {str(c).lower() for c in info["fields"]}
-    geometry = str(info.get("geometry_type") or "")
-    if "Point" in geometry and "vestigingsnummer" in columns:
-        sector = "VO" if "onderwijsstructuur" in columns or "_vo" in path.name.lower() else "PO"
-        return Planned(path, f"{sector}-scholen (puntbestand)", (1, sector, 1, path.name),
-                       lambda engine, **kw: import_schools(engine, path, sector=sector, **kw))
-    level = ("buurt" if "bu_code" in columns else "wijk" if "wk_code" in columns
-             else "gemeente" if "gm_code" in columns else None)
-    if level is None:
-        return "a map file without CBS gm_code, wk_code or bu_code columns"
-    found = YEAR_IN_NAME.findall(path.stem)
-    chosen = int(found[-1]) if found else year
-    if chosen is None:
-        return f"CBS {level} layer without a year in its name; pass --year"
-    return Planned(path, f"CBS {level} {chosen}", (0, LEVEL_ORDER[level], chosen, path.name),
-                   lambda engine, **kw: import_areas(engine, path, level=level, year=chosen, **kw))
+    planned = []
+    for info in infos:
+        columns = {str(c).lower() for c in info["fields"]}
+        geometry = str(info.get("geometry_type") or "")
+        if "Point" in geometry and "vestigingsnummer" in columns:
+            sector = "VO" if "onderwijsstructuur" in columns or "_vo" in path.name.lower() else "PO"
+            return [Planned(path, f"{sector}-scholen (puntbestand)", (1, sector, 1, path.name),
+                            lambda engine, **kw: import_schools(engine, path, sector=sector, **kw))]
+        level = next((level for level, names in LEVEL_COLUMNS if columns & set(names)), None)
+        if level is None:
+            continue
+        found = YEAR_IN_NAME.findall(path.stem)
+        chosen = int(found[-1]) if found else year
+        if chosen is None:
+            return f"CBS {level} layer without a year in its name; pass --year"
+        planned.append(Planned(path, f"CBS {level} {chosen}", (0, LEVEL_ORDER[level], chosen, path.name),
+                               lambda engine, level=level, chosen=chosen, **kw:
+                               import_areas(engine, path, level=level, year=chosen, **kw)))
+    return planned or "a map file without CBS gm_code, wk_code or bu_code columns (or gemeentecode, wijkcode, buurtcode)"
 
 
 def _csv_plan(path: Path) -> Planned | str:
@@ -123,7 +133,9 @@ def _json_plan(path: Path, year: int | None) -> Planned | str:
     """A .json is a StatLine export (rows with Codering and Aantal inwoners) or GeoJSON."""
     try:
         rows = read_rows(path)
-    except InputError:
+    except InputError as exc:
+        if "nested" in exc.detail:
+            return exc.detail  # too deep to be either (a large file may still be GeoJSON)
         rows = []
     if rows and is_kerncijfers(rows[0]):
         return _kerncijfers_plan(path)
@@ -146,7 +158,10 @@ def plan(folder: Path, *, year: int | None = None) -> tuple[list[Planned], list[
             found = _csv_plan(path)
         else:
             found = f"file type {suffix or '(none)'} is not read (expected .csv, .geojson, .gpkg, .shp or .zip)"
-        (planned.append(found) if isinstance(found, Planned) else skipped.append((path, found)))
+        if isinstance(found, str):
+            skipped.append((path, found))
+        else:
+            planned.extend([found] if isinstance(found, Planned) else found)
     return _one_school_list_per_sector(sorted(planned, key=lambda p: p.order), skipped)
 
 

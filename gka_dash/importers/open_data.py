@@ -129,12 +129,12 @@ def _eindtoets(table: TextTable, schools, report: ImportReport) -> list[dict]:
             z = sum(s * w for s, w in scored) / sum(w for _, w in scored)
             rows.append(observation_row("eindtoets_gem", sid, gm, period, z, sum(w for _, w in scored)))
     if special:
-        report.warnings.append(f"{special} vestigingen of speciaal basisonderwijs left out: the school figures "
-                               "compare regular primary schools only (as the schooladviezen and "
-                               "achterstandsscores do)")
-    report.warnings.append(f"providers used: {', '.join(providers)}; "
-                           f"{sum(1 for sid, _ in per_school if sid not in schools)} schools are not "
-                           "in the school list (stored, not shown until the list has them)")
+        report.warnings.append(f"{special} vestigingen van speciaal basisonderwijs overgeslagen: de schoolcijfers "
+                               "vergelijken alleen reguliere basisscholen (zoals de schooladviezen en "
+                               "achterstandsscores)")
+    report.warnings.append(f"toetsaanbieders: {', '.join(providers)}; "
+                           f"{sum(1 for sid, _ in per_school if sid not in schools)} scholen staan niet "
+                           "in de scholenlijst (opgeslagen, getoond zodra de lijst ze heeft)")
     return rows
 
 
@@ -169,7 +169,7 @@ def _achterstand(table: TextTable, schools, report: ImportReport) -> list[dict]:
             rows.append(observation_row("achterstandsscore_per_100", sid, gm, "2019-2020",
                                      raw / pupils * 100, int(pupils)))
     if unknown:
-        report.warnings.append(f"{unknown} schools are not in the school list and were skipped")
+        report.warnings.append(f"{unknown} scholen staan niet in de scholenlijst en zijn overgeslagen")
     return rows
 
 
@@ -244,9 +244,9 @@ def _schooladviezen(table: TextTable, schools, report: ImportReport) -> list[dic
             rows.append(observation_row("schooladvies_andere_naam", sid, gm, period,
                                      0.0 if _same_school(row["NAAM"], schools[sid].name) else 1.0))
     if unknown:
-        report.warnings.append(f"{len(unknown)} BRINs are not in the PO school list and were skipped")
-    report.warnings.append(f"{estimated} school years hold DUO '<5' cells, imputed {IMPUTATIONS} times "
-                           f"from the counts 1-4 of the unmasked years (mean {np.arange(1, 5) @ chances:.2f})")
+        report.warnings.append(f"{len(unknown)} BRIN-nummers staan niet in de PO-scholenlijst en zijn overgeslagen")
+    report.warnings.append(f"{estimated} schooljaren hebben DUO-cellen '<5', {IMPUTATIONS} keer geschat "
+                           f"uit de aantallen 1-4 van de jaren zonder '<5' (gemiddeld {np.arange(1, 5) @ chances:.2f})")
     return rows
 
 
@@ -299,10 +299,9 @@ def _store_apcg_lists(conn, table: TextTable, dataset_id: int, user: str, report
     conn.execute(apcg_list.insert(), [{"list": name, "first_year": int(name[:4]), "pc4": pc4, "dataset_id": dataset_id}
                                       for name, pc4s in lists.items() for pc4 in sorted(pc4s)])
     derived = derive_apcg(conn, user=user)
-    report.stored["APCG-postcodes"] = sum(len(p) for p in lists.values())
-    if derived.count:
-        report.stored["% APCG-waarnemingen"] = derived.count
-    report.warnings += derived.notes
+    report.facts += [f"APCG-lijst L+A {name}: {len(pc4s)} postcodes" for name, pc4s in lists.items()]
+    if derived:
+        report.stored["scholen × schooljaren met % APCG (alle geladen bestanden, opnieuw berekend)"] = derived
 
 
 def _gka(table: TextTable, schools, report: ImportReport) -> list[dict]:

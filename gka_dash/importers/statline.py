@@ -17,9 +17,10 @@ import json
 import re
 from pathlib import Path
 
-from .. import codes
+from .. import codes, registry
 from ..errors import InputError
-from .base import ImportReport, MAX_COUNT, checksum, decode, read_bytes, read_table, start_dataset, write_observations
+from .base import (DUTCH_NUMBER, MAX_COUNT, MAX_ROWS, PLAIN_NUMBER, ImportReport, checksum, decode, read_bytes,
+                   read_table, start_dataset, write_observations)
 
 # Kerncijfers tables per year (the CBS page of each table names it; docs/bronnen.md).
 TABLES = {"82339NED": 2013, "82931NED": 2014, "83220NED": 2015, "83487NED": 2016, "83765NED": 2017,
@@ -48,7 +49,8 @@ INDICATORS = {"inwoners": ("inwoners", "as is"), "jongeren": ("pct_0_14_jr", "pc
               "stedelijkheid": ("stedelijkheid", "as is"), "inkomen": ("inkomen_per_inwoner", "as is"),
               "laag_inkomen": ("pct_hh_laag_inkomen", "as is"), "sociaal_minimum": ("pct_hh_sociaal_minimum", "as is"),
               "bijstand": ("bijstand_per_1000", "per 1000")}
-MIN_INHABITANTS_FOR_SHARE = 1  # CBS leaves out figures for small areas itself ('.')
+MAX_JSON_BYTES = 100 * 2**20
+YEARS = range(2000, 2101)
 
 
 def _stem(name: str) -> str:
@@ -72,18 +74,25 @@ def fetch(table_id: str) -> list[dict]:
 def read_rows(path: Path) -> list[dict]:
     """A JSON export (cbsodata's list of rows, or OData's {"value": [...]}) or a StatLine CSV."""
     if path.suffix.lower() == ".json":
+        data = read_bytes(path)
+        if len(data) > MAX_JSON_BYTES:  # parsed JSON takes some 30 times its size in memory
+            raise InputError(path.name, f"is {len(data) / 2**20:.0f} MB; a StatLine table of every gemeente, wijk and "
+                                        f"buurt is about 40 MB, and the most this import reads is "
+                                        f"{MAX_JSON_BYTES // 2**20} MB")
         try:
-            data = json.loads(decode(read_bytes(path), path.name, allow_latin1=False))
+            data = json.loads(decode(data, path.name, allow_latin1=False))
         except json.JSONDecodeError as exc:
             raise InputError(path.name, f"is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        except RecursionError:
+            raise InputError(path.name, "is nested too deeply to be a StatLine table") from None
         rows = data.get("value") if isinstance(data, dict) else data
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise InputError(path.name, "is not a StatLine table; expected a list of rows or {\"value\": [rows]}")
-        if len(rows) > 1_000_000:
-            raise InputError(path.name, "has more than 1.000.000 rows")
+        if len(rows) > MAX_ROWS:
+            raise InputError(path.name, f"has more than {MAX_ROWS:,} rows".replace(",", "."))
         return [{**row, "_row": i} for i, row in enumerate(rows, start=1)]
     table = read_table(path, allow_latin1=True)
-    return table.rows
+    return [{**row, "_decimal_comma": table.decimal_comma} for row in table.rows]
 
 
 def is_kerncijfers(columns) -> bool:
@@ -104,6 +113,8 @@ def import_kerncijfers(engine, source: str | Path, *, year: int | None = None, u
     year = year or TABLES.get(table_id or "")
     if year is None:
         raise InputError(name, "does not name a known Kerncijfers table (e.g. 85984NED in its file name); pass --year")
+    if year not in YEARS:
+        raise InputError(name, f"--year {year} is not a year of the Kerncijfers wijken en buurten (2000-2100)")
     if not rows:
         raise InputError(name, "has no rows")
     columns = _columns(name, [c for c in rows[0] if not c.startswith("_")])
@@ -136,46 +147,66 @@ def _columns(name: str, keys: list[str]) -> dict[str, str]:
 
 
 def _number(name: str, row: dict, column: str) -> float | None:
-    """A StatLine value: a number, or '.' (with leading spaces) / '' / None for 'geheim' or missing."""
+    """A StatLine value: a number, or '.' (with leading spaces) / '' / None for 'geheim' or missing.
+    Text is read as a JSON export writes it (24.9), or as its CSV does: a ';' file the Dutch way
+    (24,9 and 1.000), as every ';' file here; only ASCII digits count."""
     value = row.get(column)
-    if value is None or isinstance(value, bool):
+    if value is None:
         return None
+    if isinstance(value, bool) or isinstance(value, (dict, list)):
+        raise InputError(name, "is not a number", row=row.get("_row"), column=column)
     if isinstance(value, (int, float)):
         number = float(value)
     else:
         text = str(value).strip()
         if text in ("", ".", "x", "-"):
             return None
-        if "," in text:  # a Dutch CSV export writes 24,9; StatLine writes no thousands separator
-            text = text.replace(".", "").replace(",", ".")
-        try:
-            number = float(text)
-        except ValueError:
-            raise InputError(name, f"'{text[:40]}' is not a number", row=row.get("_row"), column=column) from None
+        dutch = row.get("_decimal_comma")
+        if not (DUTCH_NUMBER if dutch else PLAIN_NUMBER).match(text) or "e" in text.lower():
+            raise InputError(name, f"'{text}' is not a number" + (" as a ';' file writes it (1.234,5)" if dutch else ""),
+                             row=row.get("_row"), column=column)
+        number = float(text.replace(".", "").replace(",", ".") if dutch else text)
     if number != number or abs(number) == float("inf") or abs(number) > MAX_COUNT:
         raise InputError(name, f"'{value}' is not a finite, plausible number", row=row.get("_row"), column=column)
     return number
 
 
+def _checked(name: str, row: dict, column: str, key: str, value: float | None) -> float | None:
+    """A value within what its unit allows (no share over 100 %, no negative count)."""
+    low, high = registry.get(key).bounds
+    if value is not None and (value < low or (high is not None and value > high)):
+        allowed = f"{low:g} to {high:g}" if high is not None else f"at least {low:g}"
+        raise InputError(name, f"{value:g} is outside {allowed} for {registry.get(key).label.lower()}",
+                         row=row.get("_row"), column=column)
+    return value
+
+
 def _observations(name: str, rows: list[dict], columns: dict[str, str], year: int) -> list[dict]:
-    out = []
+    out, seen = [], {}
     for row in rows:
         code = str(row.get(columns["code"]) or "").strip().upper()
         if codes.level_of(code) is None:
             continue  # Nederland, or an unknown region kind
+        if code in seen:
+            raise InputError(name, f"{code} occurs twice (also row {seen[code]})", row=row.get("_row"),
+                             column=columns["code"])
+        seen[code] = row.get("_row")
         inhabitants = _number(name, row, columns["inwoners"])
+        if inhabitants is not None and (inhabitants < 0 or inhabitants != int(inhabitants)):
+            raise InputError(name, f"{inhabitants:g} is not a number of inhabitants (a whole number ≥ 0)",
+                             row=row.get("_row"), column=columns["inwoners"])
         for measure, (key, how) in INDICATORS.items():
             if measure not in columns:
                 continue
             value = _number(name, row, columns[measure])
             if value is not None and how != "as is":
-                if not inhabitants:
-                    value = None
-                else:
-                    value = value / inhabitants * (100 if how == "pct" else 1000)
+                if value < 0:
+                    raise InputError(name, f"{value:g} is not a count (≥ 0)", row=row.get("_row"), column=columns[measure])
+                value = None if not inhabitants else value / inhabitants * (100 if how == "pct" else 1000)
+            value = _checked(name, row, columns[measure], key, value)
             out.append({"indicator_key": key, "subject": code, "gemeente_code": codes.gemeente_of(code),
                         "period": str(year), "value": None if value is None else round(value, 3),
-                        "n": None if inhabitants is None else int(round(inhabitants))})
+                        "n": None if inhabitants is None else int(inhabitants)})
     if not out:
         raise InputError(name, "has no rows for a gemeente, wijk or buurt (column Codering: GM…, WK…, BU…)")
     return out
