@@ -210,7 +210,8 @@ class SchoolPairs(NamedTuple):
     note: str  # how the periods of x and y were matched, when not year by year
 
 
-PAIR_COLUMNS = ["subject", "gemeente_code", "period", "x", "y", "n", "n_estimated", "imputation_var", "x_period"]
+PAIR_COLUMNS = ["subject", "gemeente_code", "period", "x", "y", "n", "n_estimated", "imputation_var", "x_period",
+                "x_estimated"]
 
 
 def _per_brin(x: pd.DataFrame) -> pd.DataFrame:
@@ -219,9 +220,10 @@ def _per_brin(x: pd.DataFrame) -> pd.DataFrame:
     advice is counted."""
     x = x.dropna(subset=["value"]).assign(brin=lambda f: f["subject"].str[:4])
     weights = x["n"].fillna(1).clip(lower=1)
-    grouped = x.assign(w=weights, wv=weights * x["value"]).groupby(["brin", "period"], as_index=False)
-    summed = grouped.agg(w=("w", "sum"), wv=("wv", "sum"), n=("n", "sum"))
-    return summed.assign(value=summed["wv"] / summed["w"])[["brin", "period", "value", "n"]]
+    grouped = x.assign(w=weights, wv=weights * x["value"], e=x["n_estimated"].fillna(0)).groupby(["brin", "period"],
+                                                                                                 as_index=False)
+    summed = grouped.agg(w=("w", "sum"), wv=("wv", "sum"), n=("n", "sum"), n_estimated=("e", "sum"))
+    return summed.assign(value=summed["wv"] / summed["w"])[["brin", "period", "value", "n", "n_estimated"]]
 
 
 def _pair(x: pd.DataFrame, y: pd.DataFrame, *, per_brin: bool = False) -> tuple[pd.DataFrame, str]:
@@ -238,7 +240,10 @@ def _pair(x: pd.DataFrame, y: pd.DataFrame, *, per_brin: bool = False) -> tuple[
         if column not in y:
             y[column] = np.nan
     x = _per_brin(x).rename(columns={"brin": "key"}) if per_brin else x.rename(columns={"subject": "key"})
-    x = x[["key", "period", "value"]].rename(columns={"value": "x"})
+    # The share of the population figure's own pupils in DUO '<5' cells (% APCG from 2023-2024).
+    x = x.assign(x_estimated=(x["n_estimated"].fillna(0) / x["n"].where(x["n"] > 0)).fillna(0.0)
+                 if "n_estimated" in x else 0.0)
+    x = x[["key", "period", "value", "x_estimated"]].rename(columns={"value": "x"})
     y = y.assign(key=y["brin"] if per_brin else y["subject"]).rename(columns={"value": "y"})
     note = ""
     if not set(x["period"]) & set(y["period"]) or (x["period"].nunique() == 1 and y["period"].nunique() > 1):
@@ -343,7 +348,8 @@ def school_pairs(engine, scope: Scope, gemeente: str, x_key: str, y_key: str, *,
     frame = frame.sort_values(["name", "period"]).reset_index(drop=True)
     frame["estimated_share"] = (frame["n_estimated"].fillna(0) / frame["n"].where(frame["n"] > 0)).fillna(0.0)
     return SchoolPairs(frame[["id", "name", "code", "period", "x", "y", "n", "low", "high", "expected", "residual",
-                              "limit95", "limit998", "position", "estimated_share", "x_period"]], len(withheld), fit,
+                              "limit95", "limit998", "position", "estimated_share", "x_period", "x_estimated"]],
+                       len(withheld), fit,
                        note)
 
 

@@ -103,6 +103,8 @@ def school_table(pairs: SchoolPairs, x_ind: registry.Indicator, y_ind: registry.
         "Ten opzichte van verwachting": frame["position"],
         "Leerlingen (n)": frame["n"].astype("Int64"),
         "Geschat (DUO <5, %)": (frame["estimated_share"] * 100).round(0),
+        **({f"{x_ind.label}: geschat (DUO <5, %)": (frame["x_estimated"] * 100).round(0)}
+           if frame["x_estimated"].gt(0).any() else {}),
     }), {_header(x_ind): x_dec, _header(y_ind): y_dec, "Verwacht": y_dec, "Verschil met verwachting": y_dec,
          "Geschat (DUO <5, %)": 0, **{c: y_dec for c in bounds}})
 

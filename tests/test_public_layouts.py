@@ -203,6 +203,11 @@ def test_afstroom_page_without_the_wijk_table_shows_the_vo_schools_and_labels_th
     assert any("Een schatting" in c.value for c in at.caption)
     table = at.dataframe[0].value
     assert table["School"].tolist() == ["Accent Praktijkonderwijs Centrum", "Marnix Gymnasium"]
+    at.switch_page("pages/overzicht.py")
+    at.run()
+    labels = [m.label for m in at.metric]
+    assert "Afstroom van vo-leerlingen uit de gemeente (schatting)" in labels
+    assert "Afstroom op vo-scholen in de gemeente" in labels
 
 
 # The keys of two years' tables as cbsodata returns them: the same measure under another suffix.

@@ -149,12 +149,15 @@ class TextTable:
         value = self.number(row, column, required=required)
         if value is None:
             return None
-        if value < 0 or value != int(value) or "e" in row[column].lower():  # 1e3 is no way to write 1.000 pupils
+        if value < 0 or value != int(value):
             raise InputError(self.file, f"'{row[column].strip()}' is not a count (a whole number ≥ 0)",
                              row=row["_row"], column=column)
         if value > MAX_COUNT:
             raise InputError(self.file, f"'{row[column].strip()}' is not a plausible count (at most "
                                         f"{MAX_COUNT:,})".replace(",", "."), row=row["_row"], column=column)
+        if "e" in row[column].lower():  # 1e3 is no way to write 1.000 pupils
+            raise InputError(self.file, f"'{row[column].strip()}' is not a count written as a whole number",
+                             row=row["_row"], column=column)
         return int(value)
 
     def period(self, row: dict, column: str) -> str:
