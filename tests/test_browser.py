@@ -544,15 +544,25 @@ PLOT = """() => {  // the plot area of the first chart: what its grid lines span
 }"""
 
 
-def test_scholen_for_rotterdam_keeps_its_plot_at_the_size_of_a_big_city(public_server):
-    """170 schools: the plot keeps its height, no legend of 170 names; every page looked at."""
+@contextlib.contextmanager
+def _as_rotterdam(url: str):
+    """A Chromium page at 1440 × 900, logged in as Rotterdam's user, on ``url``."""
     from playwright.sync_api import sync_playwright
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_context(viewport={"width": 1440, "height": 900}, locale="nl-NL").new_page()
-        page.goto(public_server + "/scholen")
+        page.goto(url)
         _login(page, "rotterdam", CITY_PASSWORD)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def test_scholen_for_rotterdam_keeps_its_plot_at_the_size_of_a_big_city(public_server):
+    """170 schools: the plot keeps its height, no legend of 170 names; every page looked at."""
+    with _as_rotterdam(public_server + "/scholen") as page:
         page.locator("[data-testid=stVegaLiteChart] svg.marks g.role-axis-grid").first.wait_for(timeout=60000)
         page.wait_for_function(IDLE, timeout=60000)
         measured = page.evaluate(PLOT)
@@ -568,7 +578,6 @@ def test_scholen_for_rotterdam_keeps_its_plot_at_the_size_of_a_big_city(public_s
                 page.locator("[data-testid=stMetricValue]").first.wait_for(timeout=60000)
             page.wait_for_function("document.fonts.status === 'loaded'", timeout=60000)  # icons, not their names
             page.screenshot(path=str(ARTIFACTS / f"rotterdam-{name}.png"), full_page=True)
-        browser.close()
 
 
 AXES = """() => [...document.querySelectorAll('[data-testid=stVegaLiteChart] svg.marks g.role-axis-title text')]
@@ -580,20 +589,13 @@ POINTS = """() => document.querySelectorAll('[data-testid=stVegaLiteChart] svg.m
 def test_scholen_for_rotterdam_draws_the_share_of_pupils_from_an_apcg_on_public_data(public_server):
     """Issue #25: DUO's pupils by home postcode for Rotterdam's real schools, joined with the real
     APCG list, make the original chart: schooladvies against % APCG, with the list named."""
-    from playwright.sync_api import sync_playwright
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_context(viewport={"width": 1440, "height": 900}, locale="nl-NL").new_page()
-        page.goto(public_server + "/scholen")
-        _login(page, "rotterdam", CITY_PASSWORD)
+    with _as_rotterdam(public_server + "/scholen") as page:
         page.get_by_text("L+A 2014").first.wait_for(timeout=60000)
         page.wait_for_function(IDLE, timeout=60000)
         titles = page.evaluate(AXES)
         assert "Leerlingen uit APCG (%)" in titles, titles
         assert page.evaluate(POINTS) >= 100  # Rotterdam's schools in 2019-2020 and 2023-2024
         page.screenshot(path=str(ARTIFACTS / "rotterdam-scholen-apcg.png"), full_page=True)
-        browser.close()
 
 
 def test_a_download_address_yields_nothing_without_a_live_session(server, page):

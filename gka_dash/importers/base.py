@@ -208,6 +208,21 @@ def read_table(path: Path, *, allow_latin1: bool, normalise=lambda name: name.st
     return TextTable(path.name, columns, rows, decimal_comma=(sep == ";"))
 
 
+def read_known(path: Path, recognise, expected: str) -> tuple[str, TextTable]:
+    """A DUO/CBS text table with its checksum, once its columns say it is what this importer
+    reads (``recognise(columns)``); else one line saying what was ``expected``."""
+    digest = checksum(read_bytes(path))
+    table = read_table(path, allow_latin1=True, normalise=normalise_column)
+    if not recognise(table.columns):
+        raise InputError(path.name, expected)
+    return digest, table
+
+
+def normalise_column(name: str) -> str:
+    """'BRIN NUMMER', 'BRIN.NUMMER' and 'brin_nummer' are one column."""
+    return re.sub(r"[^0-9A-Z]+", "_", str(name).strip().upper()).strip("_")
+
+
 def refuse_demo(conn, file_name: str) -> None:
     """The demo database takes no real data: its accounts and cookie key are published, so real
     figures in it would be open to anyone who read the README. Refusing (rather than quietly

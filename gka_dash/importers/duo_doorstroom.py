@@ -26,9 +26,8 @@ from .. import codes
 from ..errors import InputError
 from ..periods import parse_period
 from ..schema import observation, pupil_postcode, school
-from .base import (ImportReport, TextTable, checksum, estimated_row, observation_row, read_bytes, read_table,
-                   refuse_demo, start_dataset, write_observations)
-from .duo_schools import normalise_column
+from .base import (estimated_row, ImportReport, observation_row, read_known, refuse_demo, start_dataset,
+                   TextTable, write_observations)
 
 BRIN_COLUMNS = ("INSTELLINGSCODE", "BRINNUMMER", "BRIN_NUMMER")
 VEST_COLUMNS = ("VESTIGINGSCODE", "VESTIGINGSNUMMER")
@@ -75,12 +74,9 @@ def period_of(path: Path, table: TextTable, period: str | None) -> str:
 
 def import_doorstroom(engine, path: Path, *, period: str | None = None, user: str = "cli") -> ImportReport:
     path = Path(path)
-    digest = checksum(read_bytes(path))
-    table = read_table(path, allow_latin1=True, normalise=normalise_column)
-    if not is_doorstroom(table.columns):
-        raise InputError(path.name, "is not DUO's Zittenblijven VO file; expected INSTELLINGSCODE (or BRINNUMMER), "
-                                    "VESTIGINGSCODE, AANTAL_LEERLINGEN, AANTAL_ZITTENBLIJVERS, AANTAL_OPSTROMERS "
-                                    "and AANTAL_AFSTROMERS")
+    digest, table = read_known(path, is_doorstroom, "is not DUO's Zittenblijven VO file; expected INSTELLINGSCODE "
+                               "(or BRINNUMMER), VESTIGINGSCODE, AANTAL_LEERLINGEN, AANTAL_ZITTENBLIJVERS, "
+                               "AANTAL_OPSTROMERS and AANTAL_AFSTROMERS")
     label = period_of(path, table, period)
     brin_col, vest_col, total_col = _first(table, BRIN_COLUMNS), _first(table, VEST_COLUMNS), _first(table, TOTAL_COLUMNS)
     report = ImportReport(dataset=f"doorstroom vo {label} ({path.name})")

@@ -30,10 +30,9 @@ from .. import codes
 from ..apcg import apcg_lists, describe, list_for
 from ..errors import InputError
 from ..schema import area, pupil_postcode, school
-from .base import (CHUNK, ImportReport, TextTable, checksum, estimated_row, observation_row, read_bytes, read_table,
-                   refuse_demo, start_dataset, write_observations)
+from .base import (CHUNK, estimated_row, ImportReport, observation_row, read_known, refuse_demo, start_dataset,
+                   TextTable, write_observations)
 from .duo_doorstroom import derive_residence
-from .duo_schools import normalise_column
 
 OLD_COLUMNS = {"PEILDATUM", "POSTCODE_LEERLING"}  # with BRIN_NUMMER/VESTIGINGSNUMMER, from 2023 INSTELLINGSCODE/VESTIGINGSCODE
 SCHOOL_COLUMNS = (("BRIN_NUMMER", "VESTIGINGSNUMMER"), ("INSTELLINGSCODE", "VESTIGINGSCODE"))
@@ -70,12 +69,9 @@ def _school_columns(columns) -> tuple[str, str] | None:
 
 def import_pupils_by_postcode(engine, path: Path, *, user: str = "cli") -> ImportReport:
     path = Path(path)
-    digest = checksum(read_bytes(path))
-    table = read_table(path, allow_latin1=True, normalise=normalise_column)
-    if not is_pupils_by_postcode(table.columns):
-        raise InputError(path.name, "is not a DUO file of pupils by home postcode; expected the columns "
-                                    "PEILDATUM, POSTCODE_LEERLING, BRIN_NUMMER, VESTIGINGSNUMMER (yearly files) or "
-                                    f"{', '.join(sorted(NEW_COLUMNS))} (popostcode4)")
+    digest, table = read_known(path, is_pupils_by_postcode, "is not a DUO file of pupils by home postcode; expected "
+                               "the columns PEILDATUM, POSTCODE_LEERLING, BRIN_NUMMER, VESTIGINGSNUMMER (yearly files) "
+                               f"or {', '.join(sorted(NEW_COLUMNS))} (popostcode4)")
     report = ImportReport(dataset=f"leerlingen naar postcode ({path.name})")
     with engine.begin() as conn:
         refuse_demo(conn, path.name)

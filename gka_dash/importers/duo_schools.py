@@ -7,7 +7,6 @@ carry indicators, they just cannot be drawn on the map or given a wijk.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,16 +18,11 @@ from .. import codes
 from ..errors import InputError
 from ..schema import area, school
 from . import vector
-from .base import CHUNK, ImportReport, TextTable, checksum, read_bytes, read_table, start_dataset
+from .base import CHUNK, ImportReport, TextTable, checksum, normalise_column, read_bytes, read_table, start_dataset
 
 GEO_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip"}
 NL_BOUNDS_WGS84 = (3.0, 50.6, 7.4, 53.7)
 NAME_COLUMNS = ("VESTIGINGSNAAM", "INSTELLINGSNAAM_VESTIGING", "INSTELLINGSNAAM")
-
-
-def normalise_column(name: str) -> str:
-    """'BRIN NUMMER', 'BRIN.NUMMER' and 'brin_nummer' are one column."""
-    return re.sub(r"[^0-9A-Z]+", "_", str(name).strip().upper()).strip("_")
 
 
 def import_schools(engine, path: Path, *, sector: str | None = None, wijk_year: int | None = None,

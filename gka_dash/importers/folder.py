@@ -17,11 +17,11 @@ from typing import Callable
 
 from ..errors import GkaError, InputError
 from . import vector
-from .base import ImportReport, read_table
+from .base import ImportReport, normalise_column, read_table
 from .cbs_areas import import_areas
 from .duo_doorstroom import import_doorstroom, is_doorstroom
 from .duo_postcodes import import_pupils_by_postcode, is_pupils_by_postcode
-from .duo_schools import import_schools, normalise_column
+from .duo_schools import import_schools
 from .indicators_csv import COLUMNS as LONG_COLUMNS
 from .indicators_csv import import_indicators
 from .open_data import detect_kind, import_open_data

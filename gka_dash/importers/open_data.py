@@ -25,9 +25,8 @@ from sqlalchemy import delete, select
 from .. import codes, registry
 from ..errors import InputError
 from ..schema import apcg_list, school
-from .base import (ImportReport, TextTable, checksum, estimated_row, observation_row, read_bytes, read_table,
-                   refuse_demo, start_dataset, write_observations)
-from .duo_schools import normalise_column
+from .base import (ImportReport, TextTable, checksum, estimated_row, normalise_column, observation_row, read_bytes,
+                   read_table, refuse_demo, start_dataset, write_observations)
 from .duo_postcodes import derive_apcg
 
 KINDS = ("eindtoets", "achterstand", "schooladviezen", "apcg", "gka")

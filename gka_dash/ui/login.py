@@ -4,7 +4,6 @@ the audit of logins, and the rules a deployment must meet before any form is sho
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from datetime import timedelta
 
