@@ -29,6 +29,8 @@ ui.run_page(st.navigation([
     st.Page("pages/gesprek.py", title="Gesprek", icon=":material/forum:"),
     *([st.Page("pages/landelijk.py", title="Landelijk", icon=":material/public:")]
       if user is not None and user.role in ("beheerder", "regio") else []),
+    *([st.Page("pages/sessies.py", title="Sessies", icon=":material/devices:")]
+      if user is not None and not presenting else []),
     *([st.Page("pages/beheer.py", title="Beheer", icon=":material/admin_panel_settings:")]
       if user is not None and user.role == "beheerder" and not presenting else []),
 ], position="hidden" if user is None else "top" if presenting else "sidebar"),

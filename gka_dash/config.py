@@ -43,6 +43,18 @@ def lockout_minutes() -> int:
     return int(os.environ.get("GKA_LOCKOUT_MINUTES", "15"))
 
 
+def idle_minutes() -> float:
+    """A session ends after this many minutes without a click (BIO practice: at most 15)."""
+    return float(auth_setting("idle_minutes", "GKA_IDLE_MINUTES", 15))
+
+
+def session_hours() -> float:
+    """A session ends this long after its login, however busy (the absolute lifetime): a working
+    day by default. GKA_COOKIE_EXPIRY_DAYS, the older setting, still sets it where given."""
+    days = auth_setting("cookie_expiry_days", "GKA_COOKIE_EXPIRY_DAYS", None)
+    return float(days) * 24 if days is not None else float(auth_setting("session_hours", "GKA_SESSION_HOURS", 10))
+
+
 def basemap() -> bool:
     """Whether maps ask the browser for Carto's street tiles under the wijken.
 

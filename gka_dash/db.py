@@ -7,6 +7,7 @@ dataset cascades to its rows on both.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import uuid
 from pathlib import Path
@@ -36,6 +37,21 @@ def _engine(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     return engine
+
+
+@contextlib.contextmanager
+def brief_wait(conn):
+    """For a write that may be skipped (a session's last click): on SQLite wait a quarter of a
+    second for the write lock, not the half minute a login waits, so a page never hangs behind
+    an import for it."""
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        conn.exec_driver_sql("PRAGMA busy_timeout = 250")
+    try:
+        yield conn
+    finally:
+        if sqlite:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(config.sqlite_busy_seconds() * 1000)}")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

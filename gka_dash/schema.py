@@ -155,6 +155,9 @@ login_session = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
     Column("revoked_why", String(60)),
+    # The last click: a session idle longer than the idle timeout opens nothing (sessions.py).
+    Column("last_seen_at", DateTime(timezone=True)),
+    Column("origin", String(64)),  # where the login came from, for the session list
     Index("ix_login_session_user", "username"),
 )
 

@@ -4,7 +4,10 @@ still logs anyone in (design §7, OWASP ASVS V3).
 A signed cookie that carries the username (streamlit-authenticator's own) cannot be taken back:
 it logs in until it expires, after logout, after a password reset, after a lock. Here every
 such event revokes the sessions of the account, and expiry is the server's clock, not the
-cookie's. No Streamlit here; :mod:`gka_dash.ui.login` sets and reads the cookie.
+cookie's: an absolute lifetime from the login (``config.session_hours``) and an idle timeout
+from the last click (``config.idle_minutes``, 15 by default), both checked on every request by
+every process, since both live in the database. The clock is :func:`audit.now`, which tests
+set. No Streamlit here; :mod:`gka_dash.ui.login` sets and reads the cookie.
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ from datetime import timedelta
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete, insert, select, update
 
-from . import audit
+from typing import NamedTuple
+
+from . import audit, config
 from .schema import cookie_ticket, login_session
 
 TICKET_LIFETIME = timedelta(minutes=2)
+TOUCH_EVERY = timedelta(seconds=30)  # a click within this of the last one is not written again
 
 
 def token_hash(token: str) -> str:
@@ -28,32 +34,99 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create(conn, username: str, lifetime: timedelta) -> str:
+def create(conn, username: str, lifetime: timedelta | None = None, origin: str = "") -> str:
     """A new session for a user who has just proved who they are; returns the cookie's token."""
     token = secrets.token_urlsafe(32)
     now = audit.now()
-    conn.execute(insert(login_session).values(token_hash=token_hash(token), username=username, created_at=now,
-                                              expires_at=now + lifetime))
+    conn.execute(insert(login_session).values(
+        token_hash=token_hash(token), username=username, created_at=now, last_seen_at=now, origin=origin[:64],
+        expires_at=now + (lifetime or timedelta(hours=config.session_hours()))))
     return token
 
 
+def _live(row, now) -> bool:
+    """Not revoked, within its absolute lifetime, and used within the idle timeout."""
+    last = audit.aware(row.last_seen_at or row.created_at)
+    return (row.revoked_at is None and audit.aware(row.expires_at) > now
+            and now - last < timedelta(minutes=config.idle_minutes()))
+
+
 def username(conn, token: str | None) -> str | None:
-    """Whose session this token opens, or None: unknown, revoked or expired tokens open nothing."""
+    """Whose session this token opens, or None: unknown, revoked, expired or idle tokens open nothing."""
     if not token or not isinstance(token, str):
         return None
-    row = conn.execute(select(login_session.c.username, login_session.c.expires_at, login_session.c.revoked_at)
+    row = conn.execute(select(login_session.c.username, login_session.c.created_at, login_session.c.expires_at,
+                              login_session.c.last_seen_at, login_session.c.revoked_at)
                        .where(login_session.c.token_hash == token_hash(token))).first()
-    if row is None or row.revoked_at is not None or audit.aware(row.expires_at) <= audit.now():
+    if row is None or not _live(row, audit.now()):
         return None
     return row.username
 
 
+def touch(conn, token: str) -> None:
+    """A click in this session: the idle timeout starts again (written at most every 30 s)."""
+    now = audit.now()
+    conn.execute(update(login_session).where(login_session.c.token_hash == token_hash(token),
+                                             login_session.c.revoked_at.is_(None),
+                                             login_session.c.expires_at > now,
+                                             # an idle session stays ended: a click cannot revive it
+                                             login_session.c.last_seen_at > now - timedelta(minutes=config.idle_minutes()),
+                                             login_session.c.last_seen_at < now - TOUCH_EVERY)
+                 .values(last_seen_at=now))
+
+
 def remaining(conn, token: str | None) -> timedelta | None:
-    """How long this token's session still lasts (what its cookie may live), None when it is over."""
+    """How long this token's session still lasts at most (what its cookie may live), None when
+    it is over."""
     if username(conn, token) is None:
         return None
     expires = conn.execute(select(login_session.c.expires_at).where(login_session.c.token_hash == token_hash(token))).scalar()
     return audit.aware(expires) - audit.now()
+
+
+class Active(NamedTuple):
+    """A live session as its list shows it: never its token, nor the token's hash."""
+    id: str  # a public handle, derived from the hash, with which the list ends it
+    username: str
+    started: object
+    last_seen: object
+    ends: object  # the earlier of the absolute end and the idle end
+    origin: str
+    current: bool
+
+
+def public_id(hashed: str) -> str:
+    return hashlib.sha256(b"gka-session-id\0" + hashed.encode()).hexdigest()[:16]
+
+
+def active(conn, *, username: str | None = None, current: str | None = None) -> list[Active]:
+    """The live sessions of one account (None: of everyone), newest first."""
+    query = select(login_session).where(login_session.c.revoked_at.is_(None))
+    if username is not None:
+        query = query.where(login_session.c.username == username)
+    now, idle = audit.now(), timedelta(minutes=config.idle_minutes())
+    mine = token_hash(current) if current else None
+    found = []
+    for row in conn.execute(query.order_by(login_session.c.created_at.desc())):
+        if _live(row, now):
+            last = audit.aware(row.last_seen_at or row.created_at)
+            found.append(Active(public_id(row.token_hash), row.username, audit.aware(row.created_at), last,
+                                min(audit.aware(row.expires_at), last + idle), row.origin or "", row.token_hash == mine))
+    return found
+
+
+def end(conn, session_id: str, *, by: str, everyone: bool) -> str | None:
+    """End one live session by its public id: one's own, or anyone's for a beheerder
+    (``everyone``). Returns whose it was, None when there is no such session for this person."""
+    for row in conn.execute(select(login_session.c.token_hash, login_session.c.username)
+                            .where(login_session.c.revoked_at.is_(None))):
+        if public_id(row.token_hash) == session_id and (everyone or row.username == by):
+            conn.execute(update(login_session).where(login_session.c.token_hash == row.token_hash)
+                         .values(revoked_at=audit.now(), revoked_why="beëindigd via sessielijst" if row.username == by
+                                 else f"beëindigd door {by}"[:60]))
+            audit.log(conn, by, "session_end", f"sessie van {row.username} beëindigd")
+            return row.username
+    return None
 
 
 def revoke(conn, token: str | None, why: str = "logout") -> None:

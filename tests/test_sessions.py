@@ -98,3 +98,109 @@ def test_a_later_unlock_does_not_bring_an_old_session_back(anna):
         users.unlock(conn, "anna")
         conn.execute(update(user_table).values(failed_logins=0))
     assert _who(anna, token) is None
+
+
+class Clock:
+    """The server's clock, as the tests set it (``audit.now`` is every module's clock)."""
+
+    def __init__(self, monkeypatch):
+        from gka_dash import audit
+        self.at = audit.now()
+        monkeypatch.setattr(audit, "now", lambda: self.at)
+
+    def advance(self, **delta):
+        self.at += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    return Clock(monkeypatch)
+
+
+def _click(engine, token):
+    with engine.begin() as conn:
+        sessions.touch(conn, token)
+
+
+def test_a_session_ends_after_fifteen_idle_minutes_and_each_click_starts_them_again(anna, clock, monkeypatch):
+    monkeypatch.delenv("GKA_IDLE_MINUTES", raising=False)
+    token = _open(anna, lifetime=None)
+    clock.advance(minutes=14, seconds=50)
+    assert _who(anna, token) == "anna"
+    _click(anna, token)
+    clock.advance(minutes=14, seconds=50)  # 29:40 after the login, 14:50 after the click
+    assert _who(anna, token) == "anna"
+    clock.advance(seconds=20)
+    assert _who(anna, token) is None
+    _click(anna, token)  # a click after the end brings nothing back
+    assert _who(anna, token) is None
+
+
+def test_the_idle_timeout_is_configurable(anna, clock, monkeypatch):
+    monkeypatch.setenv("GKA_IDLE_MINUTES", "5")
+    token = _open(anna, lifetime=None)
+    clock.advance(minutes=5)
+    assert _who(anna, token) is None
+
+
+def test_a_busy_session_still_ends_at_its_absolute_lifetime(anna, clock, monkeypatch):
+    monkeypatch.delenv("GKA_COOKIE_EXPIRY_DAYS", raising=False)
+    monkeypatch.setenv("GKA_SESSION_HOURS", "10")
+    token = _open(anna, lifetime=None)
+    for _ in range(59):  # a click every ten minutes for 9 h 50 min
+        clock.advance(minutes=10)
+        _click(anna, token)
+        assert _who(anna, token) == "anna"
+    clock.advance(minutes=10)
+    assert _who(anna, token) is None
+
+
+def test_the_session_list_shows_live_sessions_and_ends_ones_own_or_for_a_beheerder_anyones(anna, clock):
+    with anna.begin() as conn:
+        users.add_user(conn, "bert", role="gemeente", gemeenten=["GM0363"], password=PASSWORD)
+        users.add_user(conn, "chef", role="beheerder", password=PASSWORD)
+        phone = sessions.create(conn, "anna", DAY, origin="198.51.100.7")
+        clock.advance(minutes=1)
+        laptop = sessions.create(conn, "anna", DAY, origin="203.0.113.20")
+        berts = sessions.create(conn, "bert", DAY)
+        gone = sessions.create(conn, "anna", DAY)
+        sessions.revoke(conn, gone)
+    with anna.connect() as conn:
+        mine = sessions.active(conn, username="anna", current=laptop)
+    assert [(s.origin, s.current) for s in mine] == [("203.0.113.20", True), ("198.51.100.7", False)]
+    assert all(len(s.id) == 16 and s.id not in (phone, laptop, sessions.token_hash(phone)) for s in mine)
+    with anna.begin() as conn:
+        berts_id = sessions.active(conn, username="bert")[0].id
+        assert sessions.end(conn, berts_id, by="anna", everyone=False) is None  # not hers to end
+        assert sessions.end(conn, mine[1].id, by="anna", everyone=False) == "anna"
+    assert _who(anna, phone) is None and _who(anna, laptop) == "anna" and _who(anna, berts) == "bert"
+    with anna.begin() as conn:
+        assert sessions.end(conn, berts_id, by="chef", everyone=True) == "bert"
+    assert _who(anna, berts) is None
+    clock.advance(minutes=20)  # idle sessions are no longer listed
+    with anna.connect() as conn:
+        assert sessions.active(conn) == []
+
+
+def test_an_idle_page_asks_for_the_login_again_and_the_sessions_page_ends_another_session(demo_engine, clock):
+    """The page itself, with the server's clock moved on: 16 idle minutes and the next click shows
+    the login form; on Sessies a person ends the session of another browser."""
+    from .test_views import open_page
+    at = open_page("pages/sessies.py")
+
+    def shown():  # the page's lines as read, without the Markdown escapes of ui.plain
+        return " ".join(m.value for m in at.markdown).replace("\\", "")
+
+    assert "(deze sessie)" in shown() and [b.label for b in at.button].count("Beëindig") == 1
+    with demo_engine.begin() as conn:
+        other = sessions.create(conn, "veenhaven", DAY, origin="192.0.2.44")
+    at.run()
+    assert "vanaf 192.0.2.44" in shown() and [b.label for b in at.button].count("Beëindig") == 2
+    with demo_engine.connect() as conn:
+        others = [s for s in sessions.active(conn, username="veenhaven") if s.origin == "192.0.2.44"]
+    at.button(key=f"end_{others[0].id}").click().run()
+    assert _who(demo_engine, other) is None and "192.0.2.44" not in shown()
+    clock.advance(minutes=16)
+    at.run()
+    assert at.text_input[0].label == "Gebruikersnaam"  # the login form, nothing of the page
+    assert "Beëindig" not in [b.label for b in at.button]

@@ -86,6 +86,8 @@ def _session_user() -> User | None:
     with engine().connect() as conn:
         username = sessions.username(conn, token)
         user = users.get_user(conn, username) if username else None
+    if user is not None:
+        _seen(token)
     if user is None or user.locked():
         if "_session_token" in st.session_state:  # logged in until now: end it, filters and all
             _forget()
@@ -93,6 +95,21 @@ def _session_user() -> User | None:
     st.session_state.update({"_session_token": token, "authentication_status": True, "username": user.username,
                              "name": user.name})
     return user
+
+
+def session_token() -> str | None:
+    """This browser session's login token (to mark "deze sessie" in the session list)."""
+    return st.session_state.get("_session_token")
+
+
+def _seen(token: str) -> None:
+    """This run is a click: the idle timeout starts again. Skipped (not failed) when the
+    database is busy: the session then ends at most a few seconds early."""
+    try:
+        with engine().begin() as conn, db.brief_wait(conn):
+            sessions.touch(conn, token)
+    except SQLAlchemyError:
+        pass
 
 
 def require_user() -> User:
@@ -157,11 +174,10 @@ def _start_session(username: str) -> None:
     """The password was right: audit the login and open a server-side session, in one
     transaction. If that cannot be written (the database busy with an import past its wait,
     or down) there is no login: an unaudited login is no login (fail closed)."""
-    lifetime = timedelta(days=float(config.auth_setting("cookie_expiry_days", "GKA_COOKIE_EXPIRY_DAYS", 1)))
     try:
         with engine().begin() as conn:
             users.record_login(conn, username, True, origin=client_origin(), **_lock_policy())
-            token = sessions.create(conn, username, lifetime)
+            token = sessions.create(conn, username, origin=client_origin())
             ticket = sessions.ticket(conn, token, cookie_key())
     except SQLAlchemyError as exc:
         LOG.warning("login of %r refused: the audit could not be written (%s)", username, db.describe_fault(exc))
