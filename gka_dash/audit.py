@@ -35,7 +35,7 @@ ACTIONS = {
     "user_change": "account gewijzigd", "password_reset": "wachtwoord opnieuw ingesteld",
     "password_change": "wachtwoord gewijzigd", "password_change_failed": "wachtwoord wijzigen mislukt",
     "password_check": "wachtwoord gecontroleerd", "password_check_failed": "wachtwoordcontrole mislukt",
-    "session_end": "sessie beëindigd",
+    "session_end": "sessie beëindigd", "user_disable": "account uitgezet", "user_enable": "account weer aangezet",
 }
 
 

@@ -87,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--email", default="")
     a.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     usub.add_parser("list", help="list users")
-    for action in ("remove", "unlock", "reset-password"):
+    for action in ("remove", "unlock", "enable", "reset-password"):
         r = usub.add_parser(action, help=f"{action.replace('-', ' ')} a user")
         r.add_argument("username")
         if action == "reset-password":
@@ -175,7 +175,7 @@ def _users(engine, args) -> None:
             print(f"gebruiker {created.username} toegevoegd ({created.role} {' '.join(created.gemeenten)})")
         elif args.action == "list":
             for u in users.list_users(conn):
-                state = "geblokkeerd" if u.locked() else "actief"
+                state = "uitgezet" if u.disabled_at else "geblokkeerd" if u.locked() else "actief"
                 fields = [u.username, u.role, ",".join(u.gemeenten) or "*", state] + (["demo"] if u.demo else [])
                 print("\t".join(fields))
         elif args.action == "remove":
@@ -184,6 +184,9 @@ def _users(engine, args) -> None:
         elif args.action == "unlock":
             users.unlock(conn, args.username)
             print(f"blokkade van {args.username} opgeheven")
+        elif args.action == "enable":
+            users.enable(conn, args.username)
+            print(f"account {args.username} weer aangezet")
         elif args.action == "reset-password":
             users.reset_password(conn, args.username, _password(args))
             print(f"wachtwoord van {args.username} opnieuw ingesteld")

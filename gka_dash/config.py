@@ -55,6 +55,12 @@ def session_hours() -> float:
     return float(days) * 24 if days is not None else float(auth_setting("session_hours", "GKA_SESSION_HOURS", 10))
 
 
+def unused_days() -> int:
+    """The access review flags accounts without a login for this long (BIO2 5.18: review access
+    at least yearly; 90 days is a quarter, the rhythm for special rights)."""
+    return int(os.environ.get("GKA_REVIEW_UNUSED_DAYS", "90"))
+
+
 def basemap() -> bool:
     """Whether maps ask the browser for Carto's street tiles under the wijken.
 

@@ -133,6 +133,11 @@ user = Table(
     Column("failed_logins", Integer, nullable=False, default=0),
     Column("locked_until", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # For the access review (BIO2 5.18): who gave the current role and scope, the last login, and
+    # whether the account was switched off (unused too long); a switched-off account logs in nowhere.
+    Column("granted_by", String(60)),
+    Column("last_login_at", DateTime(timezone=True)),
+    Column("disabled_at", DateTime(timezone=True)),
 )
 
 audit_log = Table(

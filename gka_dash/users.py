@@ -31,14 +31,19 @@ class User:
     demo: bool
     failed_logins: int
     locked_until: datetime | None
+    created_at: datetime | None = None
+    granted_by: str | None = None
+    last_login_at: datetime | None = None
+    disabled_at: datetime | None = None
 
     @property
     def scope(self) -> Scope:
         return Scope.for_user(self.role, self.gemeenten)
 
     def locked(self, at: datetime | None = None) -> bool:
+        """Locked after failed logins, or switched off: either way no login and no session."""
         at = at or datetime.now(timezone.utc)
-        return self.locked_until is not None and audit.aware(self.locked_until) > at
+        return self.disabled_at is not None or (self.locked_until is not None and audit.aware(self.locked_until) > at)
 
 
 def hash_password(password: str) -> str:
@@ -72,9 +77,12 @@ def _validate(role: str, gemeenten) -> tuple[str, ...]:
 
 
 def _row_to_user(row) -> User:
+    def moment(value):
+        return value and audit.aware(value)
     return User(row.username, row.name, row.email, row.role,
                 tuple(g for g in row.gemeenten.split(",") if g), bool(row.demo),
-                row.failed_logins, row.locked_until and audit.aware(row.locked_until))
+                row.failed_logins, moment(row.locked_until), moment(row.created_at), row.granted_by,
+                moment(row.last_login_at), moment(row.disabled_at))
 
 
 def add_user(conn, username: str, *, role: str, gemeenten=(), password: str, name: str = "",
@@ -88,7 +96,7 @@ def add_user(conn, username: str, *, role: str, gemeenten=(), password: str, nam
     conn.execute(insert(user_table).values(
         username=username, name=name or username, email=email, password_hash=hash_password(password),
         role=role, gemeenten=",".join(gemeenten), demo=demo, failed_logins=0,
-        created_at=audit.now()))
+        created_at=audit.now(), granted_by=by))
     audit.log(conn, by, "user_add", f"{username} ({role} {','.join(gemeenten)})")
     return get_user(conn, username)
 
@@ -125,7 +133,7 @@ def set_role(conn, username: str, *, role: str, gemeenten=(), by: str = "cli") -
     _require(conn, username)
     gemeenten = _validate(role, gemeenten)
     conn.execute(update(user_table).where(user_table.c.username == username)
-                 .values(role=role, gemeenten=",".join(gemeenten)))
+                 .values(role=role, gemeenten=",".join(gemeenten), granted_by=by))
     sessions.revoke_user(conn, username, "role or scope changed")
     audit.log(conn, by, "user_change", f"{username}: {role} {','.join(gemeenten)}")
 
@@ -211,7 +219,8 @@ def record_login(conn, username: str, success: bool, *, max_failures: int, locko
         conn.execute(delete(login_failure).where(login_failure.c.username == found.username,
                                                  login_failure.c.origin == origin))
         conn.execute(update(user_table).where(user_table.c.username == found.username).values(
-            failed_logins=_recent_failures(conn, found.username, lockout)))
+            failed_logins=_recent_failures(conn, found.username, lockout),
+            **({"last_login_at": audit.now()} if what == "login" else {})))
         audit.log(conn, found.username, what, where)
         return get_user(conn, found.username)
     if not counted:
@@ -232,3 +241,53 @@ def record_login(conn, username: str, success: bool, *, max_failures: int, locko
         sessions.revoke_user(conn, found.username, "locked")
     conn.execute(update(user_table).where(user_table.c.username == found.username).values(**values))
     return get_user(conn, found.username)
+
+
+# The access review (BIO2 5.18.03, 8.02.01): every account with what it may see, how it logs in
+# and who gave it that; accounts without a login for config.unused_days() are flagged and are
+# switched off in one step. Switched off is not removed: the audit trail keeps its name.
+REVIEW_COLUMNS = ["Gebruikersnaam", "Naam", "Rol", "Bevoegdheid", "Inloggen met", "Tweede factor", "Laatst ingelogd",
+                  "Toegekend door", "Aangemaakt", "Status"]
+
+
+def unused(found: User, days: int, at: datetime | None = None) -> bool:
+    """No login for ``days`` (counted from the account's creation when it never logged in)."""
+    at = at or audit.now()
+    since = found.last_login_at or found.created_at
+    return found.disabled_at is None and since is not None and at - since >= timedelta(days=days)
+
+
+def review(conn, days: int) -> list[dict]:
+    rows = []
+    for found in list_users(conn):
+        status = ("uitgezet " + formatting.moment(found.disabled_at) if found.disabled_at else
+                  f"ongebruikt (> {days} dagen)" if unused(found, days) else
+                  "geblokkeerd" if found.locked() else "actief")
+        rows.append(dict(zip(REVIEW_COLUMNS, [
+            found.username, found.name, found.role, ", ".join(found.gemeenten) or "alle gemeenten", "wachtwoord",
+            "geen", formatting.moment(found.last_login_at) if found.last_login_at else "nooit",
+            found.granted_by or "onbekend", formatting.moment(found.created_at) if found.created_at else "",
+            status + (" (demo)" if found.demo else "")])))
+    return rows
+
+
+def disable_unused(conn, days: int, *, by: str) -> list[str]:
+    """Switch off every account unused for ``days`` (never the beheerder doing it), ending its
+    sessions; audited one line per account."""
+    done = []
+    for found in list_users(conn):
+        if found.username != by and unused(found, days):
+            conn.execute(update(user_table).where(user_table.c.username == found.username)
+                         .values(disabled_at=audit.now()))
+            sessions.revoke_user(conn, found.username, "switched off (unused)")
+            audit.log(conn, by, "user_disable", f"{found.username}: geen login in {days} dagen")
+            done.append(found.username)
+    return done
+
+
+def enable(conn, username: str, *, by: str = "cli") -> None:
+    """Switch an account back on (its owner had a reason to be away)."""
+    _require(conn, username)
+    conn.execute(update(user_table).where(user_table.c.username == username)
+                 .values(disabled_at=None, last_login_at=audit.now()))
+    audit.log(conn, by, "user_enable", username)

@@ -5,9 +5,10 @@ import tempfile
 from datetime import datetime, time
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
-from gka_dash import audit, formatting, queries, ui, users
+from gka_dash import audit, config, formatting, queries, ui, users
 from gka_dash.errors import GkaError
 from gka_dash.importers import isolated
 from gka_dash.scope import ROLES, Scope
@@ -21,7 +22,7 @@ if ui.presenting():
     st.info("Beheer is niet beschikbaar in de presentatiemodus.")
     st.stop()
 engine = ui.engine()
-people, imports, log = st.tabs(["Gebruikers", "Gegevens inlezen", "Auditlog"])
+people, review, imports, log = st.tabs(["Gebruikers", "Toegangsreview", "Gegevens inlezen", "Auditlog"])
 
 
 def act(action, success: str) -> None:
@@ -72,12 +73,28 @@ with people:
         if remove.form_submit_button("Verwijderen", type="primary", disabled=chosen == user.username):
             act(lambda c: users.remove_user(c, chosen, by=user.username), f"{chosen} verwijderd.")
 
+with review:
+    st.caption("Wie mag wat zien, hoe logt elk account in, en wie gaf die rechten (BIO2 5.18: minstens jaarlijks "
+               "beoordelen, bijzondere rechten elk kwartaal). De tabel is als CSV te downloaden voor het verslag.")
+    days = st.number_input("Ongebruikt na (dagen zonder login)", 7, 730, config.unused_days(), key="review_days")
+    with engine.connect() as conn:
+        accounts = users.review(conn, int(days))
+        idle = [u.username for u in users.list_users(conn) if users.unused(u, int(days)) and u.username != user.username]
+    ui.table(user, pd.DataFrame(accounts, columns=users.REVIEW_COLUMNS), "toegangsreview")
+    if idle and st.button(f"Zet {len(idle)} ongebruikte account(s) uit: {', '.join(idle)}", type="primary"):
+        act(lambda c: users.disable_unused(c, int(days), by=user.username),
+            f"Uitgezet: {', '.join(idle)}. Hun sessies zijn beëindigd; weer aanzetten met "
+            "'python -m gka_dash users enable NAAM'.")
+
 IMPORTERS = {  # label → (command, options from the form)
     "CBS wijk- en buurtkaart (zip met shapefile, GeoPackage of GeoJSON)":
         ("import-areas", lambda o: ["--level", o["level"], "--year", str(o["year"])]),
     "DUO vestigingen (CSV) of scholen als puntbestand": ("import-schools", lambda o: []),
     "Indicatoren in het lange CSV-formaat": ("import-indicators", lambda o: []),
     "DUO/CBS open data (eindtoets, achterstandsscores, schooladviezen, APCG)": ("import-open-data", lambda o: []),
+    "DUO leerlingen per vestiging naar postcode (po of vo)": ("import-pupils-postcode", lambda o: []),
+    "DUO zittenblijvers, opstromers en afstromers vo": ("import-doorstroom", lambda o: []),
+    "CBS Kerncijfers wijken en buurten (export uit StatLine, JSON of CSV)": ("import-kerncijfers", lambda o: []),
 }
 
 with imports:

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import delete, select
 from streamlit.testing.v1 import AppTest
 
-from gka_dash import db, users
+from gka_dash import audit, db, users
 from gka_dash.schema import audit_log, user as user_table
 
 from .test_views import APP, open_page
@@ -162,3 +162,59 @@ def test_a_login_while_an_import_holds_the_lock_is_refused_not_let_through_unaud
     assert not at.exception
     with demo_engine.connect() as conn:
         assert conn.execute(select(login_session)).first() is None
+
+
+def test_the_access_review_lists_every_account_and_switches_off_the_unused_ones(engine, monkeypatch):
+    """BIO2 5.18: who may see what, how they log in, who granted it, the last login; accounts
+    unused for the period switched off in one step, their sessions ended, audited."""
+    from datetime import timedelta
+    from gka_dash import audit, sessions
+    start = audit.now()
+    clock = {"at": start}
+    monkeypatch.setattr(audit, "now", lambda: clock["at"])
+    with engine.begin() as conn:
+        users.add_user(conn, "chef", role="beheerder", password="een-lang-wachtwoord", by="cli")
+        users.add_user(conn, "anna", role="gemeente", gemeenten=["GM0599"], password="een-lang-wachtwoord", by="chef")
+        users.add_user(conn, "bert", role="regio", gemeenten=["GM0599", "GM0363"], password="een-lang-wachtwoord",
+                       by="chef")
+    clock["at"] = start + timedelta(days=80)
+    with engine.begin() as conn:
+        users.record_login(conn, "anna", True, max_failures=5, lockout=timedelta(minutes=15), origin="10.1.1.1")
+        token = sessions.create(conn, "bert", timedelta(days=1))
+    clock["at"] = start + timedelta(days=100)
+    with engine.connect() as conn:
+        rows = {r["Gebruikersnaam"]: r for r in users.review(conn, 90)}
+    assert rows["anna"]["Toegekend door"] == "chef" and rows["anna"]["Bevoegdheid"] == "GM0599"
+    assert rows["anna"]["Status"] == "actief" and rows["anna"]["Laatst ingelogd"] != "nooit"
+    assert rows["bert"]["Status"] == "ongebruikt (> 90 dagen)" and rows["bert"]["Laatst ingelogd"] == "nooit"
+    assert rows["bert"]["Inloggen met"] == "wachtwoord" and rows["bert"]["Tweede factor"] == "geen"
+    with engine.begin() as conn:
+        assert users.disable_unused(conn, 90, by="chef") == ["bert"]  # chef is unused too, but does it
+        assert sessions.username(conn, token) is None
+        assert users.get_user(conn, "bert").locked()
+        assert "uitgezet" in {r["Gebruikersnaam"]: r for r in users.review(conn, 90)}["bert"]["Status"]
+        assert users.record_login(conn, "bert", False, max_failures=5, lockout=timedelta(minutes=15)) is not None
+    assert "account uitgezet" in set(audit.entries(engine)["actie"])
+    with engine.begin() as conn:
+        users.enable(conn, "bert", by="chef")
+        assert not users.get_user(conn, "bert").locked()
+
+
+def test_beheer_shows_the_access_review_with_a_csv_and_switches_off_in_one_click(demo_engine, downloads):
+    from datetime import timedelta
+    from sqlalchemy import update
+    from gka_dash.schema import user as user_table
+    with demo_engine.begin() as conn:  # waldersum last logged in half a year ago
+        conn.execute(update(user_table).where(user_table.c.username == "waldersum")
+                     .values(last_login_at=audit.now() - timedelta(days=180), created_at=audit.now() - timedelta(days=400)))
+    at = open_page("pages/beheer.py", "beheer")
+    review = next(df.value for df in at.dataframe if "Toegekend door" in df.value.columns)
+    assert list(review.columns) == users.REVIEW_COLUMNS
+    assert review.set_index("Gebruikersnaam").loc["waldersum", "Status"] == "ongebruikt (> 90 dagen) (demo)"
+    assert review.set_index("Gebruikersnaam").loc["beheer", "Status"].startswith("actief")
+    switch = next(b for b in at.button if b.label.startswith("Zet 1 ongebruikte account"))
+    assert "waldersum" in switch.label
+    switch.click().run()
+    with demo_engine.connect() as conn:
+        assert users.get_user(conn, "waldersum").disabled_at is not None
+        assert users.get_user(conn, "veenhaven").disabled_at is None
