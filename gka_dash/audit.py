@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -20,10 +21,22 @@ def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def log(conn, username: str, action: str, detail: str = "") -> None:
-    """Written in the caller's transaction, so an import that rolls back leaves no entry."""
+# Where the request being served comes from: the app sets it at the start of every run (the
+# client address), the command line is "cli". Every audit line records it.
+ORIGIN: ContextVar[str] = ContextVar("gka_origin", default="cli")
+REFUSED = ("_failed", "lockout")
+
+
+def result_of(action: str) -> str:
+    return "mislukt" if action.endswith(REFUSED[0]) else "geweigerd" if action == REFUSED[1] else "gelukt"
+
+
+def log(conn, username: str, action: str, detail: str = "", *, origin: str | None = None) -> None:
+    """Written in the caller's transaction, so an import that rolls back leaves no entry. Never
+    a secret: callers pass names and counts, never a password, token or code."""
     conn.execute(insert(audit_log).values(at=now(), username=username or "-", action=action,
-                                          detail=detail[:2000]))
+                                          detail=detail[:2000], origin=(origin or ORIGIN.get())[:64],
+                                          result=result_of(action)))
 
 
 # What each stored action code means, in Dutch: the codes stay as stored (filters, exports and
@@ -46,7 +59,8 @@ def action_text(action: str) -> str:
 def entries(engine, *, username: str | None = None, action: str | None = None,
             since: datetime | None = None, until: datetime | None = None, limit: int = 1000) -> pd.DataFrame:
     """The newest entries first, filtered as the Beheer page asks."""
-    query = select(audit_log.c.at, audit_log.c.username, audit_log.c.action, audit_log.c.detail)
+    query = select(audit_log.c.at, audit_log.c.username, audit_log.c.action, audit_log.c.detail,
+                   audit_log.c.result, audit_log.c.origin)
     if username:
         query = query.where(audit_log.c.username == username)
     if action:
@@ -57,7 +71,9 @@ def entries(engine, *, username: str | None = None, action: str | None = None,
         query = query.where(audit_log.c.at < until)
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(audit_log.c.at.desc(), audit_log.c.id.desc()).limit(limit)).all()
-    frame = pd.DataFrame(rows, columns=["tijd", "gebruiker", "actie", "details"])
+    frame = pd.DataFrame(rows, columns=["tijd", "gebruiker", "actie", "object", "resultaat", "herkomst"])
+    frame["resultaat"] = frame["resultaat"].fillna("")  # lines from before BIO2's fields
+    frame["herkomst"] = frame["herkomst"].fillna("")
     # One time zone everywhere: the reports' Dutch local time, not the stored UTC.
     frame["tijd"] = [formatting.moment(at) for at in frame["tijd"]]
     frame["actie"] = frame["actie"].map(action_text)

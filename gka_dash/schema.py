@@ -146,7 +146,11 @@ audit_log = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("username", String(60), nullable=False),
     Column("action", String(30), nullable=False),
-    Column("detail", Text, nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),  # the object: what the action was done to
+    # BIO2 8.15: every line also says where it came from (the client address as our proxy passes
+    # it, or "cli") and whether it succeeded.
+    Column("origin", String(64)),
+    Column("result", String(12)),
     Index("ix_audit_at", "at"),
 )
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from gka_dash import audit, config, formatting, queries, ui, users
+from gka_dash import audit, config, formatting, monitoring, queries, ui, users
 from gka_dash.errors import GkaError
 from gka_dash.importers import isolated
 from gka_dash.scope import ROLES, Scope
 
 user = ui.require_user()
-ui.page_header("Beheer", "Gebruikers, gegevens inlezen en het auditlog.")
+ui.page_header("Beheer", "Gebruikers, toegangsreview, gegevens inlezen en het auditlog met signalen.")
 if user.role != "beheerder":
     st.error("Deze pagina is alleen voor beheerders.")
     st.stop()
@@ -127,5 +127,9 @@ with log:
     if len(days) == 2:
         since = datetime.combine(days[0], time.min, tzinfo=formatting.TIMEZONE)  # the days of the times shown
         until = datetime.combine(days[1], time.max, tzinfo=formatting.TIMEZONE)
-    st.dataframe(audit.entries(engine, username=who or None, action=what or None, since=since, until=until),
-                 hide_index=True, width="stretch")
+    found = monitoring.signals(engine)
+    st.markdown(f"**Signalen (laatste 24 uur):** {len(found) or 'geen'}")
+    for signal in found:
+        st.warning(ui.plain(f"{signal.kind}: {signal.username}, {formatting.moment(signal.at)}: {signal.text}"))
+    ui.table(user, audit.entries(engine, username=who or None, action=what or None, since=since, until=until),
+             "auditlog")

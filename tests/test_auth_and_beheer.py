@@ -218,3 +218,36 @@ def test_beheer_shows_the_access_review_with_a_csv_and_switches_off_in_one_click
     with demo_engine.connect() as conn:
         assert users.get_user(conn, "waldersum").disabled_at is not None
         assert users.get_user(conn, "veenhaven").disabled_at is None
+
+
+def test_monitoring_signals_spikes_new_origins_and_unusual_hours_from_the_audit_log(engine):
+    """Planted audit lines: a guessing run on one account, a login from an address the account
+    never used, a login at 03:00 by an account that logs in at office hours; and a quiet day."""
+    from datetime import datetime, timedelta, timezone
+    from sqlalchemy import insert
+    from gka_dash import monitoring
+    noon = datetime(2026, 11, 30, 11, 0, tzinfo=timezone.utc)  # 12:00 in Amsterdam
+    lines = []
+    for day in range(1, 60):  # two months of ordinary logins from the office
+        lines.append((noon - timedelta(days=day), "anna", "login", "10.1.1.1"))
+        lines.append((noon - timedelta(days=day), "bert", "login", "10.2.2.2"))
+    with engine.begin() as conn:
+        conn.execute(insert(audit_log), [{"at": at, "username": u, "action": a, "detail": "", "origin": o,
+                                          "result": audit.result_of(a)} for at, u, a, o in lines])
+    assert monitoring.signals(engine, at=noon + timedelta(hours=1)) == []
+    planted = [(noon + timedelta(minutes=i), "anna", "login_failed", f"198.51.100.{i % 3}") for i in range(12)]
+    planted += [(noon + timedelta(hours=2), "anna", "login", "203.0.113.5"),
+                (noon - timedelta(hours=9), "bert", "login", "10.2.2.2")]  # 03:00 local
+    with engine.begin() as conn:
+        conn.execute(insert(audit_log), [{"at": at, "username": u, "action": a, "detail": "", "origin": o,
+                                          "result": audit.result_of(a)} for at, u, a, o in planted])
+    found = {(s.kind, s.username) for s in monitoring.signals(engine, at=noon + timedelta(hours=3))}
+    assert found == {("mislukte logins (account)", "anna"), ("nieuwe herkomst", "anna"), ("ongebruikelijk uur", "bert")}
+
+
+def test_every_audit_line_says_its_origin_and_result(demo_engine):
+    at = open_page("pages/beheer.py", "beheer")
+    log = next(df.value for df in at.dataframe if "herkomst" in df.value.columns)
+    login = log[log["actie"] == "ingelogd"].iloc[0]
+    assert login["resultaat"] == "gelukt" and login["herkomst"] not in ("", None)
+    assert list(log.columns) == ["tijd", "gebruiker", "actie", "object", "resultaat", "herkomst"]

@@ -71,6 +71,7 @@ def current_user() -> User | None:
     login cookie for a new tab or a reload; either way the database decides whether it still
     opens a session (see :mod:`gka_dash.sessions`).
     """
+    audit.ORIGIN.set(client_origin())  # every audit line of this run says where it came from
     try:
         return _session_user()
     except SQLAlchemyError:
