@@ -105,7 +105,7 @@ def test_a_fresh_servers_first_visitor_on_a_page_link_gets_the_apps_navigation(d
         _settled(page)
         links = page.locator("[data-testid=stSidebarNav] a").all_inner_texts()
         assert [text.split()[-1] for text in links] == ["Overzicht", "Kaart", "Afstroom", "Scholen", "Ouderopleiding",
-                                                    "Gesprek"]
+                                                    "Gesprek", "Sessies"]
         assert page.get_by_label("Presentatiemodus").count() == 1
 
 
