@@ -15,12 +15,15 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import and_, delete, insert, select
 
-from .. import audit, db
+from .. import audit, codes, db
 from ..errors import InputError
 from ..periods import parse_period
 from ..schema import apcg_list, area, dataset, observation, pupil_postcode, school
 
 CHUNK = 500
+# How often an estimated DUO '<5' cell is drawn: the figure is the mean over the draws, and their
+# spread joins its margin (docs/statistiek.md).
+IMPUTATIONS = 40
 # ASCII digits only: Python's int() and float() also take '١٠٠', full-width digits and '1_000',
 # which no CSV means as a number (and a full-width gemeente code would become a real one).
 DUTCH_NUMBER = re.compile(r"^[+-]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+)(,[0-9]+)?$")
@@ -208,6 +211,17 @@ def read_table(path: Path, *, allow_latin1: bool, normalise=lambda name: name.st
     return TextTable(path.name, columns, rows, decimal_comma=(sep == ";"))
 
 
+def school_of(table: TextTable, row: dict, brin_col: str, vest_col: str | None = None) -> str:
+    """A vestiging's id from a DUO row: BRIN and vestigingsnummer in two columns, or one BRIN6
+    column (``vest_col`` None); one line naming the row and column when it is neither."""
+    try:
+        if vest_col:
+            return codes.school_id(row[brin_col], row[vest_col])
+        return codes.school_id(row[brin_col].strip()[:4], row[brin_col].strip()[4:])
+    except ValueError as exc:
+        raise InputError(table.file, str(exc), row=row["_row"], column=vest_col or brin_col) from None
+
+
 def read_known(path: Path, recognise, expected: str) -> tuple[str, TextTable]:
     """A DUO/CBS text table with its checksum, once its columns say it is what this importer
     reads (``recognise(columns)``); else one line saying what was ``expected``."""
@@ -267,13 +281,13 @@ def write_observations(conn, rows: list[dict], dataset_id: int) -> int:
     # Only series already stored can hold an older value; a first import skips the deletes.
     stored = set(conn.execute(select(observation.c.indicator_key, observation.c.period, observation.c.group)
                               .distinct().where(observation.c.indicator_key.in_({k for k, _, _ in subjects}))))
-    for (key, period, group), codes in subjects.items():
+    for (key, period, group), subjects_of in subjects.items():
         if (key, period, group) not in stored:
             continue
-        for i in range(0, len(codes), CHUNK):
+        for i in range(0, len(subjects_of), CHUNK):
             conn.execute(delete(observation).where(
                 observation.c.indicator_key == key, observation.c.period == period,
-                observation.c.group == group, observation.c.subject.in_(codes[i:i + CHUNK])))
+                observation.c.group == group, observation.c.subject.in_(subjects_of[i:i + CHUNK])))
     db.bulk_insert(conn, observation, OBSERVATION_COLUMNS, [
         (row["indicator_key"], row["subject"], row["gemeente_code"], periods[row["period"]].label,
          periods[row["period"]].start, periods[row["period"]].end, row.get("group", ""), _number(row["value"], float),

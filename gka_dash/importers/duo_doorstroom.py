@@ -22,12 +22,11 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from .. import codes
 from ..errors import InputError
 from ..periods import parse_period
 from ..schema import observation, pupil_postcode, school
-from .base import (estimated_row, ImportReport, observation_row, read_known, refuse_demo, start_dataset,
-                   TextTable, write_observations)
+from .base import (IMPUTATIONS, ImportReport, TextTable, estimated_row, observation_row, read_known, refuse_demo,
+                   school_of, start_dataset, write_observations)
 
 BRIN_COLUMNS = ("INSTELLINGSCODE", "BRINNUMMER", "BRIN_NUMMER")
 VEST_COLUMNS = ("VESTIGINGSCODE", "VESTIGINGSNUMMER")
@@ -35,7 +34,6 @@ TOTAL_COLUMNS = ("AANTAL_LEERLINGEN", "TOTAAL_LEERLINGEN")
 MOVES = {"AANTAL_AFSTROMERS": "afstroom", "AANTAL_OPSTROMERS": "opstroom", "AANTAL_ZITTENBLIJVERS": "zittenblijven"}
 YEARS_IN_NAME = re.compile(r"(20[0-9]{2})-(20[0-9]{2})-tov-(20[0-9]{2})-(20[0-9]{2})")
 MASKED = ("<5", "<=4", "x", "X")
-IMPUTATIONS = 40
 ESTIMATE = "doorstroom naar woongemeente (schatting)"
 
 
@@ -88,10 +86,7 @@ def import_doorstroom(engine, path: Path, *, period: str | None = None, user: st
         per_gemeente = defaultdict(lambda: np.zeros((IMPUTATIONS, 4)))
         in_masked = defaultdict(float)  # gemeente → pupils in '<5' cells, expected
         for row in table.rows:
-            try:
-                sid = codes.school_id(row[brin_col], row[vest_col])
-            except ValueError as exc:
-                raise InputError(table.file, str(exc), row=row["_row"], column=vest_col) from None
+            sid = school_of(table, row, brin_col, vest_col)
             if sid in seen:
                 raise InputError(table.file, f"vestiging {sid} occurs twice (also row {seen[sid]})", row=row["_row"])
             seen[sid] = row["_row"]
@@ -129,10 +124,6 @@ def import_doorstroom(engine, path: Path, *, period: str | None = None, user: st
     return report
 
 
-def _column(kind: str) -> str:
-    return next(col for col, name in MOVES.items() if name == kind)
-
-
 def _masked(text: str) -> bool:
     return text.strip().replace(" ", "") in MASKED
 
@@ -147,8 +138,8 @@ def _consistent(table: TextTable, row: dict, total_col: str, rng) -> tuple[np.nd
     if pupils is not None and counted > pupils:
         raise InputError(table.file, f"zittenblijvers, opstromers and afstromers together ({counted}) are more than "
                                      f"the pupils ({pupils})", row=row["_row"], column=total_col)
-    moves = {kind: _draws(table, row, _column(kind), rng) for kind in MOVES.values()}
-    total = _draws(table, row, total_col, rng)
+    moves = {kind: _draws(value, rng) for kind, value in known.items()}
+    total = _draws(pupils, rng)
     if pupils is None:
         total = np.maximum(total, sum(moves.values()))
     else:
@@ -159,12 +150,12 @@ def _consistent(table: TextTable, row: dict, total_col: str, rng) -> tuple[np.nd
     return total, moves
 
 
-def _draws(table: TextTable, row: dict, column: str, rng) -> np.ndarray:
-    """A count as IMPUTATIONS draws: as counted, or for '<5' drawn from 1-4 (no distribution of
-    such small counts is known for these files, so each is equally likely)."""
-    if _masked(row[column]):
+def _draws(count: int | None, rng) -> np.ndarray:
+    """A count as IMPUTATIONS draws: as counted, or for '<5' (None) drawn from 1-4 (no
+    distribution of such small counts is known for these files, so each is equally likely)."""
+    if count is None:
         return rng.integers(1, 5, size=IMPUTATIONS).astype(float)
-    return np.full(IMPUTATIONS, float(table.count(row, column, required=False) or 0))
+    return np.full(IMPUTATIONS, float(count))
 
 
 def _row(key, subject, gm, period, shares: np.ndarray, totals: np.ndarray, in_masked: float) -> dict:

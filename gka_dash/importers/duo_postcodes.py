@@ -30,8 +30,8 @@ from .. import codes
 from ..apcg import apcg_lists, describe, list_for
 from ..errors import InputError
 from ..schema import area, pupil_postcode, school
-from .base import (CHUNK, estimated_row, ImportReport, observation_row, read_known, refuse_demo, start_dataset,
-                   TextTable, write_observations)
+from .base import (CHUNK, IMPUTATIONS, ImportReport, TextTable, estimated_row, observation_row, read_known,
+                   refuse_demo, school_of, start_dataset, write_observations)
 from .duo_doorstroom import derive_residence
 
 OLD_COLUMNS = {"PEILDATUM", "POSTCODE_LEERLING"}  # with BRIN_NUMMER/VESTIGINGSNUMMER, from 2023 INSTELLINGSCODE/VESTIGINGSCODE
@@ -47,7 +47,6 @@ YEAR_IN_NAME = re.compile(r"(?<![0-9])(20[0-9]{2})(?:-(20[0-9]{2}))?(?![0-9])")
 SPECIAL = {"SBO", "SO", "SPECIAAL BASISONDERWIJS", "(V)SO", "VSO"}  # compared nowhere (one rule for school figures)
 PC4 = re.compile(r"^([1-9][0-9]{3})(\.0+)?\s*([A-Z]{2})?$")
 DERIVED = "apcg_pct (leerlingen naar postcode × APCG-lijst)"
-IMPUTATIONS = 40
 
 
 def is_pupils_by_postcode(columns) -> bool:
@@ -179,13 +178,6 @@ def _cells(table: TextTable, row: dict, columns: list[str]) -> tuple[int, int]:
     return counted, masked
 
 
-def _school(table: TextTable, row: dict, brin_col: str, vest_col: str) -> str:
-    try:
-        return codes.school_id(row[brin_col], row[vest_col])
-    except ValueError as exc:
-        raise InputError(table.file, str(exc), row=row["_row"], column=vest_col) from None
-
-
 def _old_rows(table: TextTable, schools: dict, names: dict, path: Path) -> tuple[list[dict], dict]:
     ages = [c for c in table.columns if AGE_COLUMN.match(c)]
     if "TOTAAL" not in table.columns and not ages:
@@ -203,7 +195,7 @@ def _old_rows(table: TextTable, schools: dict, names: dict, path: Path) -> tuple
         if row.get("SOORT_PO", "").strip().upper() in SPECIAL:
             skipped["rijen van speciaal (basis)onderwijs overgeslagen (geen enkel schoolcijfer vergelijkt ze)"] += 1
             continue
-        sid = _school(table, row, *_school_columns(table.columns))
+        sid = school_of(table, row, *_school_columns(table.columns))
         if sid not in schools:
             skipped["rijen van vestigingen die niet in de PO-scholenlijst staan, overgeslagen"] += 1
             continue
@@ -226,7 +218,7 @@ def _new_rows(table: TextTable, schools: dict, names: dict, path: Path) -> tuple
         if row.get("TYPE_PO", "").strip().upper() in SPECIAL:
             skipped["rijen van speciaal (basis)onderwijs overgeslagen (geen enkel schoolcijfer vergelijkt ze)"] += 1
             continue
-        sid = _school(table, row, "INSTELLINGSCODE", "VESTIGINGSCODE")
+        sid = school_of(table, row, "INSTELLINGSCODE", "VESTIGINGSCODE")
         if sid not in schools:
             skipped["rijen van vestigingen die niet in de PO-scholenlijst staan, overgeslagen"] += 1
             continue
@@ -252,7 +244,7 @@ def _vo_rows(table: TextTable, schools: dict, names: dict, path: Path) -> tuple[
     brin_col, vest_col = _school_columns(table.columns)
     rows, skipped = [], defaultdict(int)
     for row in table.rows:
-        sid = _school(table, row, brin_col, vest_col)
+        sid = school_of(table, row, brin_col, vest_col)
         if sid not in schools:
             skipped["rijen van vestigingen die niet in de VO-scholenlijst staan, overgeslagen"] += 1
             continue

@@ -25,8 +25,8 @@ from sqlalchemy import delete, select
 from .. import codes, registry
 from ..errors import InputError
 from ..schema import apcg_list, school
-from .base import (ImportReport, TextTable, checksum, estimated_row, normalise_column, observation_row, read_bytes,
-                   read_table, refuse_demo, start_dataset, write_observations)
+from .base import (IMPUTATIONS, ImportReport, TextTable, checksum, estimated_row, normalise_column, observation_row,
+                   read_bytes, read_table, refuse_demo, school_of, start_dataset, write_observations)
 from .duo_postcodes import derive_apcg
 
 KINDS = ("eindtoets", "achterstand", "schooladviezen", "apcg", "gka")
@@ -73,15 +73,6 @@ def import_open_data(engine, path: Path, *, kind: str | None = None, user: str =
     return report
 
 
-def _subject(table: TextTable, row: dict, brin_col: str, vest_col: str | None) -> str:
-    try:
-        if vest_col:
-            return codes.school_id(row[brin_col], row[vest_col])
-        return codes.school_id(row[brin_col].strip()[:4], row[brin_col].strip()[4:])
-    except ValueError as exc:
-        raise InputError(table.file, str(exc), row=row["_row"], column=vest_col or brin_col) from None
-
-
 def _eindtoets(table: TextTable, schools, report: ImportReport) -> list[dict]:
     table.require("BRIN_NUMMER", "VESTIGINGSNUMMER", "GEMEENTENUMMER")
     providers = [p for p in registry.EINDTOETS_PROVIDERS if f"{p}_GEM" in table.columns]
@@ -92,7 +83,7 @@ def _eindtoets(table: TextTable, schools, report: ImportReport) -> list[dict]:
         if row.get("SOORT_PO", "").strip().lower() == "sbo":
             special += 1  # one rule for every school figure: speciaal basisonderwijs is not compared
             continue
-        sid = _subject(table, row, "BRIN_NUMMER", "VESTIGINGSNUMMER")
+        sid = school_of(table, row, "BRIN_NUMMER", "VESTIGINGSNUMMER")
         try:
             gm = codes.gemeente_code(row["GEMEENTENUMMER"])
         except ValueError as exc:
@@ -155,7 +146,7 @@ def _achterstand(table: TextTable, schools, report: ImportReport) -> list[dict]:
     table.require("BRIN_VESTIGING", "AANTAL_BEKOSTIGDE_LEERLINGEN", "ACHTERSTANDSSCORE", "SCORE_ZONDER_DREMPEL")
     rows, unknown = [], 0
     for row in table.rows:
-        sid = _subject(table, row, "BRIN_VESTIGING", None)
+        sid = school_of(table, row, "BRIN_VESTIGING", None)
         if sid not in schools:
             unknown += 1
             continue
@@ -180,7 +171,6 @@ HAVO_VWO_COLUMNS = ("HAVO_N_MID", "HAVO_VWO_N_MID", "VWO_N_MID")  # what the lab
 # 1-4 in the years before the masking (the same file), IMPUTATIONS times; the spread over the
 # imputations is the part of a figure's uncertainty the masking adds (docs/statistiek.md).
 MASKED_FROM = int(registry.METHOD_BREAK[:4])
-IMPUTATIONS = 40
 
 
 def _small_counts(table: TextTable) -> np.ndarray:
