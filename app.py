@@ -20,6 +20,14 @@ if user is not None:
     presenting = ui.presenting()
     if not presenting:  # a shared screen shows no user name, password form or admin page
         ui.sidebar(user)
+
+
+def shown(allowed: bool) -> str:
+    """Every page is registered for everyone, so a link to any of them opens the login form and
+    then the page (which gates itself by role); the menu lists only those this user may use."""
+    return "visible" if allowed else "hidden"
+
+
 ui.run_page(st.navigation([
     st.Page("pages/overzicht.py", title="Overzicht", icon=":material/dashboard:", default=True),
     st.Page("pages/kaart.py", title="Kaart", icon=":material/map:"),
@@ -27,11 +35,11 @@ ui.run_page(st.navigation([
     st.Page("pages/scholen.py", title="Scholen", icon=":material/school:"),
     st.Page("pages/ouderopleiding.py", title="Ouderopleiding", icon=":material/family_restroom:"),
     st.Page("pages/gesprek.py", title="Gesprek", icon=":material/forum:"),
-    *([st.Page("pages/landelijk.py", title="Landelijk", icon=":material/public:")]
-      if user is not None and user.role in ("beheerder", "regio") else []),
-    *([st.Page("pages/sessies.py", title="Sessies", icon=":material/devices:")]
-      if user is not None and not presenting else []),
-    *([st.Page("pages/beheer.py", title="Beheer", icon=":material/admin_panel_settings:")]
-      if user is not None and user.role == "beheerder" and not presenting else []),
+    st.Page("pages/landelijk.py", title="Landelijk", icon=":material/public:",
+            visibility=shown(user is not None and user.role in ("beheerder", "regio"))),
+    st.Page("pages/sessies.py", title="Sessies", icon=":material/devices:",
+            visibility=shown(user is not None and not presenting)),
+    st.Page("pages/beheer.py", title="Beheer", icon=":material/admin_panel_settings:",
+            visibility=shown(user is not None and user.role == "beheerder" and not presenting)),
 ], position="hidden" if user is None else "top" if presenting else "sidebar"),
     keep_params=user is None, app_params=app_params)

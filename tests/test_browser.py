@@ -50,9 +50,11 @@ def server(database):
 def _serve(url: str, warm: bool = True, **extra_env):
     port = _free_port()
     env = {**os.environ, "GKA_DATABASE_URL": url, **extra_env}
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / f"server-{port}.log", "wb")  # read back by _server_log when a test fails
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"),
                              "--server.port", str(port), "--server.headless", "true"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -67,6 +69,14 @@ def _serve(url: str, warm: bool = True, **extra_env):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        log.close()
+
+
+def _server_log(base: str, lines: int = 40) -> str:
+    """The end of the server's own log, for a failure message: what the server said when the
+    browser did not get what it waited for."""
+    path = ARTIFACTS / f"server-{base.rsplit(':', 1)[-1]}.log"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
 def _warm_up(url: str) -> None:
@@ -886,16 +896,14 @@ def test_keyboard_only_gemeente_download_and_note(server, page):
     button = page.get_by_role("button", name="Download tabel (CSV)")
     for attempt in (1, 2, 3):  # a rerun that redraws the page takes the focus away, as it would a person's
         _settled(page)
-        button.focus()
-        page.wait_for_function("document.activeElement?.textContent?.includes('Download tabel (CSV)')",
-                               timeout=60000)
         try:
-            with page.expect_download(timeout=30000) as download:
-                page.keyboard.press("Enter")
+            with page.expect_download(timeout=60000) as download:
+                button.press("Enter")  # focuses the button as drawn now, then the key
             break
         except PlaywrightTimeout:
             if attempt == 3:
-                raise
+                raise AssertionError("no download after Enter; the page says: "
+                                     f"{page.locator('body').inner_text()[-600:]!r}\nthe server: {_server_log(server)}")
     assert download.value.suggested_filename.endswith(".csv") and "GM9902" in download.value.suggested_filename
 
     page.goto(server + "/gesprek?gemeente=GM9902")
@@ -1137,6 +1145,23 @@ def test_every_page_url_is_a_link_before_and_after_login_and_an_unknown_one_is_s
     page.get_by_text("De pagina “bestaat-niet” bestaat niet").first.wait_for(timeout=60000)
     assert page.get_by_text("Page not found").count() == 0
     page.get_by_role("heading", name="Overzicht", exact=True).first.wait_for(timeout=60000)
+
+
+def test_a_link_to_a_page_outside_the_menu_opens_after_login_and_the_page_gates_itself(server, page):
+    """Sessies, Landelijk and Beheer were registered only after login, so a link to them opened
+    Streamlit's English "Page not found" behind the login form. Now every page is there before
+    login; the menu lists only the user's own, and Beheer refuses a regio user in Dutch."""
+    browser = page.context.browser
+    for path, wanted in (("sessies", "Waar u bent ingelogd"), ("landelijk", "Waar staat uw gemeente"),
+                         ("beheer", "Deze pagina is alleen voor beheerders.")):
+        context = browser.new_context(viewport={"width": 1400, "height": 1600}, locale="nl-NL")
+        page = context.new_page()
+        page.goto(f"{server}/{path}")
+        _login(page, "regio")
+        page.get_by_text(wanted).first.wait_for(timeout=60000)
+        assert page.get_by_text("Page not found").count() == 0, path
+        assert page.get_by_role("link", name="Beheer").count() == 0  # not in a regio user's menu
+        context.close()
 
 
 def test_back_goes_back_one_page_per_press(server, page):

@@ -115,9 +115,12 @@ def run_page(page, *, keep_params: bool = False, app_params: tuple[str, ...] = (
         st.warning(f"De pagina “{plain(missing[:80])}” bestaat niet. U ziet het Overzicht; kies een andere pagina "
                    "in het menu.", icon=":material/link_off:")
     try:
+        # Before the page: a page that stops early (a refusal, no data yet) must still leave the
+        # cookie behind, and nothing can be drawn after st.stop(). The first element is as
+        # stable a place to mount as the last.
+        store_login_cookie()
         page.run()
         _offer_share_link()
-        store_login_cookie()  # at the end of a page that ran to the end: a stable place to mount
     except SQLAlchemyError:
         database_unreachable()
     finally:
