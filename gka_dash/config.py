@@ -55,6 +55,13 @@ def session_hours() -> float:
     return float(days) * 24 if days is not None else float(auth_setting("session_hours", "GKA_SESSION_HOURS", 10))
 
 
+def second_factor_roles() -> frozenset[str]:
+    """The roles that must log in with a second factor: beheerders always (BIO2 5.17.01 asks it
+    for administrator accounts); GKA_SECOND_FACTOR_ROLES=beheerder,regio,gemeente for everyone."""
+    named = os.environ.get("GKA_SECOND_FACTOR_ROLES", "beheerder")
+    return frozenset({"beheerder", *(r.strip() for r in named.split(",") if r.strip())})
+
+
 def unused_days() -> int:
     """The access review flags accounts without a login for this long (BIO2 5.18: review access
     at least yearly; 90 days is a quarter, the rhythm for special rights)."""

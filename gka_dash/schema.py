@@ -138,6 +138,22 @@ user = Table(
     Column("granted_by", String(60)),
     Column("last_login_at", DateTime(timezone=True)),
     Column("disabled_at", DateTime(timezone=True)),
+    # The second factor (TOTP, RFC 6238): the secret sealed with the server's key, so a copy of the
+    # database generates no codes; a secret being enrolled waits in totp_pending until a code
+    # confirms it; the last time step used refuses a code seen twice.
+    Column("totp_secret", Text),
+    Column("totp_pending", Text),
+    Column("totp_since", DateTime(timezone=True)),
+    Column("totp_last_step", Integer),
+)
+
+recovery_code = Table(
+    "recovery_code", metadata,
+    # One-time codes for a lost phone: only their SHA-256 (each holds 50 random bits), used once.
+    Column("code_hash", String(64), primary_key=True),
+    Column("username", String(60), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Index("ix_recovery_code_user", "username"),
 )
 
 audit_log = Table(
