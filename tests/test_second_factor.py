@@ -9,7 +9,7 @@ import pytest
 from gka_dash import audit, second_factor, sessions, users
 from gka_dash.errors import AuthError
 
-from .conftest import snapshot
+from .conftest import raw, snapshot
 
 KEY = "een-eigen-sleutel-van-minstens-32-tekens-lang"
 PASSWORD = "een-lang-wachtwoord"
@@ -24,6 +24,8 @@ def clock(monkeypatch):
 
 @pytest.fixture
 def chef(engine):
+    from gka_dash.importers.open_data import import_open_data
+    import_open_data(engine, raw("apcg/apcg_pc4_LA2014_LA2011-2012.csv"))  # real data: no demo is built here
     with engine.begin() as conn:
         users.add_user(conn, "chef", role="beheerder", password=PASSWORD)
         users.add_user(conn, "tweede", role="beheerder", password=PASSWORD)
@@ -92,3 +94,56 @@ def test_only_another_beheerder_resets_a_second_factor_and_the_sessions_end(chef
         second_factor.reset(conn, "chef", by="tweede", by_role="beheerder")
         assert not second_factor.enrolled(conn, "chef") and sessions.username(conn, token) is None
     assert "second_factor_reset" in set(audit.actions(chef))
+
+
+def _login(monkeypatch, username, password=PASSWORD):
+    from streamlit.testing.v1 import AppTest
+    from .test_views import APP
+    monkeypatch.setenv("GKA_COOKIE_KEY", KEY)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.text_input[0].input(username)
+    at.text_input[1].input(password)
+    at.button[0].click()
+    return at.run()
+
+
+def _field(at, start):
+    return next(t for t in at.text_input if t.label.startswith(start))
+
+
+def test_a_beheerder_enrols_at_the_first_login_and_reaches_beheer_only_after_it(chef, clock, monkeypatch):
+    at = _login(monkeypatch, "chef")
+    assert [s.value for s in at.subheader] == ["Tweede factor instellen"] and at.get("image")  # the QR code
+    at.switch_page("pages/beheer.py").run()  # no session yet: no way round the second step
+    assert "Beheer" not in [t.value for t in at.title] and not at.tabs
+    app = pyotp.TOTP(second_factor.secret_of(at.session_state["_enrol_address"]))
+    _field(at, "Code uit de app").input("000000" if _code(app, clock) != "000000" else "111111")
+    next(b for b in at.button if b.label == "Koppelen").click().run()
+    assert any("klopt niet" in e.value for e in at.error)
+    _field(at, "Code uit de app").input(_code(app, clock))
+    next(b for b in at.button if b.label == "Koppelen").click().run()
+    codes = at.code[0].value.split("\n")
+    assert len(codes) == 10
+    next(b for b in at.button if b.label == "Ik heb de herstelcodes bewaard").click().run()
+    at.switch_page("pages/beheer.py").run()
+    assert any(t.label == "Toegangsreview" for t in at.tabs)
+    review = next(df.value for df in at.dataframe if "Tweede factor" in df.value.columns).set_index("Gebruikersnaam")
+    assert review.loc["chef", "Tweede factor"].startswith("app") and review.loc["tweede", "Tweede factor"] == "geen"
+    # The next login asks for a code; wrong codes count towards the lock like wrong passwords.
+    clock["at"] += timedelta(minutes=1)
+    at = _login(monkeypatch, "chef")
+    assert [s.value for s in at.subheader] == ["Tweede stap"]
+    for _ in range(5):
+        _field(at, "Code uit de authenticator-app").input("123456")
+        at.button[0].click().run()
+        if [s.value for s in at.subheader] == ["Inloggen"]:
+            break  # the password attempt and four codes: the fifth failure of this origin
+    assert any("Inloggen mislukt" in e.value for e in at.error)  # locked for this origin: back to the start
+    assert [s.value for s in at.subheader] == ["Inloggen"]
+    monkeypatch.setenv("GKA_LOCKOUT_MINUTES", "15")
+    clock["at"] += timedelta(minutes=16)
+    at = _login(monkeypatch, "chef")
+    _field(at, "Code uit de authenticator-app").input(codes[0])  # the phone is lost: a recovery code
+    at.button[0].click().run()
+    at.switch_page("pages/beheer.py").run()
+    assert any(t.label == "Toegangsreview" for t in at.tabs)

@@ -15,6 +15,7 @@ from streamlit_authenticator.utilities import Validator
 from .. import audit, auth, config, db, demo, sessions, users, web
 from ..users import User
 from .chrome import SYNTHETIC_NOTE, database_unreachable
+from . import second_step
 from .database import engine
 
 
@@ -132,6 +133,13 @@ def login_page() -> None:
     st.title("GKA Dashboard Gelijke Kansen")
     st.caption("Gesloten omgeving voor medewerkers van gemeenten en regiocoördinatoren van de "
                "Gelijke Kansen Alliantie.")
+    if notice := st.session_state.pop("_login_notice", None):
+        st.error(notice)
+    waiting = second_step.pending()
+    if waiting:  # the password was right: now the code (or the enrolment), and only then a session
+        second_step.show(waiting, key=cookie_key(), attempt=_attempt_allowed, failed=_record_failure,
+                         start=_start_session)
+        return
     with st.form("login"):
         st.subheader("Inloggen")
         username = st.text_input("Gebruikersnaam", autocomplete="username")
@@ -140,6 +148,9 @@ def login_page() -> None:
     if submitted:
         name = username.strip().lower()
         if _attempt_allowed(name) and password and password_checker().login(name, password):
+            if second_step.needed(name):
+                second_step.remember(name)
+                st.rerun()
             _start_session(name)
         else:
             _record_failure(name)
@@ -191,10 +202,11 @@ def _start_session(username: str) -> None:
     st.rerun()
 
 
-def _record_failure(username: str) -> None:
+def _record_failure(username: str, what: str = "login") -> None:
     """Count the failure against the typed account and this origin; an unknown name is audited
     as such and costs the same bcrypt time, and every failure gets the same words, so neither
-    the answer nor its timing tells which usernames exist or are locked."""
+    the answer nor its timing tells which usernames exist or are locked. A wrong second-factor
+    code counts the same (``what``), and a lock it causes ends the second step."""
     counted = st.session_state.pop("_attempt_counted", False)
     if counted is None:
         st.error(LOGIN_UNAVAILABLE)
@@ -204,12 +216,22 @@ def _record_failure(username: str) -> None:
     try:
         with engine().begin() as conn:
             if counted:
-                users.record_login(conn, username, False, origin=client_origin(), counted=True, **_lock_policy())
+                users.record_login(conn, username, False, origin=client_origin(), counted=True, what=what,
+                                   **_lock_policy())
+            locked = what != "login" and users.locked_for(conn, users.get_user(conn, username), client_origin(),
+                                                          **_lock_policy())
     except SQLAlchemyError as exc:  # the database busy past the wait: the server's log keeps the attempt
         LOG.warning("failed login for %r not counted in the database (%s)", username or "-", db.describe_fault(exc))
         st.error(LOGIN_UNAVAILABLE)
         return
-    st.error(LOGIN_FAILED)
+    if what == "login":
+        st.error(LOGIN_FAILED)
+        return
+    if locked:  # back to the start, with the same words as any failed login
+        second_step.forget()
+        st.session_state["_login_notice"] = LOGIN_FAILED
+        st.rerun()
+    st.error(second_step.CODE_FAILED)
 
 
 def change_password(user: User, current: str, new: str, repeat: str) -> str | None:
