@@ -49,6 +49,8 @@ ACTIONS = {
     "password_change": "wachtwoord gewijzigd", "password_change_failed": "wachtwoord wijzigen mislukt",
     "password_check": "wachtwoord gecontroleerd", "password_check_failed": "wachtwoordcontrole mislukt",
     "session_end": "sessie beëindigd", "user_disable": "account uitgezet", "user_enable": "account weer aangezet",
+    "second_factor_on": "tweede factor gekoppeld", "second_factor_reset": "tweede factor gewist",
+    "second_factor_failed": "code tweede factor onjuist", "recovery_code_used": "herstelcode gebruikt",
 }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from gka_dash import audit, config, formatting, monitoring, queries, ui, users
+from gka_dash import audit, config, formatting, monitoring, queries, second_factor, ui, users
 from gka_dash.errors import GkaError
 from gka_dash.importers import isolated
 from gka_dash.scope import ROLES, Scope
@@ -63,13 +63,18 @@ with people:
         scope = st.multiselect("Gemeenten", list(names), default=[g for g in target.gemeenten if g in names],
                                format_func=lambda c: f"{names[c]} ({c})", placeholder="Kies gemeenten")
         password = st.text_input("Nieuw wachtwoord (leeg laten om niet te wijzigen)", type="password")
-        save, unlock, remove = st.columns(3)
+        save, unlock, reset_factor, remove = st.columns(4)
         if save.form_submit_button("Opslaan"):
             act(lambda c: users.set_role(c, chosen, role=role, gemeenten=scope, by=user.username), "Rol opgeslagen.")
             if password:
                 act(lambda c: users.reset_password(c, chosen, password, by=user.username), "Wachtwoord gezet.")
         if unlock.form_submit_button("Deblokkeren"):
             act(lambda c: users.unlock(c, chosen, by=user.username), f"{chosen} gedeblokkeerd.")
+        if reset_factor.form_submit_button("Tweede factor opnieuw", disabled=chosen == user.username,
+                                           help="Het account koppelt bij de volgende login opnieuw een app "
+                                                "(alleen een andere beheerder kan dit)."):
+            act(lambda c: second_factor.reset(c, chosen, by=user.username, by_role=user.role),
+                f"Tweede factor van {chosen} gewist; bij de volgende login koppelt het account opnieuw een app.")
         if remove.form_submit_button("Verwijderen", type="primary", disabled=chosen == user.username):
             act(lambda c: users.remove_user(c, chosen, by=user.username), f"{chosen} verwijderd.")
 
