@@ -66,8 +66,9 @@ async def warm_up(browser, base: str) -> None:
     await page.close()
 
 
-async def login(page, base: str, username: str, password: str, *, path: str = "/") -> int:
-    """Open the app, wait for one login form to stand, log in and wait for the first page.
+async def login(page, base: str, username: str, password: str, *, path: str = "/", code=None) -> int:
+    """Open the app, wait for one login form to stand, log in and wait for the first page;
+    ``code()`` answers the second step of an account with a second factor.
 
     Returns how many times the user had to log in: as a person would, it tries once more when a
     minute after clicking the form is still there (a click can land while a rerun redraws it).
@@ -81,6 +82,11 @@ async def login(page, base: str, username: str, password: str, *, path: str = "/
         await field.first.fill(username)
         await page.get_by_label("Wachtwoord").first.fill(password)
         await page.get_by_role("button", name="Inloggen").first.click()
+        if code is not None:
+            second = page.get_by_label("Code uit de authenticator-app (of een herstelcode)")
+            await second.wait_for(timeout=TIMEOUT_MS)
+            await second.fill(code())
+            await page.get_by_role("button", name="Bevestigen").click()
         try:
             await page.get_by_role("button", name="Uitloggen").first.wait_for(
                 timeout=RETRY_LOGIN_MS if attempt == 1 else TIMEOUT_MS)

@@ -28,7 +28,8 @@ REFUSED = ("_failed", "lockout")
 
 
 def result_of(action: str) -> str:
-    return "mislukt" if action.endswith(REFUSED[0]) else "geweigerd" if action == REFUSED[1] else "gelukt"
+    return ("mislukt" if action.endswith(REFUSED[0])
+            else "geweigerd" if action == REFUSED[1] or action.endswith("_refused") else "gelukt")
 
 
 def log(conn, username: str, action: str, detail: str = "", *, origin: str | None = None) -> None:
@@ -49,6 +50,8 @@ ACTIONS = {
     "password_change": "wachtwoord gewijzigd", "password_change_failed": "wachtwoord wijzigen mislukt",
     "password_check": "wachtwoord gecontroleerd", "password_check_failed": "wachtwoordcontrole mislukt",
     "session_end": "sessie beëindigd", "user_disable": "account uitgezet", "user_enable": "account weer aangezet",
+    "oidc_refused": "organisatie-inlog geweigerd", "oidc_rule_add": "toegangsregel toegevoegd",
+    "oidc_rule_remove": "toegangsregel verwijderd",
     "second_factor_on": "tweede factor gekoppeld", "second_factor_reset": "tweede factor gewist",
     "second_factor_failed": "code tweede factor onjuist", "recovery_code_used": "herstelcode gebruikt",
 }

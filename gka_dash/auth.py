@@ -47,7 +47,9 @@ def credentials(conn, origin: str) -> dict:
                                   lockout=timedelta(minutes=config.lockout_minutes()))
         entries[found.username] = {
             "name": found.name, "email": found.email or f"{found.username}@gka.invalid",
-            "password": unusable_hash(config.bcrypt_rounds()) if locked else users.password_hash(conn, found.username),
+            # an account of an identity provider has no password here, whatever its row holds
+            "password": (unusable_hash(config.bcrypt_rounds()) if locked or found.login_via
+                         else users.password_hash(conn, found.username)),
             "roles": [found.role],
         }
     return {"usernames": entries}

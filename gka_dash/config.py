@@ -88,11 +88,28 @@ def auth_setting(name: str, env: str, default=None):
     Streamlit reads too), never from code; the HTTP routes need it outside any script run."""
     if os.environ.get(env):
         return os.environ[env]
+    return _secrets().get("auth", {}).get(name, default)
+
+
+def _secrets() -> dict:
     try:
-        found = tomllib.loads((PROJECT_ROOT / ".streamlit" / "secrets.toml").read_text(encoding="utf-8"))
+        return tomllib.loads((PROJECT_ROOT / ".streamlit" / "secrets.toml").read_text(encoding="utf-8"))
     except (FileNotFoundError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return default
-    return found.get("auth", {}).get(name, default)
+        return {}
+
+
+def identity_providers() -> dict[str, dict]:
+    """The organisations' OpenID Connect providers, by key: ``[oidc.<key>]`` tables in
+    .streamlit/secrets.toml (label, issuer, client_id, client_secret, optional scope), and one from
+    the environment (GKA_OIDC_ISSUER, GKA_OIDC_CLIENT_ID, GKA_OIDC_CLIENT_SECRET, GKA_OIDC_LABEL,
+    GKA_OIDC_KEY). A table without issuer or client id is left out."""
+    found = {key: dict(value) for key, value in _secrets().get("oidc", {}).items() if isinstance(value, dict)}
+    if os.environ.get("GKA_OIDC_ISSUER"):
+        found[os.environ.get("GKA_OIDC_KEY", "organisatie")] = {
+            "label": os.environ.get("GKA_OIDC_LABEL", "uw organisatie"), "issuer": os.environ["GKA_OIDC_ISSUER"],
+            "client_id": os.environ.get("GKA_OIDC_CLIENT_ID", ""),
+            "client_secret": os.environ.get("GKA_OIDC_CLIENT_SECRET", "")}
+    return {key: value for key, value in found.items() if value.get("issuer") and value.get("client_id")}
 
 
 def public_origin() -> str | None:

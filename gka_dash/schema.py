@@ -145,6 +145,38 @@ user = Table(
     Column("totp_pending", Text),
     Column("totp_since", DateTime(timezone=True)),
     Column("totp_last_step", Integer),
+    # An account of the organisation's own identity provider (OpenID Connect): which provider and
+    # its stable subject; such an account has no password and takes its role from the claims.
+    Column("login_via", String(40)),
+    Column("external_id", String(255)),
+)
+
+oidc_rule = Table(
+    "oidc_rule", metadata,
+    # Which claim of which provider gives which role and scope (e.g. group gka-rotterdam →
+    # gemeente GM0599), kept by the beheerder; a person no rule matches gets no access.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("provider", String(40), nullable=False),
+    Column("claim", String(20), nullable=False),  # groups, roles or email_domain
+    Column("value", String(200), nullable=False),
+    Column("role", String(12), nullable=False),
+    Column("gemeenten", Text, nullable=False, default=""),
+    Column("created_by", String(60), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+oidc_pending = Table(
+    "oidc_pending", metadata,
+    # A login sent to the provider and not yet back: bound to the browser that started it (the
+    # hash of a cookie only that browser holds), used once, valid for ten minutes.
+    Column("state_hash", String(64), primary_key=True),
+    Column("provider", String(40), nullable=False),
+    Column("nonce", String(64), nullable=False),
+    Column("verifier", String(128), nullable=False),
+    Column("binding_hash", String(64), nullable=False),
+    Column("redirect_uri", String(500), nullable=False),
+    Column("return_to", String(500), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 recovery_code = Table(
@@ -183,6 +215,10 @@ login_session = Table(
     # The last click: a session idle longer than the idle timeout opens nothing (sessions.py).
     Column("last_seen_at", DateTime(timezone=True)),
     Column("origin", String(64)),  # where the login came from, for the session list
+    # A login through an identity provider: which, and its ID token while the session lasts, which
+    # the logout hands back to the provider's end-session endpoint (cleared when the session ends).
+    Column("login_via", String(40)),
+    Column("id_token", Text),
     Index("ix_login_session_user", "username"),
 )
 

@@ -34,12 +34,14 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create(conn, username: str, lifetime: timedelta | None = None, origin: str = "") -> str:
+def create(conn, username: str, lifetime: timedelta | None = None, origin: str = "", *,
+           login_via: str | None = None, id_token: str | None = None) -> str:
     """A new session for a user who has just proved who they are; returns the cookie's token."""
     token = secrets.token_urlsafe(32)
     now = audit.now()
     conn.execute(insert(login_session).values(
         token_hash=token_hash(token), username=username, created_at=now, last_seen_at=now, origin=origin[:64],
+        login_via=login_via, id_token=id_token,
         expires_at=now + (lifetime or timedelta(hours=config.session_hours()))))
     return token
 
@@ -129,11 +131,17 @@ def end(conn, session_id: str, *, by: str, everyone: bool) -> str | None:
     return None
 
 
-def revoke(conn, token: str | None, why: str = "logout") -> None:
-    if token:
-        conn.execute(update(login_session).where(login_session.c.token_hash == token_hash(token),
-                                                 login_session.c.revoked_at.is_(None))
-                     .values(revoked_at=audit.now(), revoked_why=why))
+def revoke(conn, token: str | None, why: str = "logout") -> tuple[str, str] | None:
+    """End this session; for a login through an identity provider, returns (provider, ID token)
+    so the logout can end the session there too."""
+    if not token:
+        return None
+    row = conn.execute(select(login_session.c.login_via, login_session.c.id_token)
+                       .where(login_session.c.token_hash == token_hash(token))).first()
+    conn.execute(update(login_session).where(login_session.c.token_hash == token_hash(token),
+                                             login_session.c.revoked_at.is_(None))
+                 .values(revoked_at=audit.now(), revoked_why=why, id_token=None))
+    return (row.login_via, row.id_token) if row is not None and row.login_via and row.id_token else None
 
 
 def revoke_user(conn, username: str, why: str) -> int:
@@ -141,7 +149,7 @@ def revoke_user(conn, username: str, why: str) -> int:
     changed, or it was removed. Returns how many were still open."""
     return conn.execute(update(login_session).where(login_session.c.username == username,
                                                     login_session.c.revoked_at.is_(None))
-                        .values(revoked_at=audit.now(), revoked_why=why)).rowcount
+                        .values(revoked_at=audit.now(), revoked_why=why, id_token=None)).rowcount
 
 
 def _sealer(key: str) -> Fernet:

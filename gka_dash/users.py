@@ -36,6 +36,7 @@ class User:
     last_login_at: datetime | None = None
     disabled_at: datetime | None = None
     second_factor_since: datetime | None = None
+    login_via: str | None = None  # an identity provider's key; None: a local account with a password
 
     @property
     def scope(self) -> Scope:
@@ -83,7 +84,7 @@ def _row_to_user(row) -> User:
     return User(row.username, row.name, row.email, row.role,
                 tuple(g for g in row.gemeenten.split(",") if g), bool(row.demo),
                 row.failed_logins, moment(row.locked_until), moment(row.created_at), row.granted_by,
-                moment(row.last_login_at), moment(row.disabled_at), moment(row.totp_since))
+                moment(row.last_login_at), moment(row.disabled_at), moment(row.totp_since), row.login_via)
 
 
 def add_user(conn, username: str, *, role: str, gemeenten=(), password: str, name: str = "",
@@ -265,7 +266,8 @@ def review(conn, days: int) -> list[dict]:
                   f"ongebruikt (> {days} dagen)" if unused(found, days) else
                   "geblokkeerd" if found.locked() else "actief")
         rows.append(dict(zip(REVIEW_COLUMNS, [
-            found.username, found.name, found.role, ", ".join(found.gemeenten) or "alle gemeenten", "wachtwoord",
+            found.username, found.name, found.role, ", ".join(found.gemeenten) or "alle gemeenten",
+            f"organisatie-account ({found.login_via})" if found.login_via else "wachtwoord",
             f"app (sinds {formatting.moment(found.second_factor_since)})" if found.second_factor_since else "geen",
             formatting.moment(found.last_login_at) if found.last_login_at else "nooit",
             found.granted_by or "onbekend", formatting.moment(found.created_at) if found.created_at else "",

@@ -15,13 +15,16 @@ media storage, see ``media_owner``).
 from __future__ import annotations
 
 import functools
-import threading
+import html
 import re
+import threading
+from datetime import timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import anyio
+import requests
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -29,8 +32,13 @@ from starlette.routing import Route
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from . import auth, config, db, sessions, users
+from .access import oidc
 
 SESSION_PATH, LOGOUT_PATH, HEALTH_PATH = "/_gka/sessie", "/_gka/uitloggen", "/_gka/gezond"
+OIDC_PREFIX = "/_gka/oidc"
+OIDC_START, OIDC_CALLBACK = OIDC_PREFIX + "/start", OIDC_PREFIX + "/terug"
+OIDC_COOKIE = "gka_oidc_binding"
+OIDC_PARAM = "organisatie_inlog"  # the login page's reason after a refused organisation login
 
 
 def _is_media(path: str) -> bool:
@@ -289,5 +297,84 @@ async def health(request):
     return PlainTextResponse("database onbereikbaar", status_code=503)
 
 
+def client_address(peer, forwarded) -> str:
+    """Where a request comes from: the client address, or the last ``X-Forwarded-For`` hop (the
+    one our nginx appended) when the process runs behind our proxy (``GKA_BEHIND_PROXY``) and the
+    request comes from this machine; elsewhere that header is anyone's to write."""
+    peer = peer if isinstance(peer, str) and peer else "-"
+    if isinstance(forwarded, str) and forwarded and peer in ("127.0.0.1", "::1") and config.behind_proxy():
+        return forwarded.split(",")[-1].strip()[:64] or peer
+    return peer[:64]
+
+
+def _request_origin(request) -> str:
+    return client_address(request.client.host if request.client else None, request.headers.get("x-forwarded-for"))
+
+
+def _base(request) -> str:
+    return config.public_origin() or f"{_scheme(request.scope)}://{request.headers.get('host', '')}"
+
+
+def _go(path: str) -> Response:
+    """A page that sends the browser on within this site. After the provider's redirect a plain
+    302 would carry the browser on in the provider's cross-site navigation, in which the new
+    SameSite=Strict login cookie is not sent; a navigation this site's own page starts is
+    same-site."""
+    target = html.escape(path, quote=True)
+    return Response(f'<!doctype html><html lang="nl"><meta charset="utf-8"><meta http-equiv="refresh" '
+                    f'content="0;url={target}"><title>Inloggen</title><p><a href="{target}">Verder naar het '
+                    f'dashboard</a></p></html>', media_type="text/html",
+                    headers={"cache-control": "no-store", "referrer-policy": "no-referrer"})
+
+
+def _oidc_begin(key: str, redirect_uri: str, return_to: str) -> tuple[str, str] | None:
+    provider = oidc.providers().get(key)
+    if provider is None:
+        return None
+    with db.get_engine(config.database_url()).begin() as conn:
+        return oidc.begin(conn, provider, redirect_uri, return_to)
+
+
+async def oidc_start(request):
+    """Send the browser to its organisation's identity provider, with a cookie that binds the
+    pending login to this browser (a link someone else started cannot be finished here)."""
+    try:
+        found = await anyio.to_thread.run_sync(_oidc_begin, request.query_params.get("aanbieder", ""),
+                                               _base(request) + OIDC_CALLBACK, request.query_params.get("terug", "/"))
+    except (requests.RequestException, ValueError, oidc.Refused):
+        return _go(f"/?{OIDC_PARAM}=afgebroken")
+    if found is None:
+        return _go(f"/?{OIDC_PARAM}=afgebroken")
+    address, binding = found
+    response = RedirectResponse(address, status_code=302)
+    response.set_cookie(OIDC_COOKIE, binding, max_age=int(oidc.PENDING.total_seconds()), path=OIDC_PREFIX,
+                        httponly=True, samesite="lax", secure=request.url.scheme == "https")
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+def _oidc_finish(params: dict, binding: str | None, origin: str):
+    try:
+        return oidc.finish(db.get_engine(config.database_url()), params, binding, origin)
+    except oidc.Refused as refused:
+        return refused
+
+
+async def oidc_callback(request):
+    """The provider's answer: a session and its cookie, or the login page with the reason."""
+    origin = _request_origin(request)
+    params = {k: request.query_params.get(k) for k in ("code", "state", "error")}
+    found = await anyio.to_thread.run_sync(_oidc_finish, params, request.cookies.get(OIDC_COOKIE), origin)
+    if isinstance(found, oidc.Refused):
+        response = _go(f"/?{OIDC_PARAM}={found.code}")
+    else:
+        response = _go(found.return_to)
+        response.set_cookie(auth.COOKIE_NAME, found.token, max_age=int(timedelta(hours=config.session_hours()).total_seconds()),
+                            path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    response.delete_cookie(OIDC_COOKIE, path=OIDC_PREFIX, httponly=True, samesite="lax")
+    return response
+
+
 ROUTES = [Route(SESSION_PATH, open_session, methods=["POST"]), Route(LOGOUT_PATH, close_session, methods=["POST"]),
-          Route(HEALTH_PATH, health, methods=["GET"])]
+          Route(HEALTH_PATH, health, methods=["GET"]), Route(OIDC_START, oidc_start, methods=["GET"]),
+          Route(OIDC_CALLBACK, oidc_callback, methods=["GET"])]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from gka_dash import audit, config, formatting, monitoring, queries, second_factor, ui, users
+from gka_dash import audit, config, formatting, monitoring, queries, ui, users
+from gka_dash.access import oidc, second_factor
 from gka_dash.errors import GkaError
 from gka_dash.importers import isolated
 from gka_dash.scope import ROLES, Scope
@@ -22,7 +23,8 @@ if ui.presenting():
     st.info("Beheer is niet beschikbaar in de presentatiemodus.")
     st.stop()
 engine = ui.engine()
-people, review, imports, log = st.tabs(["Gebruikers", "Toegangsreview", "Gegevens inlezen", "Auditlog"])
+people, review, organisation, imports, log = st.tabs(
+    ["Gebruikers", "Toegangsreview", "Organisatie-inlog", "Gegevens inlezen", "Auditlog"])
 
 
 def act(action, success: str) -> None:
@@ -77,6 +79,43 @@ with people:
                 f"Tweede factor van {chosen} gewist; bij de volgende login koppelt het account opnieuw een app.")
         if remove.form_submit_button("Verwijderen", type="primary", disabled=chosen == user.username):
             act(lambda c: users.remove_user(c, chosen, by=user.username), f"{chosen} verwijderd.")
+
+with organisation:
+    providers = oidc.providers()
+    if not providers:
+        ui.empty("Er is geen identity provider ingesteld. Zet er een in .streamlit/secrets.toml onder [oidc.<naam>] "
+                 "(label, issuer, client_id, client_secret) of in GKA_OIDC_ISSUER, GKA_OIDC_CLIENT_ID en "
+                 "GKA_OIDC_CLIENT_SECRET; zie de README.")
+    else:
+        st.markdown("Wie met het account van de eigen organisatie inlogt, krijgt de rol en gemeenten van de regels "
+                    "hieronder die bij de claims van dat account passen. Past geen regel, dan is er geen toegang "
+                    "(het auditlog zegt het). Een verwijderde regel beëindigt de sessies van die organisatie-accounts.")
+        with engine.connect() as conn:
+            found = oidc.rules(conn)
+        ui.plain_table(pd.DataFrame([{"aanbieder": providers[r["provider"]].label if r["provider"] in providers
+                                      else r["provider"], "claim": oidc.CLAIMS.get(r["claim"], r["claim"]),
+                                      "waarde": r["value"], "rol": r["role"], "gemeenten": r["gemeenten"] or "alle",
+                                      "door": r["created_by"]} for r in found],
+                                    columns=["aanbieder", "claim", "waarde", "rol", "gemeenten", "door"]))
+        with st.form("add_rule", clear_on_submit=True):
+            st.markdown("**Regel toevoegen**")
+            left, middle, right = st.columns(3)
+            chosen_provider = left.selectbox("Aanbieder", list(providers), format_func=lambda k: providers[k].label)
+            claim = middle.selectbox("Claim", list(oidc.CLAIMS), format_func=oidc.CLAIMS.get)
+            value = right.text_input("Waarde (bijvoorbeeld gka-rotterdam of rotterdam.nl)")
+            rule_role = left.selectbox("Rol", ROLES, index=2, key="rule_role")
+            rule_scope = st.multiselect("Gemeenten (geen voor een beheerder)", list(names),
+                                        format_func=lambda c: f"{names[c]} ({c})", placeholder="Kies gemeenten",
+                                        key="rule_scope")
+            if st.form_submit_button("Regel toevoegen"):
+                act(lambda c: oidc.add_rule(c, chosen_provider, claim, value, rule_role, rule_scope, by=user.username),
+                    "Regel toegevoegd.")
+        if found:
+            labels = {r["id"]: f"{r['provider']}: {oidc.CLAIMS.get(r['claim'], r['claim'])} {r['value']} → {r['role']}"
+                      for r in found}
+            gone = st.selectbox("Regel verwijderen", list(labels), format_func=labels.get, key="rule_remove")
+            if st.button("Verwijder regel"):
+                act(lambda c: oidc.remove_rule(c, gone, by=user.username), "Regel verwijderd.")
 
 with review:
     st.caption("Wie mag wat zien, hoe logt elk account in, en wie gaf die rechten (BIO2 5.18: minstens jaarlijks "

@@ -19,6 +19,8 @@ from sqlalchemy import func, select
 from gka_dash import auth, db, demo, queries
 from gka_dash.schema import audit_log, observation, school
 
+from . import identity_provider, two_step
+
 CHROMIUM = "/usr/bin/chromium"
 IDLE = "document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state') === 'notRunning'"
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,8 +49,8 @@ def server(database):
 
 
 @contextlib.contextmanager
-def _serve(url: str, warm: bool = True, **extra_env):
-    port = _free_port()
+def _serve(url: str, warm: bool = True, port: int | None = None, **extra_env):
+    port = port or _free_port()
     env = {**os.environ, "GKA_DATABASE_URL": url, **extra_env}
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / f"server-{port}.log", "wb")  # read back by _server_log when a test fails
@@ -154,10 +156,17 @@ def _login_form(page):
     return field
 
 
-def _login(page, username="veenhaven", password=None):
+def _login(page, username="veenhaven", password=None, code=None):
+    """Log in through the form; ``code`` gives the second factor's code when the account has one
+    (a beheerder outside the demo)."""
     _login_form(page).fill(username)
     page.get_by_label("Wachtwoord").fill(password or dict((u, pw) for u, _, _, pw, _ in demo.DEMO_USERS)[username])
     page.get_by_role("button", name="Inloggen").click()
+    if code is not None:
+        field = page.get_by_label("Code uit de authenticator-app (of een herstelcode)")
+        field.wait_for(timeout=60000)
+        field.fill(code())
+        page.get_by_role("button", name="Bevestigen").click()
     # The first run after login writes the login cookie through a component, whose answer starts
     # one more run; clicking a filter during that run can hit an element being redrawn.
     _login_cookie(page.context, present=True)
@@ -275,18 +284,118 @@ def real_database(tmp_path_factory):
 
 
 REAL_PASSWORD = "een-eigen-beheer-wachtwoord"
+REAL_KEY = "een-eigen-sleutel-van-minstens-32-tekens-lang"
 
 
 @pytest.fixture(scope="module")
 def real_server(real_database):
-    with _serve(real_database, GKA_COOKIE_KEY="een-eigen-sleutel-van-minstens-32-tekens-lang") as base:
+    with _serve(real_database, GKA_COOKIE_KEY=REAL_KEY) as base:
         yield base
 
 
-def test_beheer_upload_refuses_a_bad_file_whole_and_stores_a_good_one(real_server, real_database, page):
+@pytest.fixture(scope="module")
+def real_code(real_database):
+    """The beheerder's authenticator app: outside the demo a beheerder logs in with a second factor."""
+    secret = two_step.enrol(real_database, "beheer", REAL_KEY)
+    return lambda: two_step.next_code(real_database, "beheer", secret)
+
+
+def test_a_new_beheerder_enrols_an_authenticator_app_and_then_logs_in_with_its_codes(real_server, real_database, page):
+    """Issue #26, as a person meets it: a beheerder's first login asks for the app (QR code and
+    the key to type), then shows ten recovery codes once; the next login asks for a code, refuses
+    a wrong one in Dutch and takes the right one. No session exists before the second step."""
+    import pyotp
+    from gka_dash import users
+    with db.get_engine(real_database).begin() as conn:
+        users.add_user(conn, "nieuw", role="beheerder", password=REAL_PASSWORD)
+    page.goto(real_server + "/")
+    _login_form(page).fill("nieuw")
+    page.get_by_label("Wachtwoord").fill(REAL_PASSWORD)
+    page.get_by_role("button", name="Inloggen").click()
+    page.get_by_text("Tweede factor instellen").first.wait_for(timeout=60000)
+    page.get_by_role("button", name="Koppelen").wait_for(timeout=60000)
+    qr = page.get_by_role("img", name="QR-code voor de authenticator-app")
+    qr.wait_for(timeout=60000)
+    assert qr.bounding_box()["width"] >= 200  # big enough for a phone's camera
+    _settled(page)
+    page.screenshot(path=str(ARTIFACTS / "tweede-factor-instellen.png"))  # looked at
+    assert not any(c["name"] == auth.COOKIE_NAME for c in page.context.cookies())  # no session yet
+    app = pyotp.TOTP(page.locator("[data-testid='stCode']").first.inner_text().replace(" ", "").strip())
+    page.get_by_label("Code uit de app").fill(app.now())
+    page.get_by_role("button", name="Koppelen").click()
+    page.get_by_text("Uw herstelcodes").first.wait_for(timeout=60000)
+    codes = page.locator("[data-testid='stCode']").first.inner_text().split()
+    assert len(codes) == 10
+    page.get_by_role("button", name="Ik heb de herstelcodes bewaard").click()
+    page.get_by_role("button", name="Uitloggen").wait_for(timeout=60000)
+    _login_cookie(page.context, present=True)
+    _settled(page)
+    page.get_by_role("button", name="Uitloggen").click()
+    _login_form(page)
+
+    _login_form(page).fill("nieuw")
+    page.get_by_label("Wachtwoord").fill(REAL_PASSWORD)
+    page.get_by_role("button", name="Inloggen").click()
+    field = page.get_by_label("Code uit de authenticator-app (of een herstelcode)")
+    field.fill("000000" if app.now() != "000000" else "111111")
+    page.get_by_role("button", name="Bevestigen").click()
+    page.get_by_text("Die code klopt niet.").first.wait_for(timeout=60000)
+    field.fill(codes[0])  # a recovery code, once
+    page.get_by_role("button", name="Bevestigen").click()
+    page.get_by_role("button", name="Uitloggen").wait_for(timeout=60000)
+    with db.get_engine(real_database).connect() as conn:
+        actions = set(conn.execute(select(audit_log.c.action).where(audit_log.c.username == "nieuw")).scalars())
+    assert {"second_factor_on", "second_factor_failed", "recovery_code_used", "login"} <= actions, actions
+
+
+def test_the_organisation_account_logs_in_at_its_provider_and_logs_out_there_too(real_database, page, monkeypatch):
+    """Issue #26 in Chromium, against a real OpenID Connect provider on loopback: the login page
+    offers the organisation's account; the provider's form sends the person back to the link they
+    opened, with the role and gemeente the beheerder's rule gives; the logout ends the session at
+    the provider too. A person no rule knows reads in Dutch why there is no access."""
+    from gka_dash.access import oidc
+    with identity_provider.running() as idp:
+        port = _free_port()
+        idp.register(f"http://127.0.0.1:{port}/_gka/oidc/terug")
+        for name, value in idp.environment().items():
+            monkeypatch.setenv(name, value)
+        idp.person("vh-1", email="medewerker@veenhaven.nl", name="Mo Medewerker", groups=["gka-veenhaven"])
+        idp.person("x-9", email="iemand@elders.nl", groups=["iets-anders"])
+        with db.get_engine(real_database).begin() as conn:
+            oidc.add_rule(conn, "testorg", "groups", "gka-veenhaven", "gemeente", ["GM9901"], by="beheer")
+        with _serve(real_database, warm=False, port=port, GKA_COOKIE_KEY=REAL_KEY, **idp.environment()) as base:
+            page.goto(base + "/afstroom?gemeente=GM9901")
+            _login_form(page)
+            page.screenshot(path=str(ARTIFACTS / "login-organisatie.png"))  # looked at
+            page.get_by_role("link", name="Inloggen met Testorganisatie").click()
+            page.wait_for_url(re.compile(re.escape(idp.issuer) + "/oauth2/authorize"), timeout=60000)
+            page.get_by_placeholder("sub").fill("vh-1")
+            page.get_by_role("button", name="Authorize").click()
+            page.get_by_role("heading", name="Afstroom en opstroom", exact=True).first.wait_for(timeout=60000)
+            assert page.url.startswith(base + "/afstroom") and "gemeente=GM9901" in page.url
+            assert page.get_by_text("Mo Medewerker").count() >= 1  # the sidebar's name, from the provider
+            cookie = next(c for c in page.context.cookies() if c["name"] == auth.COOKIE_NAME)
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+            _settled(page)
+            page.get_by_role("button", name="Uitloggen").click()
+            page.wait_for_url(re.compile(re.escape(idp.issuer) + "/oauth2/end_session"), timeout=60000)
+            assert "id_token_hint=" in page.url
+
+            page.goto(base + "/")
+            page.get_by_role("link", name="Inloggen met Testorganisatie").click()
+            page.get_by_placeholder("sub").fill("x-9")
+            page.get_by_role("button", name="Authorize").click()
+            page.get_by_text("Uw organisatie-account geeft (nog) geen toegang").first.wait_for(timeout=60000)
+            assert page.get_by_label("Gebruikersnaam").count() == 1
+    with db.get_engine(real_database).connect() as conn:
+        refused = conn.execute(select(audit_log.c.detail).where(audit_log.c.action == "oidc_refused")).scalars().all()
+    assert any("x-9" in d for d in refused), refused
+
+
+def test_beheer_upload_refuses_a_bad_file_whole_and_stores_a_good_one(real_server, real_database, real_code, page):
     server, database = real_server, real_database
     page.goto(server + "/")
-    _login(page, "beheer", REAL_PASSWORD)
+    _login(page, "beheer", REAL_PASSWORD, real_code)
     page.get_by_role("link", name="Beheer").click()
     page.get_by_role("tab", name="Gegevens inlezen").click()
     before = _observations(database)

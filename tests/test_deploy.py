@@ -19,6 +19,7 @@ from deploy.run import NGINX, Deployment, healthy
 from gka_dash import db, demo, users
 from gka_dash.schema import observation
 
+from . import two_step
 from .conftest import POSTGRES_URL, as_real
 from .test_browser import ARTIFACTS, CHROMIUM, _login, _login_cookie, _login_form, _settled, _upload
 
@@ -52,6 +53,13 @@ def database():
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def code(database):
+    """The beheerder's authenticator app: outside the demo a beheerder logs in with a second factor."""
+    secret = two_step.enrol(database, "beheer", COOKIE_KEY)
+    return lambda: two_step.next_code(database, "beheer", secret)
 
 
 def _free_port() -> int:
@@ -120,13 +128,13 @@ def _observations(url) -> int:
         return conn.execute(select(func.count()).select_from(observation)).scalar_one()
 
 
-def test_two_processes_share_imports_logins_and_logouts_and_survive_one_dying(deployment, database, browser):
+def test_two_processes_share_imports_logins_and_logouts_and_survive_one_dying(deployment, database, code, browser):
     first, second = deployment.app_ports
 
     # A login on the first process is valid on the second.
     admin = _on(browser, deployment, first)
     admin.goto(deployment.url + "/?gemeente=GM9901")
-    _login(admin, "beheer", BEHEER)
+    _login(admin, "beheer", BEHEER, code)
     assert _in_app(admin)
     login = next(c for c in admin.context.cookies() if c["name"] == "gka_dash_sessie")
     copy = _on(browser, deployment, second, [login])
@@ -160,7 +168,7 @@ def test_two_processes_share_imports_logins_and_logouts_and_survive_one_dying(de
 
     # The first process dies under a logged-in user: the next click goes to the second, with at
     # most one login, and nothing imported is lost.
-    _login(admin, "beheer", BEHEER)
+    _login(admin, "beheer", BEHEER, code)
     _login_cookie(admin.context, present=True)
     admin.goto(deployment.url + "/?gemeente=GM9901")
     assert _in_app(admin) and admin.get_by_text(IMPORTED).count() == 1
@@ -171,7 +179,7 @@ def test_two_processes_share_imports_logins_and_logouts_and_survive_one_dying(de
                             "document.body.innerText.includes('Afstroom in het vo, ')", timeout=60000)
     logins = 1 if admin.get_by_label("Gebruikersnaam").count() else 0
     if logins:
-        _login(admin, "beheer", BEHEER)
+        _login(admin, "beheer", BEHEER, code)
     # The new process knows the page from the click but not the session's earlier gemeente
     # choice (that lived in the process that died): the user picks it again.
     admin.get_by_role("heading", name=re.compile("^Afstroom in het vo, ")).first.wait_for(timeout=60000)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import timedelta
+from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
@@ -13,6 +14,7 @@ from streamlit_authenticator.controllers import AuthenticationController
 from streamlit_authenticator.utilities import Validator
 
 from .. import audit, auth, config, db, demo, sessions, users, web
+from ..access import oidc
 from ..users import User
 from .chrome import SYNTHETIC_NOTE, database_unreachable
 from . import second_step
@@ -35,12 +37,7 @@ def client_origin() -> str:
     (the last ``X-Forwarded-For`` hop, the one nginx appended, believed only when the process runs
     behind our proxy, ``GKA_BEHIND_PROXY``, and the request comes from this machine), for the
     audit log and for a lock per account and origin."""
-    peer = st.context.ip_address
-    peer = peer if isinstance(peer, str) and peer else "-"  # none in a test run without a browser
-    forwarded = st.context.headers.get("X-Forwarded-For")
-    if isinstance(forwarded, str) and forwarded and peer in ("127.0.0.1", "::1") and config.behind_proxy():
-        return forwarded.split(",")[-1].strip()[:64] or peer
-    return peer[:64]
+    return web.client_address(st.context.ip_address, st.context.headers.get("X-Forwarded-For"))
 
 
 def password_checker() -> AuthenticationController:
@@ -135,11 +132,17 @@ def login_page() -> None:
                "Gelijke Kansen Alliantie.")
     if notice := st.session_state.pop("_login_notice", None):
         st.error(notice)
+    if leave := st.session_state.pop("_provider_logout", None):  # end the session at the provider too
+        _NAVIGATE(key="provider_logout", data={"href": leave}, height=0)
+    refused = oidc.REFUSALS.get(st.query_params.get(web.OIDC_PARAM, ""))
+    if refused:
+        st.error(refused)
     waiting = second_step.pending()
     if waiting:  # the password was right: now the code (or the enrolment), and only then a session
         second_step.show(waiting, key=cookie_key(), attempt=_attempt_allowed, failed=_record_failure,
                          start=_start_session)
         return
+    organisation_buttons()
     with st.form("login"):
         st.subheader("Inloggen")
         username = st.text_input("Gebruikersnaam", autocomplete="username")
@@ -278,13 +281,57 @@ def _forget() -> None:
 
 def logout() -> None:
     """Revoke the session in the database (every copy of the cookie stops working at once),
-    have the server clear the cookie in this browser, audit it, and forget the session's state."""
+    have the server clear the cookie in this browser, audit it, and forget the session's state.
+    A login through the organisation's provider is ended there too, where it offers that."""
     token, username = st.session_state.get("_session_token"), st.session_state.get("username")
     with engine().begin() as conn:
-        sessions.revoke(conn, token, "logout")
+        via = sessions.revoke(conn, token, "logout")
         audit.log(conn, username or "-", "logout")
     _forget()
     st.session_state["_cookie_clear_due"] = secrets.token_hex(8)
+    if via is not None:
+        address = oidc.end_session_address(*via, after=_site() + "/")
+        if address:
+            st.session_state["_provider_logout"] = address
+
+
+def _site() -> str:
+    """This app's origin as the browser addressed it (or the configured public origin)."""
+    parts = urlsplit(st.context.url or "")
+    return config.public_origin() or f"{parts.scheme}://{parts.netloc}"
+
+
+def organisation_buttons() -> None:
+    """One button per configured identity provider: to it, and back to the page this link asked."""
+    found = oidc.providers()
+    if not found:
+        return
+    st.subheader("Inloggen met uw organisatie-account")
+    asked = urlsplit(st.context.url or "").path or "/"
+    kept = {k: v for k, v in st.query_params.items() if k != web.OIDC_PARAM}
+    back = asked + ("?" + urlencode(kept) if kept else "")
+    for provider in found.values():
+        _PROVIDER_LINK(key=f"oidc_{provider.key}", data={
+            "href": f"{web.OIDC_START}?{urlencode({'aanbieder': provider.key, 'terug': back})}",
+            "label": f"Inloggen met {provider.label}"})
+    st.caption("Of met een account van dit dashboard:")
+
+
+# A real link (a Streamlit button cannot navigate, and Markdown links open a new tab): the login
+# at the provider happens in this tab. The label is set as text, never as markup.
+# Styled inline: white on #0b5394 is 8,2:1, and the focus ring stays the browser's.
+_PROVIDER_LINK = st.components.v2.component("gka_provider_link", js="""
+export default function ({ data, parentElement }) {
+  const link = document.createElement("a");
+  link.style.cssText = "display:inline-block;padding:0.5rem 1rem;border-radius:0.5rem;background:#0b5394;" +
+                       "color:#ffffff;text-decoration:none;font-weight:600;font-family:inherit";
+  link.href = data.href;
+  link.textContent = data.label;
+  parentElement.replaceChildren(link);
+}""")
+
+_NAVIGATE = st.components.v2.component("gka_navigate", js="""
+export default function ({ data }) { if (data && data.href) window.location.assign(data.href); }""")
 
 
 # Asks the server (``gka_dash.web``) to set or clear the HttpOnly login cookie, which script

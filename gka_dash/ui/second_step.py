@@ -10,7 +10,8 @@ import time
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import db, second_factor, users
+from .. import db, users
+from ..access import second_factor
 from .database import engine
 
 PENDING = "_password_ok"
@@ -94,9 +95,9 @@ def _enrol(username: str, key: str, attempt, failed) -> None:
         with engine().begin() as conn:
             st.session_state["_enrol_address"] = second_factor.begin(conn, username, key)
     address = st.session_state["_enrol_address"]
-    st.image(second_factor.qr_svg(address), width=220)
-    st.caption("Kan de app niet scannen? Typ deze sleutel in: " + " ".join(
-        second_factor.secret_of(address)[i:i + 4] for i in range(0, 32, 4)))
+    st.image(second_factor.qr_svg(address), width=220, alt="QR-code voor de authenticator-app")
+    st.markdown("Kan de app niet scannen? Typ deze sleutel in:")
+    st.code(" ".join(second_factor.secret_of(address)[i:i + 4] for i in range(0, 32, 4)), language=None)
     with st.form("enrol"):
         code = st.text_input("Code uit de app", autocomplete="one-time-code")
         submitted = st.form_submit_button("Koppelen")

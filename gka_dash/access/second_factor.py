@@ -21,10 +21,10 @@ import segno
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete, insert, select, update
 
-from . import audit, config, sessions
-from .errors import AuthError
-from .schema import recovery_code
-from .schema import user as user_table
+from .. import audit, config, sessions
+from ..errors import AuthError
+from ..schema import recovery_code
+from ..schema import user as user_table
 
 ISSUER = "GKA Dashboard"
 STEP = 30

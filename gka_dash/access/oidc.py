@@ -1,0 +1,335 @@
+"""Login with the organisation's own account (issue #26, BIO2 5.17): OpenID Connect's
+authorisation-code flow with PKCE (RFC 7636), through Authlib.
+
+The flow as the server runs it (``gka_dash.web`` has the two HTTP routes):
+
+1. :func:`begin` stores a pending login, bound to the browser by the hash of a random cookie
+   that only that browser gets, and returns the provider's authorisation address (state, nonce,
+   S256 code challenge).
+2. The provider sends the browser back with a code; :func:`finish` takes the pending login once,
+   checks the binding, exchanges the code with the verifier, and validates the ID token
+   (signature against the provider's keys, issuer, audience, nonce, expiry).
+3. The claims (groups, roles, the e-mail domain) meet the beheerder's rules (:func:`grant`). No
+   rule: no access, and an audit line says so. A rule: the account of this provider and subject
+   gets the role and scope the rules give now, and a server-side session like a password login's
+   (revocable, idle timeout, the same cookie).
+
+Accounts of a provider are found by (provider, subject), never by name or e-mail: a provider
+account named like a local account does not become it. They have no password.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.oidc.core import CodeIDToken
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from sqlalchemy import delete, insert, select, update
+
+from .. import audit, auth, codes, config, sessions, users
+from ..errors import AuthError
+from ..schema import oidc_pending, oidc_rule
+from ..schema import user as user_table
+from ..scope import ROLES
+
+CLAIMS = {"groups": "groep", "roles": "rol", "email_domain": "e-maildomein"}  # what a rule may look at
+PENDING = timedelta(minutes=10)
+ALGORITHMS = ["RS256", "PS256", "ES256"]  # asymmetric only: the client secret never verifies a token
+TIMEOUT = 10
+CACHE_SECONDS = 3600
+
+
+class Refused(Exception):
+    """A login through the provider that gives no session; ``code`` names why for the login page
+    (a fixed word, never text from the provider)."""
+
+    def __init__(self, code: str, detail: str = "", username: str | None = None):
+        super().__init__(detail or code)
+        self.code, self.username = code, username
+
+
+REFUSALS = {  # the login page's sentence for each refusal code
+    "afgebroken": "Inloggen bij uw organisatie is afgebroken of mislukt. Probeer het opnieuw.",
+    "verlopen": "Die inlogpoging is verlopen of hoort bij een andere browser. Probeer het opnieuw.",
+    "geen_toegang": "Uw organisatie-account geeft (nog) geen toegang tot dit dashboard. Vraag de beheerder om "
+                    "toegang voor uw groep of afdeling.",
+    "geblokkeerd": "Dit account is uitgezet of tijdelijk geblokkeerd. Vraag de beheerder.",
+}
+
+
+@dataclass(frozen=True)
+class Provider:
+    key: str
+    label: str
+    issuer: str
+    client_id: str
+    client_secret: str
+    scope: str = "openid email profile"
+
+
+def providers() -> dict[str, Provider]:
+    return {key: Provider(key, str(v.get("label") or key), str(v["issuer"]).rstrip("/"), str(v["client_id"]),
+                          str(v.get("client_secret", "")), str(v.get("scope") or "openid email profile"))
+            for key, v in config.identity_providers().items()}
+
+
+_documents: dict[str, tuple[float, dict]] = {}
+
+
+def _fetch(url: str) -> dict:
+    found = _documents.get(url)
+    if found is None or time.monotonic() - found[0] > CACHE_SECONDS:
+        answer = requests.get(url, timeout=TIMEOUT)
+        answer.raise_for_status()
+        found = (time.monotonic(), answer.json())
+        _documents[url] = found
+    return found[1]
+
+
+def metadata(provider: Provider) -> dict:
+    """The provider's discovery document; its issuer must be the one configured (OIDC Discovery §4.3)."""
+    found = _fetch(provider.issuer + "/.well-known/openid-configuration")
+    if str(found.get("issuer", "")).rstrip("/") != provider.issuer:
+        raise Refused("afgebroken", f"discovery names issuer {found.get('issuer')!r}, not {provider.issuer!r}")
+    return found
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def safe_return(path: str | None) -> str:
+    """Where the browser may go after the login: a path of this app only (no other site, no
+    scheme, no protocol-relative ``//host``)."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path or re.search(r"[\x00-\x1f]", path):
+        return "/"
+    return path[:500]
+
+
+def begin(conn, provider: Provider, redirect_uri: str, return_to: str) -> tuple[str, str]:
+    """A login to send to the provider: returns (the authorisation address, the binding value
+    for this browser's cookie)."""
+    conn.execute(delete(oidc_pending).where(oidc_pending.c.created_at < audit.now() - PENDING))
+    state, nonce, verifier, binding = (secrets.token_urlsafe(32), secrets.token_urlsafe(32),
+                                       secrets.token_urlsafe(64), secrets.token_urlsafe(32))
+    client = OAuth2Session(provider.client_id, provider.client_secret, scope=provider.scope,
+                           redirect_uri=redirect_uri, code_challenge_method="S256")
+    address, _ = client.create_authorization_url(metadata(provider)["authorization_endpoint"], state=state,
+                                                 nonce=nonce, code_verifier=verifier)
+    conn.execute(insert(oidc_pending).values(
+        state_hash=_hash(state), provider=provider.key, nonce=nonce, verifier=verifier,
+        binding_hash=_hash(binding), redirect_uri=redirect_uri, return_to=safe_return(return_to),
+        created_at=audit.now()))
+    return address, binding
+
+
+@dataclass(frozen=True)
+class Login:
+    username: str
+    token: str
+    return_to: str
+
+
+def _take_pending(conn, state: str | None, binding: str | None):
+    """The pending login of this state, taken once; None when unknown, expired or started in
+    another browser (the binding cookie is not there or not its own)."""
+    if not state:
+        return None
+    row = conn.execute(select(oidc_pending).where(oidc_pending.c.state_hash == _hash(state))).first()
+    if row is None:
+        return None
+    conn.execute(delete(oidc_pending).where(oidc_pending.c.state_hash == row.state_hash))
+    if audit.aware(row.created_at) < audit.now() - PENDING or not binding:
+        return None
+    if not secrets.compare_digest(row.binding_hash, _hash(binding)):
+        return None
+    return row
+
+
+def validated_claims(provider: Provider, token: dict, nonce: str) -> dict:
+    """The ID token's claims, after its signature (the provider's published keys, asymmetric
+    algorithms only), issuer, audience, nonce and expiry have been checked."""
+    meta = metadata(provider)
+    keys = KeySet.import_key_set(_fetch(meta["jwks_uri"]))
+    decoded = jwt.decode(token["id_token"], keys, algorithms=ALGORITHMS)
+    claims = CodeIDToken(decoded.claims, decoded.header,
+                         options={"iss": {"essential": True, "value": provider.issuer},
+                                  "aud": {"essential": True, "value": provider.client_id}},
+                         params={"nonce": nonce, "client_id": provider.client_id,
+                                 "access_token": token.get("access_token")})
+    claims.validate(leeway=60)
+    return dict(claims)
+
+
+def finish(engine, params: dict, binding: str | None, origin: str) -> Login:
+    """The provider's answer (the callback's query parameters) to a session, or :class:`Refused`
+    after an audit line that says why. The pending login is used up first, in a transaction of
+    its own: a refused answer cannot be replayed."""
+    try:
+        return _finish(engine, params, binding, origin)
+    except Refused as refused:
+        with engine.begin() as conn:
+            audit.log(conn, refused.username or "-", "oidc_refused", str(refused)[:300], origin=origin)
+        raise
+
+
+def _finish(engine, params: dict, binding: str | None, origin: str) -> Login:
+    with engine.begin() as conn:
+        row = _take_pending(conn, params.get("state"), binding)
+    if row is None:
+        raise Refused("verlopen", "onbekende, verlopen of in een andere browser begonnen inlogpoging")
+    provider = providers().get(row.provider)
+    if provider is None or params.get("error") or not params.get("code"):
+        raise Refused("afgebroken", f"{row.provider}: afgebroken ({str(params.get('error') or '')[:60]})")
+    try:
+        client = OAuth2Session(provider.client_id, provider.client_secret, redirect_uri=row.redirect_uri,
+                               code_challenge_method="S256")
+        token = client.fetch_token(metadata(provider)["token_endpoint"], grant_type="authorization_code",
+                                   code=params["code"], code_verifier=row.verifier, timeout=TIMEOUT)
+        claims = validated_claims(provider, token, row.nonce)
+    except Refused:
+        raise
+    except Exception as exc:  # the provider refused the code, or the token did not hold: no login
+        raise Refused("afgebroken", f"{provider.key}: token niet geldig ({type(exc).__name__})") from None
+    subject = str(claims["sub"])
+    with engine.begin() as conn:
+        granted = grant(conn, provider.key, claims)
+        if granted is None:
+            raise Refused("geen_toegang", f"{provider.key}: geen toegangsregel voor {_who(claims)}")
+        account = _account(conn, provider, subject, claims, *granted)
+        if account.locked():
+            raise Refused("geblokkeerd", f"{provider.key}: account uitgezet of geblokkeerd", account.username)
+        users.record_login(conn, account.username, True, origin=origin, max_failures=config.max_failed_logins(),
+                           lockout=timedelta(minutes=config.lockout_minutes()))
+        token_value = sessions.create(conn, account.username, origin=origin, login_via=provider.key,
+                                      id_token=token.get("id_token"))
+    return Login(account.username, token_value, row.return_to)
+
+
+def _who(claims: dict) -> str:
+    """Who knocked, for the audit line: the subject and the e-mail domain, no more personal data."""
+    domain = _email_domain(claims)
+    return f"sub {str(claims.get('sub'))[:40]}" + (f" ({domain})" if domain else "")
+
+
+def _email_domain(claims: dict) -> str | None:
+    email = claims.get("email")
+    if not isinstance(email, str) or "@" not in email or claims.get("email_verified") is False:
+        return None  # an address the provider says it has not verified proves nothing
+    return email.rsplit("@", 1)[1].strip().lower()
+
+
+def _values(claims: dict, claim: str) -> set[str]:
+    if claim == "email_domain":
+        domain = _email_domain(claims)
+        return {domain} if domain else set()
+    found = claims.get(claim)
+    if isinstance(found, str):
+        return {found}
+    return {str(v) for v in found} if isinstance(found, list) else set()
+
+
+def grant(conn, provider: str, claims: dict) -> tuple[str, tuple[str, ...]] | None:
+    """The role and scope the rules give these claims: the widest role among the matching rules
+    and every gemeente they name; None when no rule matches."""
+    matched = [r for r in conn.execute(select(oidc_rule).where(oidc_rule.c.provider == provider))
+               if r.value.lower() in {v.lower() for v in _values(claims, r.claim)}]
+    if not matched:
+        return None
+    role = min((r.role for r in matched), key=ROLES.index)
+    if role == "beheerder":
+        return role, ()
+    gemeenten = tuple(sorted({g for r in matched for g in r.gemeenten.split(",") if g}))
+    return ("regio" if len(gemeenten) > 1 else role), gemeenten
+
+
+def _account(conn, provider: Provider, subject: str, claims: dict, role: str, gemeenten: tuple[str, ...]):
+    """This provider's account for this subject, made on its first login, its role and scope set
+    to what the rules give now (a change audited, its other sessions ended)."""
+    row = conn.execute(select(user_table.c.username).where(user_table.c.login_via == provider.key,
+                                                           user_table.c.external_id == subject)).first()
+    name = str(claims.get("name") or claims.get("preferred_username") or claims.get("email") or subject)[:200]
+    email = str(claims.get("email") or "")[:200]
+    if row is None:
+        base = re.sub(r"[^a-z0-9@._-]", "", str(claims.get("email") or claims.get("preferred_username") or subject).lower())
+        username = (base or "account")[:50]
+        if users.get_user(conn, username) is not None:
+            username = f"{username[:43]}-{_hash(provider.key + subject)[:6]}"
+        conn.execute(insert(user_table).values(
+            username=username, name=name, email=email, password_hash=auth.unusable_hash(config.bcrypt_rounds()),
+            role=role, gemeenten=",".join(gemeenten), demo=False, failed_logins=0, created_at=audit.now(),
+            granted_by=f"regels {provider.key}", login_via=provider.key, external_id=subject))
+        audit.log(conn, f"regels {provider.key}", "user_add", f"{username} ({role} {','.join(gemeenten)})")
+        return users.get_user(conn, username)
+    found = users.get_user(conn, row.username)
+    if (found.role, found.gemeenten) != (role, gemeenten):
+        conn.execute(update(user_table).where(user_table.c.username == found.username).values(
+            role=role, gemeenten=",".join(gemeenten), granted_by=f"regels {provider.key}"))
+        sessions.revoke_user(conn, found.username, "role or scope changed")
+        audit.log(conn, f"regels {provider.key}", "user_change", f"{found.username} ({role} {','.join(gemeenten)})")
+    conn.execute(update(user_table).where(user_table.c.username == found.username).values(name=name, email=email))
+    return users.get_user(conn, found.username)
+
+
+def end_session_address(provider_key: str, id_token: str, after: str) -> str | None:
+    """Where the browser goes to end its session at the provider too (RP-Initiated Logout), if
+    the provider offers it."""
+    provider = providers().get(provider_key)
+    if provider is None:
+        return None
+    try:
+        endpoint = metadata(provider).get("end_session_endpoint")
+    except (requests.RequestException, ValueError, Refused):
+        return None
+    if not endpoint:
+        return None
+    return endpoint + ("&" if "?" in endpoint else "?") + urlencode(
+        {"id_token_hint": id_token, "post_logout_redirect_uri": after, "client_id": provider.client_id})
+
+
+# The beheerder's rules.
+
+def rules(conn) -> list[dict]:
+    return [dict(r._mapping) for r in conn.execute(select(oidc_rule).order_by(oidc_rule.c.provider, oidc_rule.c.id))]
+
+
+def add_rule(conn, provider: str, claim: str, value: str, role: str, gemeenten=(), *, by: str) -> None:
+    if provider not in providers():
+        raise AuthError(f"identity provider '{provider}' is not configured")
+    if claim not in CLAIMS:
+        raise AuthError(f"claim '{claim}' is unknown; expected {', '.join(CLAIMS)}")
+    value = value.strip()
+    if not value or len(value) > 200:
+        raise AuthError("a rule needs a value (at most 200 characters)")
+    if role not in ROLES:
+        raise AuthError(f"role '{role}' is unknown; expected {', '.join(ROLES)}")
+    try:
+        named = tuple(sorted({codes.gemeente_code(g) for g in gemeenten}))
+    except ValueError as exc:
+        raise AuthError(str(exc)) from None
+    if (role == "beheerder") == bool(named):
+        raise AuthError("a beheerder rule names no gemeente; a gemeente or regio rule names at least one")
+    conn.execute(insert(oidc_rule).values(provider=provider, claim=claim, value=value, role=role,
+                                          gemeenten=",".join(named), created_by=by, created_at=audit.now()))
+    audit.log(conn, by, "oidc_rule_add", f"{provider}: {CLAIMS[claim]} {value} → {role} {','.join(named)}")
+
+
+def remove_rule(conn, rule_id: int, *, by: str) -> None:
+    """Remove a rule; every session of that provider's accounts ends, so no one keeps a right the
+    rule gave (their next login takes the rules as they are then)."""
+    row = conn.execute(select(oidc_rule).where(oidc_rule.c.id == rule_id)).first()
+    if row is None:
+        raise AuthError("that rule no longer exists")
+    conn.execute(delete(oidc_rule).where(oidc_rule.c.id == rule_id))
+    for username in conn.execute(select(user_table.c.username).where(user_table.c.login_via == row.provider)).scalars():
+        sessions.revoke_user(conn, username, "access rule removed")
+    audit.log(conn, by, "oidc_rule_remove", f"{row.provider}: {CLAIMS.get(row.claim, row.claim)} {row.value}")

@@ -1,0 +1,187 @@
+"""Login with the organisation's own account (issue #26), against a real OpenID Connect provider
+on loopback: the code flow with PKCE, the ID token's checks, the beheerder's claim rules, and
+what an attacker would try (a replayed or foreign callback, a forged token, a name like a local
+account's)."""
+
+import time
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+from sqlalchemy import func, select
+
+from gka_dash import audit, auth, sessions, users
+from gka_dash.access import oidc
+from gka_dash.errors import AuthError
+from gka_dash.schema import audit_log, oidc_pending
+from gka_dash.schema import user as user_table
+
+from . import identity_provider
+from .conftest import raw
+
+REDIRECT = "http://127.0.0.1:8501/_gka/oidc/terug"
+
+
+@pytest.fixture(scope="module")
+def idp():
+    with identity_provider.running() as provider:
+        provider.register(REDIRECT)
+        yield provider
+
+
+@pytest.fixture
+def org(idp, engine, monkeypatch):
+    """The dashboard configured for the provider, with rules a beheerder made."""
+    from gka_dash.importers.open_data import import_open_data
+    import_open_data(engine, raw("apcg/apcg_pc4_LA2014_LA2011-2012.csv"))  # real data: no demo here
+    for name, value in idp.environment().items():
+        monkeypatch.setenv(name, value)
+    oidc._documents.clear()
+    with engine.begin() as conn:
+        oidc.add_rule(conn, "testorg", "groups", "gka-rotterdam", "gemeente", ["GM0599"], by="chef")
+        oidc.add_rule(conn, "testorg", "email_domain", "ocw.nl", "regio", ["GM0599", "GM0363"], by="chef")
+    return engine
+
+
+def _login(engine, idp, sub, *, binding_override=None, deny=False):
+    provider = oidc.providers()["testorg"]
+    with engine.begin() as conn:
+        address, binding = oidc.begin(conn, provider, REDIRECT, "/kaart?gemeente=GM0599")
+    params = idp.authorize(address, sub, deny=deny)
+    return oidc.finish(engine, params, binding_override or binding, "203.0.113.9"), params, binding
+
+
+def _actions(engine) -> list[tuple[str, str]]:
+    with engine.connect() as conn:
+        return [(r.action, r.detail) for r in conn.execute(select(audit_log.c.action, audit_log.c.detail)
+                                                           .order_by(audit_log.c.id))]
+
+
+def test_a_person_a_rule_knows_gets_role_scope_and_a_revocable_session(org, idp):
+    idp.person("a-123", email="anna@rotterdam.nl", name="Anna de Vries", groups=["gka-rotterdam", "iets-anders"])
+    login, _, _ = _login(org, idp, "a-123")
+    assert login.return_to == "/kaart?gemeente=GM0599"
+    with org.connect() as conn:
+        account = users.get_user(conn, login.username)
+        assert sessions.username(conn, login.token) == login.username
+    assert (account.role, account.gemeenten, account.login_via) == ("gemeente", ("GM0599",), "testorg")
+    assert account.name == "Anna de Vries" and account.last_login_at is not None
+    with org.begin() as conn:  # the same session as a password login's: logout ends it everywhere
+        assert sessions.revoke(conn, login.token)[0] == "testorg"
+        assert sessions.username(conn, login.token) is None
+    with org.connect() as conn:  # no password opens this account
+        assert auth.credentials(conn, "-")["usernames"][login.username]["password"] != ""
+        assert users.password_hash(conn, login.username).startswith("$2")
+    again, _, _ = _login(org, idp, "a-123")
+    assert again.username == login.username  # found again by provider and subject
+
+
+def test_a_person_no_rule_knows_gets_no_account_and_an_audit_line_says_so(org, idp):
+    idp.person("b-456", email="bert@elders.nl", groups=["gka-utrecht"])
+    with org.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(user_table)).scalar()
+    with pytest.raises(oidc.Refused) as refused:
+        _login(org, idp, "b-456")
+    assert refused.value.code == "geen_toegang"
+    with org.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(user_table)).scalar() == before
+    action, detail = _actions(org)[-1]
+    assert action == "oidc_refused" and "b-456" in detail and "elders.nl" in detail
+    assert audit.result_of(action) == "geweigerd"
+
+
+def test_the_widest_role_and_every_gemeente_of_the_matching_rules(org, idp):
+    idp.person("c-789", email="carla@ocw.nl", email_verified=True, groups=["gka-rotterdam"])
+    login, _, _ = _login(org, idp, "c-789")
+    with org.connect() as conn:
+        account = users.get_user(conn, login.username)
+    assert (account.role, account.gemeenten) == ("regio", ("GM0363", "GM0599"))
+    idp.person("d-1", email="dirk@ocw.nl", email_verified=False)  # an unverified address proves nothing
+    with pytest.raises(oidc.Refused):
+        _login(org, idp, "d-1")
+
+
+def test_a_callback_replayed_or_finished_in_another_browser_opens_nothing(org, idp):
+    idp.person("a-123", email="anna@rotterdam.nl", groups=["gka-rotterdam"])
+    with pytest.raises(oidc.Refused) as refused:  # an attacker's browser, without the binding cookie
+        _login(org, idp, "a-123", binding_override="niet-de-eigen-cookie")
+    assert refused.value.code == "verlopen"
+    login, params, binding = _login(org, idp, "a-123")
+    with pytest.raises(oidc.Refused) as refused:  # the same answer once more
+        oidc.finish(org, params, binding, "203.0.113.9")
+    assert refused.value.code == "verlopen"
+    with org.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(oidc_pending)).scalar() == 0
+
+
+def test_a_refusal_at_the_provider_is_said_and_audited(org, idp):
+    with pytest.raises(oidc.Refused) as refused:
+        _login(org, idp, None, deny=True)
+    # The provider sends a refusal without the state, so nothing pending matches it: expired.
+    assert refused.value.code in ("afgebroken", "verlopen")
+    assert _actions(org)[-1][0] == "oidc_refused"
+
+
+def test_a_forged_or_unsigned_id_token_is_refused(org, idp):
+    import base64
+    import json
+    from joserfc.errors import JoseError
+    provider = oidc.providers()["testorg"]
+    kid = oidc._fetch(oidc.metadata(provider)["jwks_uri"])["keys"][0]["kid"]  # the provider's own key id
+    now = int(time.time())
+    claims = {"iss": provider.issuer, "aud": provider.client_id, "sub": "a-123", "nonce": "n", "iat": now,
+              "exp": now + 300}
+    forged = jwt.encode({"alg": "RS256", "kid": kid}, claims, RSAKey.generate_key(2048))
+    with pytest.raises(JoseError, match="signature"):  # signed by a key the provider never published
+        oidc.validated_claims(provider, {"id_token": forged}, "n")
+
+    def part(value):
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+    with pytest.raises(JoseError):  # no signature at all
+        oidc.validated_claims(provider, {"id_token": f"{part({'alg': 'none', 'kid': kid})}.{part(claims)}."}, "n")
+
+
+def test_a_provider_account_named_like_a_local_account_does_not_become_it(org, idp):
+    with org.begin() as conn:
+        users.add_user(conn, "anna@rotterdam.nl", role="beheerder", password="een-lang-wachtwoord")
+    idp.person("e-2", email="anna@rotterdam.nl", groups=["gka-rotterdam"])
+    login, _, _ = _login(org, idp, "e-2")
+    assert login.username != "anna@rotterdam.nl"
+    with org.connect() as conn:
+        assert users.get_user(conn, "anna@rotterdam.nl").role == "beheerder"  # untouched
+        assert users.get_user(conn, login.username).role == "gemeente"
+
+
+def test_removing_a_rule_ends_the_sessions_it_gave_and_rules_are_validated(org, idp):
+    idp.person("a-123", email="anna@rotterdam.nl", groups=["gka-rotterdam"])
+    login, _, _ = _login(org, idp, "a-123")
+    with org.begin() as conn:
+        first = oidc.rules(conn)[0]
+        oidc.remove_rule(conn, first["id"], by="chef")
+        assert sessions.username(conn, login.token) is None
+    with pytest.raises(oidc.Refused):
+        _login(org, idp, "a-123")
+    with org.begin() as conn:
+        for bad in [("elders", "groups", "x", "gemeente", ["GM0599"]), ("testorg", "iss", "x", "gemeente", ["GM0599"]),
+                    ("testorg", "groups", "x", "beheerder", ["GM0599"]), ("testorg", "groups", "", "gemeente", ["GM0599"]),
+                    ("testorg", "groups", "x", "gemeente", [])]:
+            with pytest.raises(AuthError):
+                oidc.add_rule(conn, *bad, by="chef")
+
+
+def test_logout_goes_to_the_providers_end_session_with_the_id_token(org, idp):
+    idp.person("a-123", email="anna@rotterdam.nl", groups=["gka-rotterdam"])
+    login, _, _ = _login(org, idp, "a-123")
+    with org.begin() as conn:
+        provider_key, id_token = sessions.revoke(conn, login.token)
+    address = oidc.end_session_address(provider_key, id_token, after="http://127.0.0.1:8501/")
+    assert address.startswith(idp.issuer + "/oauth2/end_session?") and "id_token_hint=" in address
+    with org.connect() as conn:  # the ID token is not kept once the session has ended
+        assert conn.execute(select(func.count()).where(sessions.login_session.c.id_token.is_not(None))).scalar() == 0
+
+
+@pytest.mark.parametrize("path, kept", [("/kaart?gemeente=GM0599", True), ("//evil.example/x", False),
+                                        ("https://evil.example/", False), ("/\\evil.example", False),
+                                        ("", False)])
+def test_the_return_address_stays_on_this_site(path, kept):
+    assert (oidc.safe_return(path) == path) is kept
