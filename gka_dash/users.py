@@ -62,7 +62,9 @@ def verify_password(password: str, password_hash: str) -> bool:
     return bcrypt.checkpw(password.encode(), password_hash.encode())
 
 
-def _validate(role: str, gemeenten) -> tuple[str, ...]:
+def validate_grant(role: str, gemeenten) -> tuple[str, ...]:
+    """The gemeenten of a role as stored, or AuthError: one for a gemeente user, at least one for
+    regio, none for a beheerder (who sees every gemeente)."""
     if role not in ROLES:
         raise AuthError(f"role '{role}' is unknown; expected {', '.join(ROLES)}")
     try:
@@ -89,7 +91,7 @@ def _row_to_user(row) -> User:
 
 def add_user(conn, username: str, *, role: str, gemeenten=(), password: str, name: str = "",
              email: str = "", demo: bool = False, by: str = "cli") -> User:
-    gemeenten = _validate(role, gemeenten)
+    gemeenten = validate_grant(role, gemeenten)
     username = username.strip().lower()
     if not username:
         raise AuthError("a username is required")
@@ -133,7 +135,7 @@ def remove_user(conn, username: str, *, by: str = "cli") -> None:
 
 def set_role(conn, username: str, *, role: str, gemeenten=(), by: str = "cli") -> None:
     _require(conn, username)
-    gemeenten = _validate(role, gemeenten)
+    gemeenten = validate_grant(role, gemeenten)
     conn.execute(update(user_table).where(user_table.c.username == username)
                  .values(role=role, gemeenten=",".join(gemeenten), granted_by=by))
     sessions.revoke_user(conn, username, "role or scope changed")

@@ -314,6 +314,7 @@ def test_a_new_beheerder_enrols_an_authenticator_app_and_then_logs_in_with_its_c
     page.get_by_role("button", name="Inloggen").click()
     page.get_by_text("Tweede factor instellen").first.wait_for(timeout=60000)
     page.get_by_role("button", name="Koppelen").wait_for(timeout=60000)
+    assert page.get_by_role("link", name="Beheer").count() == 0  # no way into Beheer before the second factor
     qr = page.get_by_role("img", name="QR-code voor de authenticator-app")
     qr.wait_for(timeout=60000)
     assert qr.bounding_box()["width"] >= 200  # big enough for a phone's camera
@@ -343,9 +344,36 @@ def test_a_new_beheerder_enrols_an_authenticator_app_and_then_logs_in_with_its_c
     field.fill(codes[0])  # a recovery code, once
     page.get_by_role("button", name="Bevestigen").click()
     page.get_by_role("button", name="Uitloggen").wait_for(timeout=60000)
+    _login_cookie(page.context, present=True)
+    _settled(page)
+    page.get_by_role("button", name="Uitloggen").click()
+    _login_form(page)
+
+    _login_form(page).fill("nieuw")  # guessing codes ends in the same lock as guessing passwords
+    page.get_by_label("Wachtwoord").fill(REAL_PASSWORD)
+    page.get_by_role("button", name="Inloggen").click()
+    field = page.get_by_label("Code uit de authenticator-app (of een herstelcode)")
+
+    def wrong_codes() -> int:
+        with db.get_engine(real_database).connect() as conn:
+            return conn.execute(select(func.count()).where(audit_log.c.username == "nieuw",
+                                                           audit_log.c.action == "second_factor_failed")).scalar()
+    for _ in range(8):
+        _settled(page)
+        if page.get_by_text("Inloggen mislukt").count():
+            break
+        before = wrong_codes()
+        field.fill(codes[0])  # used up: wrong now
+        page.get_by_role("button", name="Bevestigen").click()
+        for _ in range(240):  # until the server has counted it
+            if wrong_codes() > before:
+                break
+            page.wait_for_timeout(250)
+    page.get_by_text("Inloggen mislukt").first.wait_for(timeout=60000)
+    assert page.get_by_label("Gebruikersnaam").count() == 1  # back at the start, locked
     with db.get_engine(real_database).connect() as conn:
         actions = set(conn.execute(select(audit_log.c.action).where(audit_log.c.username == "nieuw")).scalars())
-    assert {"second_factor_on", "second_factor_failed", "recovery_code_used", "login"} <= actions, actions
+    assert {"second_factor_on", "second_factor_failed", "recovery_code_used", "login", "lockout"} <= actions, actions
 
 
 def test_the_organisation_account_logs_in_at_its_provider_and_logs_out_there_too(real_database, page, monkeypatch):
@@ -376,10 +404,21 @@ def test_the_organisation_account_logs_in_at_its_provider_and_logs_out_there_too
             assert page.get_by_text("Mo Medewerker").count() >= 1  # the sidebar's name, from the provider
             cookie = next(c for c in page.context.cookies() if c["name"] == auth.COOKIE_NAME)
             assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+            page.goto(base + "/afstroom?gemeente=GM9902")  # only their own gemeente
+            page.get_by_text("valt buiten uw bevoegdheid").first.wait_for(timeout=60000)
             _settled(page)
             page.get_by_role("button", name="Uitloggen").click()
             page.wait_for_url(re.compile(re.escape(idp.issuer) + "/oauth2/end_session"), timeout=60000)
             assert "id_token_hint=" in page.url
+            page.get_by_role("button", name="End session").click()  # the provider ends its session and sends back
+            page.wait_for_url(re.compile(re.escape(base) + "/"), timeout=60000)
+            _login_form(page)
+            copy = page.context.browser.new_context()  # the cookie as it was: revoked here too
+            copy.add_cookies([cookie])
+            again = copy.new_page()
+            again.goto(base + "/")
+            assert _login_form(again).count() == 1
+            copy.close()
 
             page.goto(base + "/")
             page.get_by_role("link", name="Inloggen met Testorganisatie").click()

@@ -141,6 +141,30 @@ def test_a_forged_or_unsigned_id_token_is_refused(org, idp):
         oidc.validated_claims(provider, {"id_token": f"{part({'alg': 'none', 'kid': kid})}.{part(claims)}."}, "n")
 
 
+def test_a_real_id_token_with_the_wrong_audience_issuer_nonce_or_time_is_refused(org, idp):
+    """The provider's own, well-signed token, checked as if for another client, another issuer,
+    another login, or a day later: each refused; the control passes."""
+    from dataclasses import replace
+
+    from authlib.integrations.requests_client import OAuth2Session
+    from joserfc.errors import JoseError
+    provider = oidc.providers()["testorg"]
+    meta = oidc.metadata(provider)
+    idp.person("a-123", email="anna@rotterdam.nl", groups=["gka-rotterdam"])
+    client = OAuth2Session(provider.client_id, provider.client_secret, scope="openid email", redirect_uri=REDIRECT,
+                           code_challenge_method="S256")
+    address, _ = client.create_authorization_url(meta["authorization_endpoint"], nonce="n-1", code_verifier="v" * 50)
+    token = client.fetch_token(meta["token_endpoint"], grant_type="authorization_code",
+                               code=idp.authorize(address, "a-123")["code"], code_verifier="v" * 50)
+    assert oidc.validated_claims(provider, token, "n-1")["sub"] == "a-123"
+    other_host = replace(provider, issuer=provider.issuer.replace("127.0.0.1", "localhost"))  # its own discovery agrees
+    for checked, nonce, now, what in [(replace(provider, client_id="een-andere-client"), "n-1", None, "aud"),
+                                      (other_host, "n-1", None, "iss"), (provider, "n-2", None, "nonce"),
+                                      (provider, "n-1", int(time.time()) + 86400, "expired")]:
+        with pytest.raises(JoseError, match=what):
+            oidc.validated_claims(checked, token, nonce, now=now)
+
+
 def test_a_provider_account_named_like_a_local_account_does_not_become_it(org, idp):
     with org.begin() as conn:
         users.add_user(conn, "anna@rotterdam.nl", role="beheerder", password="een-lang-wachtwoord")

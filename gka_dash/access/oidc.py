@@ -35,7 +35,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import delete, insert, select, update
 
-from .. import audit, auth, codes, config, sessions, users
+from .. import audit, auth, config, sessions, users
 from ..errors import AuthError
 from ..schema import oidc_pending, oidc_rule
 from ..schema import user as user_table
@@ -155,7 +155,7 @@ def _take_pending(conn, state: str | None, binding: str | None):
     return row
 
 
-def validated_claims(provider: Provider, token: dict, nonce: str) -> dict:
+def validated_claims(provider: Provider, token: dict, nonce: str, now: int | None = None) -> dict:
     """The ID token's claims, after its signature (the provider's published keys, asymmetric
     algorithms only), issuer, audience, nonce and expiry have been checked."""
     meta = metadata(provider)
@@ -166,7 +166,7 @@ def validated_claims(provider: Provider, token: dict, nonce: str) -> dict:
                                   "aud": {"essential": True, "value": provider.client_id}},
                          params={"nonce": nonce, "client_id": provider.client_id,
                                  "access_token": token.get("access_token")})
-    claims.validate(leeway=60)
+    claims.validate(now=now, leeway=60)
     return dict(claims)
 
 
@@ -310,14 +310,7 @@ def add_rule(conn, provider: str, claim: str, value: str, role: str, gemeenten=(
     value = value.strip()
     if not value or len(value) > 200:
         raise AuthError("a rule needs a value (at most 200 characters)")
-    if role not in ROLES:
-        raise AuthError(f"role '{role}' is unknown; expected {', '.join(ROLES)}")
-    try:
-        named = tuple(sorted({codes.gemeente_code(g) for g in gemeenten}))
-    except ValueError as exc:
-        raise AuthError(str(exc)) from None
-    if (role == "beheerder") == bool(named):
-        raise AuthError("a beheerder rule names no gemeente; a gemeente or regio rule names at least one")
+    named = users.validate_grant(role, gemeenten)
     conn.execute(insert(oidc_rule).values(provider=provider, claim=claim, value=value, role=role,
                                           gemeenten=",".join(named), created_by=by, created_at=audit.now()))
     audit.log(conn, by, "oidc_rule_add", f"{provider}: {CLAIMS[claim]} {value} → {role} {','.join(named)}")
