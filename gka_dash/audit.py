@@ -50,6 +50,7 @@ ACTIONS = {
     "password_change": "wachtwoord gewijzigd", "password_change_failed": "wachtwoord wijzigen mislukt",
     "password_check": "wachtwoord gecontroleerd", "password_check_failed": "wachtwoordcontrole mislukt",
     "session_end": "sessie beëindigd", "user_disable": "account uitgezet", "user_enable": "account weer aangezet",
+    "agreement": "afspraak vastgelegd", "partner_add": "partner toegevoegd", "partner_remove": "partner verwijderd",
     "oidc_refused": "organisatie-inlog geweigerd", "oidc_rule_add": "toegangsregel toegevoegd",
     "oidc_rule_remove": "toegangsregel verwijderd",
     "second_factor_on": "tweede factor gekoppeld", "second_factor_reset": "tweede factor gewist",

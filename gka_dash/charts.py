@@ -446,6 +446,29 @@ def trend_lines(frame: pd.DataFrame, ind: registry.Indicator, name: str) -> alt.
                    "95 %-interval, en de vergelijkingsgroepen als dunnere lijnen.")
 
 
+def follow_up(frame: pd.DataFrame, ind: registry.Indicator, subject: str, baseline_period: str) -> alt.Chart:
+    """An afspraak's indicator over every loaded period with its 95 % band, and the period of the
+    baseline marked: what happened before and after the agreement, in one line."""
+    rows = frame.assign(waarde_tekst=_text(frame["value"], ind.unit),
+                        interval=[formatting.interval(lo, hi, ind.unit) for lo, hi in zip(frame["low"], frame["high"])])
+    rows["punt"] = [f"{p}: {v}" + (f" (95 %: {i})" if i != "–" else "") for p, v, i in
+                    zip(rows["period"], rows["waarde_tekst"], rows["interval"])]
+    x = alt.X("period:O", title=None, sort=sort_periods(rows["period"]), axis=alt.Axis(labelAngle=0))
+    y = alt.Y("value:Q", axis=_dutch_axis(registry.axis_title(ind), ind.unit), scale=alt.Scale(zero=False))
+    base = alt.Chart(rows)
+    band = base.transform_filter("isValid(datum.low)").mark_area(opacity=0.18, color=OKABE_ITO[0], aria=False).encode(
+        x=x, y="low:Q", y2="high:Q")
+    line = base.mark_line(strokeWidth=2.5, color=OKABE_ITO[0], point=alt.OverlayMarkDef(size=60, filled=True)).encode(
+        x=x, y=y, tooltip=[alt.Tooltip("punt:N", title=ind.label)], description=POINT)
+    marker = pd.DataFrame({"period": [baseline_period], "tekst": ["afspraak (beginwaarde)"]})
+    rule = alt.Chart(marker).mark_rule(color="#333333", strokeDash=[3, 3], strokeWidth=1.5, aria=False).encode(x=x)
+    label = alt.Chart(marker).mark_text(align="left", dx=4, baseline="top", color="#333333", fontSize=12,
+                                         aria=False).encode(x=x, y=alt.value(4), text="tekst:N")
+    return _finish(alt.layer(band, line, rule, label), 220,
+                   f"Lijngrafiek: {ind.label.lower()} in {subject} over alle geladen perioden, met de periode van de "
+                   "afspraak gemarkeerd.")
+
+
 def static_map(view, *, width: int = 800, height: int = 600, name_size: float = 11.5,
                legend: str = "bottom") -> alt.Chart:
     """A maps.MapView drawn as a vector chart, for the report: same classes, colours and

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import db, demo, info, users
 from .errors import CLI_ERROR, GkaError
+from .gesprek import approaches
 from .importers.cbs_areas import DEFAULT_SIMPLIFY_M, import_areas
 from .importers.duo_doorstroom import import_doorstroom
 from .importers.duo_postcodes import import_pupils_by_postcode
@@ -72,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="CBS StatLine Kerncijfers wijken en buurten: a table id (via cbsodata) or its JSON/CSV export")
     p.add_argument("source", help="e.g. 85984NED, or a file exported from that table")
     p.add_argument("--year", type=int, help="default: the table's year")
+
+    p = sub.add_parser("import-aanpakken", parents=[importing],
+                       help="the catalogue of approaches for the gesprek (CSV, layout in docs/aanpakken.md)")
+    p.add_argument("path", type=Path, nargs="?", help="default: the catalogue the project ships")
 
     p = sub.add_parser("import-folder", parents=[importing], help="every CBS/DUO file in a folder (and its subfolders), in the right order")
     p.add_argument("path", type=Path)
@@ -145,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             _print_report(import_doorstroom(engine, args.path, period=args.period, user=args.by))
         elif args.command == "import-kerncijfers":
             _print_report(import_kerncijfers(engine, args.source, year=args.year, user=args.by))
+        elif args.command == "import-aanpakken":
+            _print_report(approaches.import_catalogue(engine, args.path or approaches.SHIPPED, user=args.by))
         elif args.command == "import-folder":
             result = import_folder(engine, args.path, year=args.year, progress=_progress, user=args.by)
             print(f"[{'#' * 20}] klaar", file=sys.stderr, flush=True)

@@ -14,7 +14,8 @@ from typing import Callable, NamedTuple
 
 import altair as alt
 
-from . import analysis, charts, config, db, formatting, gesprek, maps, notes, privacy, queries, registry, series
+from . import analysis, charts, config, db, formatting, gesprek, maps, privacy, queries, registry, series
+from .gesprek import agreements, notes
 from .cache import cached
 from .errors import GkaError
 from .scope import Scope
@@ -55,6 +56,15 @@ class Report(NamedTuple):
     notes: dict[int, notes.Note]
     pseudonyms: bool
     sources: list[str]  # one line per indicator: label, source, periods
+    agreements: list[tuple[agreements.Agreement, agreements.FollowUp]] = []  # the samenwerkingsagenda
+
+    def agreement_lines(self) -> list[tuple[str, list[str]]]:
+        """Each agreement as a heading and its lines, the same in HTML, PDF and slides."""
+        return [(f"{a.highlight}{' — ' + a.approach if a.approach else ''}", [
+            f"Trekker: {a.lead}" + (f"; met {', '.join(a.partners)}" if a.partners else ""),
+            f"Doel: {a.aim}",
+            f"Volgt {registry.get(a.indicator).label.lower()} in {a.subject_name}: {a.baseline_text}; {f.sentence}.",
+            f"Evaluatie: {a.review_on} ({a.status})"]) for a, f in self.agreements]
 
     @property
     def stem(self) -> str:
@@ -165,8 +175,9 @@ def build(engine, scope: Scope, gemeente: str, name: str, *, views: list[str], a
         for key in (h.params.get("indicator"), h.params.get("x")):
             if key and key not in periods:
                 periods[key] = queries.periods(engine, scope, key, gemeente=gemeente)
+    agreed = [(a, agreements.follow_up(engine, scope, a)) for a in agreements.agreements(engine, scope, gemeente)]
     return Report(gemeente, name, datetime.now(formatting.TIMEZONE), author, db.is_demo(engine), highlights, sections,
-                  notes.latest(engine, scope, gemeente), pseudonyms, _sources(periods))
+                  notes.latest(engine, scope, gemeente), pseudonyms, _sources(periods), agreed)
 
 
 def _sources(periods: dict[str, list[str]]) -> list[str]:
@@ -224,6 +235,12 @@ def to_html(report: Report) -> str:
         body = (f"<blockquote>{e(entry.text)}</blockquote><p class='muted'>{e(entry.author)}, {formatting.moment(entry.at)}</p>"
                 if entry else "<p class='muted'>Nog geen notitie.</p>")
         parts.append(f"<h3>{number}. {e(question)}</h3>{body}")
+    if report.agreements:
+        parts.append("<h2>Afspraken</h2>")
+        for heading, lines in report.agreement_lines():
+            parts.append(f"<div class='highlight'><strong>{e(heading)}</strong><br>"
+                         + "<br>".join(e(line) for line in lines) + "</div>")
+        parts.append(f"<p class='muted'>{e(agreements.CAVEAT)}</p>")
     parts.append("<h2>Bronnen en perioden</h2><ul>" + "".join(f"<li>{e(s)}</li>" for s in report.sources) + "</ul>")
     parts += [f"<p class='muted'>{e(line)}</p>" for line in _footer(report)]
     if report.synthetic:
@@ -336,6 +353,15 @@ def to_pdf(report: Report) -> bytes:
             text(f"{entry.author}, {formatting.moment(entry.at)}", 9, colour=(68, 68, 68), gap=3)
         else:
             text("Nog geen notitie.", 9.5, colour=(68, 68, 68), gap=3)
+    if report.agreements:
+        text("Afspraken", 14, "B")
+        for heading, lines in report.agreement_lines():
+            keep(8 + 6 * len(lines))
+            text(heading, 11.5, "B", gap=0.5)
+            for line in lines:
+                text(line, 10, gap=0.5)
+            pdf.ln(2)
+        text(agreements.CAVEAT, 9, colour=(68, 68, 68), gap=3)
     text("Bronnen en perioden", 14, "B")
     for line in report.sources:
         text("• " + line, 9.5)

@@ -253,6 +253,71 @@ note = Table(
     Index("ix_note_gemeente", "gemeente_code", "question", "at"),
 )
 
+approach = Table(
+    "approach", metadata,
+    # The catalogue of approaches (gesprek.approaches): lists are "|"-joined as the CSV writes them.
+    Column("name", String(120), primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("domains", Text, nullable=False),  # thuis, school, wijk
+    Column("phases", Text, nullable=False),  # voorschool, po, overgang po-vo, vo
+    Column("themes", Text, nullable=False),  # the GKA themes of the agenda's
+    Column("factors", Text, nullable=False),  # the levels of the factors: leerling, familie, school, wijk, samenleving
+    Column("topics", Text, nullable=False),  # the dashboard's indicator topics it should move
+    Column("target_group", String(200), nullable=False, default=""),
+    Column("age_from", Integer),
+    Column("age_to", Integer),
+    Column("evidence", String(60), nullable=False),
+    Column("source", String(500), nullable=False),
+    Column("source_date", String(10), nullable=False),
+    Column("partners", Text, nullable=False),
+    Column("examples", Text, nullable=False, default=""),  # "Gemeente=https://…|…"
+    Column("added_by", String(60), nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+)
+
+partner = Table(
+    "partner", metadata,
+    # A gemeente's own partners for question 4: an organisation and its role, and at most a
+    # functional contact (a team address, not a person's details); removed ones stay, marked.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("gemeente_code", String(6), nullable=False),
+    Column("organisation", String(200), nullable=False),
+    Column("kind", String(60), nullable=False),
+    Column("role", String(300), nullable=False, default=""),
+    Column("contact", String(200), nullable=False, default=""),
+    Column("added_by", String(60), nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("removed_at", DateTime(timezone=True)),
+    Index("ix_partner_gemeente", "gemeente_code"),
+)
+
+agreement = Table(
+    "agreement", metadata,
+    # An afspraak from the gesprek, versioned like the notes: each change adds a row with the next
+    # version of the same key; the newest version is the agreement as it stands.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("gemeente_code", String(6), nullable=False),
+    Column("highlight", String(300), nullable=False),
+    Column("approach", String(120), nullable=False, default=""),
+    Column("partners", Text, nullable=False, default=""),
+    Column("lead", String(200), nullable=False),
+    Column("indicator", String(60), nullable=False),
+    Column("subject", String(20), nullable=False),
+    Column("subject_name", String(200), nullable=False),
+    Column("baseline_period", String(20), nullable=False),
+    Column("baseline_value", Float, nullable=False),
+    Column("baseline_margin", Float),
+    Column("aim", Text, nullable=False),
+    Column("review_on", String(10), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("author", String(60), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("key", "version"),
+    Index("ix_agreement_gemeente", "gemeente_code"),
+)
+
 setting = Table(
     "setting", metadata,
     Column("key", String(60), primary_key=True),

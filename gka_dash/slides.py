@@ -24,7 +24,8 @@ from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION, XL_MARKER_STYLE
 from pptx.enum.dml import MSO_LINE_DASH_STYLE
 from pptx.util import Emu, Inches, Pt
 
-from . import charts, notes, registry
+from . import charts, registry
+from .gesprek import agreements, notes
 from .report import Report, Section, _footer
 from .series import Plot
 
@@ -207,6 +208,10 @@ def to_pptx(report: Report) -> bytes:
         entry = report.notes.get(number)
         lines += [f"{number}. {question}", f"    {entry.text if entry else '(nog geen notitie)'}"]
     _text(questions, "\n".join(lines), MARGIN, Inches(1.3), body, Inches(5.3), size=MIN_PT + 2)
+
+    for heading, lines in report.agreement_lines():  # the samenwerkingsagenda: one slide per afspraak
+        slide = _slide(deck, report, f"Afspraak: {heading}", "\n".join([*lines, agreements.CAVEAT]))
+        _text(slide, "\n".join(lines), MARGIN, Inches(1.4), body, Inches(5.0), size=MIN_PT + 4)
 
     closing = _slide(deck, report, "Bronnen", "\n".join([*report.sources, *_footer(report)]))
     _text(closing, "\n".join(report.sources), MARGIN, Inches(1.3), body, Inches(5.3), size=MIN_PT)

@@ -139,6 +139,7 @@ IMPORTERS = {  # label → (command, options from the form)
     "DUO leerlingen per vestiging naar postcode (po of vo)": ("import-pupils-postcode", lambda o: []),
     "DUO zittenblijvers, opstromers en afstromers vo": ("import-doorstroom", lambda o: []),
     "CBS Kerncijfers wijken en buurten (export uit StatLine, JSON of CSV)": ("import-kerncijfers", lambda o: []),
+    "Catalogus van aanpakken voor het gesprek (CSV, zie docs/aanpakken.md)": ("import-aanpakken", lambda o: []),
 }
 
 with imports:

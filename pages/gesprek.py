@@ -4,7 +4,8 @@ report to take into the meeting."""
 
 import streamlit as st
 
-from gka_dash import db, formatting, gesprek, notes, privacy, queries, report, slides, ui
+from gka_dash import db, formatting, gesprek, privacy, queries, report, slides, ui
+from gka_dash.gesprek import notes
 from gka_dash.errors import GkaError
 
 PAGE_TITLES = {"afstroom": "Afstroom", "scholen": "Scholen", "ouderopleiding": "Ouderopleiding", "kaart": "Kaart"}
@@ -33,6 +34,7 @@ for question, heading in ((1, notes.QUESTIONS[0]), (2, notes.QUESTIONS[1])):
                 ui.plain_table(h.table)
             st.page_link(f"pages/{h.page}.py", label=f"Bekijk in {PAGE_TITLES[h.page]}", icon=":material/arrow_forward:",
                          query_params=h.params)
+            ui.agreements.for_highlight(user, h, gemeente, f"{question}_{number}")
 for line in found.missing:
     st.caption(line)
 
@@ -63,6 +65,9 @@ for number, question in enumerate(notes.QUESTIONS, start=1):
         with st.expander(f"Eerdere versies ({len(older)})"):
             st.dataframe(notes.as_frame(older), hide_index=True, width="stretch")
 
+ui.agreements.section(user, gemeente)
+ui.agreements.partners_section(user, gemeente)
+
 if presenting:
     st.stop()
 st.header("Rapport")
@@ -74,7 +79,7 @@ views = st.multiselect("Weergaven in het rapport", offered, default=offered, for
 naming = st.radio("Schoolnamen in het rapport", list(report.NAMINGS), format_func=report.NAMINGS.get,
                   horizontal=True, key="report_naming")
 anonymous = naming == "pseudoniemen"
-st.caption("Het rapport bevat de punten hierboven, de gekozen weergaven, de notities, bronnen en perioden. "
+st.caption("Het rapport bevat de punten hierboven, de gekozen weergaven, de notities, de afspraken, bronnen en perioden. "
            "HTML opent zonder internet; de PowerPoint heeft per punt en per weergave een dia, met de cijfers, "
            "marges en bronnen in de sprekersnotities. Onderdrukte waarden staan er ook niet in.")
 

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from statsmodels.stats import proportion
 from statsmodels.stats.multitest import multipletests
 
-from gka_dash import analysis, formatting, gesprek, notes, queries, report, ui
+from gka_dash import analysis, formatting, gesprek, queries, report, ui
+from gka_dash.gesprek import notes
 from gka_dash.errors import ScopeError
 from gka_dash.schema import audit_log, note, school
 from gka_dash.scope import Scope

@@ -12,10 +12,10 @@ from typing import NamedTuple
 import pandas as pd
 from sqlalchemy import select
 
-from . import audit, formatting
-from .errors import GkaError
-from .schema import note
-from .scope import Scope
+from .. import audit, formatting
+from ..errors import GkaError
+from ..schema import note
+from ..scope import Scope
 
 QUESTIONS = ("Wat gebeurt er?", "Hoe verklaren we dit?", "Wat kunnen we doen?", "Wie hebben we daarvoor nodig?")
 MAX_LENGTH = 20_000

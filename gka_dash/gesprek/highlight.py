@@ -13,10 +13,10 @@ from urllib.parse import urlencode
 import numpy as np
 import pandas as pd
 
-from . import analysis, formatting, queries, registry, stats
-from .periods import parse_period, sort_periods
-from .cache import cached
-from .scope import Scope
+from .. import analysis, formatting, queries, registry, stats
+from ..cache import cached
+from ..periods import parse_period, sort_periods
+from ..scope import Scope
 
 AFSTROOM, OUDEROPLEIDING = "afstroom_pct", "havo_vwo_17_pct"
 CONTEXT = ("bijstand_per_1000", "pct_niet_westers", "pct_0_14_jr", "ww_per_1000")  # in this order, when present
@@ -31,6 +31,8 @@ class Highlight(NamedTuple):
     params: dict
     table: pd.DataFrame | None = None
     evidence: float = 0.0  # standard errors from "nothing to see" (stats.Difference.evidence); 0: context
+    subject: str = ""  # the wijk (or gemeente) whose figure an afspraak on this point would follow; "": none
+    subject_name: str = ""
 
     @property
     def number(self) -> str:
@@ -107,7 +109,7 @@ def afstroom_changes(engine, scope: Scope, gemeente: str) -> tuple[list[Highligh
             f"{len(tested)} wijken samen bekeken worden."
             + _trend_sentence(engine, scope, gemeente, AFSTROOM, row.code, ind.unit),
             formatting.with_margin(row.change, (row.change_high - row.change_low) / 2, ind.unit),
-            "afstroom", params, evidence=row.evidence))
+            "afstroom", params, evidence=row.evidence, subject=row.code, subject_name=row.name))
     notes = []
     if not len(real) and len(tested):
         notes.append(f"In geen van de {len(tested)} wijken veranderde de afstroom van {before} naar {after} meer "
@@ -254,7 +256,8 @@ def schooladvies_trend(engine, scope: Scope, gemeente: str, name: str) -> list[H
     figure = (formatting.with_margin(change.change, change.margin, ind.unit) if change
               else formatting.difference(here[last][0] - here[first][0], ind.unit))
     return [Highlight(1, "Schooladvies havo of hoger door de jaren", text, figure, "scholen",
-                      {"gemeente": gemeente, "indicator": key}, evidence=change.evidence if change else 0.0)]
+                      {"gemeente": gemeente, "indicator": key}, evidence=change.evidence if change else 0.0,
+                      subject=gemeente, subject_name=name)]
 
 
 def ouderopleiding_gap(engine, scope: Scope, gemeente: str, name: str) -> list[Highlight]:
@@ -269,8 +272,8 @@ def ouderopleiding_gap(engine, scope: Scope, gemeente: str, name: str) -> list[H
     figure = (formatting.with_margin(gap.gap, gap.margin.margin, "pct") if gap.margin
               else formatting.difference(gap.gap, "pct"))
     return [Highlight(2, "Verschil naar opleiding van de ouders", analysis.gap_text(groups, name),
-                      figure + against, "ouderopleiding", {"gemeente": gemeente},
-                      evidence=gap.margin.evidence if gap.margin else 0.0)]
+                      figure + against, "ouderopleiding", {"gemeente": gemeente, "indicator": OUDEROPLEIDING},
+                      evidence=gap.margin.evidence if gap.margin else 0.0, subject=gemeente, subject_name=name)]
 
 
 def wijk_context(engine, scope: Scope, gemeente: str, wijken: list[str],
