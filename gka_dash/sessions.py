@@ -124,7 +124,8 @@ def end(conn, session_id: str, *, by: str, everyone: bool) -> str | None:
                             .where(login_session.c.revoked_at.is_(None))):
         if public_id(row.token_hash) == session_id and (everyone or row.username == by):
             conn.execute(update(login_session).where(login_session.c.token_hash == row.token_hash)
-                         .values(revoked_at=audit.now(), revoked_why="beëindigd via sessielijst" if row.username == by
+                         .values(revoked_at=audit.now(), id_token=None,
+                                 revoked_why="beëindigd via sessielijst" if row.username == by
                                  else f"beëindigd door {by}"[:60]))
             audit.log(conn, by, "session_end", f"sessie van {row.username} beëindigd")
             return row.username

@@ -199,7 +199,7 @@ def begin_attempt(conn, username: str, origin: str, *, max_failures: int, lockou
                  .values(failed_logins=user_table.c.failed_logins))  # the write lock first, then read
     found = get_user(conn, username)
     where = f"herkomst {origin}"
-    if found is None:
+    if found is None or found.login_via:  # an organisation account has no password: guessing one locks nothing
         audit.log(conn, username or "-", f"{what}_failed", f"onbekende gebruiker; {where}")
         return False
     if locked_for(conn, found, origin, max_failures=max_failures, lockout=lockout):

@@ -77,7 +77,7 @@ def test_a_person_a_rule_knows_gets_role_scope_and_a_revocable_session(org, idp)
 
 
 def test_a_person_no_rule_knows_gets_no_account_and_an_audit_line_says_so(org, idp):
-    idp.person("b-456", email="bert@elders.nl", groups=["gka-utrecht"])
+    idp.person("b-456", email="bert@elders.nl", email_verified=True, groups=["gka-utrecht"])
     with org.connect() as conn:
         before = conn.execute(select(func.count()).select_from(user_table)).scalar()
     with pytest.raises(oidc.Refused) as refused:
@@ -96,9 +96,43 @@ def test_the_widest_role_and_every_gemeente_of_the_matching_rules(org, idp):
     with org.connect() as conn:
         account = users.get_user(conn, login.username)
     assert (account.role, account.gemeenten) == ("regio", ("GM0363", "GM0599"))
-    idp.person("d-1", email="dirk@ocw.nl", email_verified=False)  # an unverified address proves nothing
+    for sub, claims in (("d-1", {"email_verified": False}), ("d-2", {}), ("d-3", {"email_verified": "true"})):
+        idp.person(sub, email=f"{sub}@ocw.nl", **claims)  # an address not verified (as JSON true) proves nothing
+        with pytest.raises(oidc.Refused):
+            _login(org, idp, sub)
+    idp.person("d-4", email="d4@OCW.NL", email_verified=True)  # a domain is not case-sensitive
+    assert _login(org, idp, "d-4")[0].username
+
+
+def test_a_beheerder_through_the_provider_needs_a_second_factor_there(org, idp):
+    with org.begin() as conn:
+        oidc.add_rule(conn, "testorg", "groups", "gka-beheer", "beheerder", by="chef")
+        with pytest.raises(AuthError):  # never a beheerder by e-mail domain
+            oidc.add_rule(conn, "testorg", "email_domain", "ocw.nl", "beheerder", by="chef")
+    idp.person("f-1", email="f@ocw.nl", groups=["gka-beheer"], amr=["pwd"])
+    with pytest.raises(oidc.Refused) as refused:
+        _login(org, idp, "f-1")
+    assert refused.value.code == "geen_mfa"
+    idp.person("f-2", email="f2@ocw.nl", groups=["gka-beheer"], amr=["pwd", "mfa"])
+    login, _, _ = _login(org, idp, "f-2")
+    with org.connect() as conn:
+        assert users.get_user(conn, login.username).role == "beheerder"
+    idp.person("f-3", groups=["GKA-BEHEER"], amr=["mfa"])  # a group is matched exactly
     with pytest.raises(oidc.Refused):
-        _login(org, idp, "d-1")
+        _login(org, idp, "f-3")
+
+
+def test_guessing_a_password_for_a_provider_account_locks_nothing(org, idp):
+    from datetime import timedelta
+    idp.person("a-123", email="anna@rotterdam.nl", groups=["gka-rotterdam"])
+    login, _, _ = _login(org, idp, "a-123")
+    with org.begin() as conn:
+        for origin in ("10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"):
+            for _ in range(6):
+                assert not users.begin_attempt(conn, login.username, origin, max_failures=5,
+                                               lockout=timedelta(minutes=15))
+        assert not users.get_user(conn, login.username).locked()
+        assert sessions.username(conn, login.token) == login.username
 
 
 def test_a_callback_replayed_or_finished_in_another_browser_opens_nothing(org, idp):
@@ -114,12 +148,21 @@ def test_a_callback_replayed_or_finished_in_another_browser_opens_nothing(org, i
         assert conn.execute(select(func.count()).select_from(oidc_pending)).scalar() == 0
 
 
-def test_a_refusal_at_the_provider_is_said_and_audited(org, idp):
+def test_a_refusal_at_the_provider_is_said_and_audited_and_an_unknown_state_floods_nothing(org, idp):
+    from urllib.parse import parse_qs, urlsplit
+    provider = oidc.providers()["testorg"]
+    with org.begin() as conn:
+        address, binding = oidc.begin(conn, provider, REDIRECT, "/")
+    state = parse_qs(urlsplit(address).query)["state"][0]  # a provider that refuses answers with the state (RFC 6749 4.1.2.1)
     with pytest.raises(oidc.Refused) as refused:
-        _login(org, idp, None, deny=True)
-    # The provider sends a refusal without the state, so nothing pending matches it: expired.
-    assert refused.value.code in ("afgebroken", "verlopen")
-    assert _actions(org)[-1][0] == "oidc_refused"
+        oidc.finish(org, {"state": state, "error": "access_denied"}, binding, "203.0.113.9")
+    assert refused.value.code == "afgebroken"
+    assert _actions(org)[-1][0] == "oidc_refused" and "access_denied" in _actions(org)[-1][1]
+    before = len(_actions(org))
+    for _ in range(5):  # anyone may send made-up answers: refused, and not one audit line each
+        with pytest.raises(oidc.Refused):
+            oidc.finish(org, {"state": "verzonnen", "code": "x"}, "y", "203.0.113.9")
+    assert len(_actions(org)) == before
 
 
 def test_a_forged_or_unsigned_id_token_is_refused(org, idp):

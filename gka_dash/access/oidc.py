@@ -26,7 +26,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
@@ -63,6 +63,8 @@ REFUSALS = {  # the login page's sentence for each refusal code
     "geen_toegang": "Uw organisatie-account geeft (nog) geen toegang tot dit dashboard. Vraag de beheerder om "
                     "toegang voor uw groep of afdeling.",
     "geblokkeerd": "Dit account is uitgezet of tijdelijk geblokkeerd. Vraag de beheerder.",
+    "geen_mfa": "Voor deze rol moet u bij uw organisatie inloggen met een tweede factor (bijvoorbeeld een app of "
+                "sleutel). Uw organisatie gaf dat niet door; vraag de beheerder.",
 }
 
 
@@ -74,11 +76,13 @@ class Provider:
     client_id: str
     client_secret: str
     scope: str = "openid email profile"
+    mfa_acr: tuple[str, ...] = ()  # acr values that count as a second factor at the provider
 
 
 def providers() -> dict[str, Provider]:
     return {key: Provider(key, str(v.get("label") or key), str(v["issuer"]).rstrip("/"), str(v["client_id"]),
-                          str(v.get("client_secret", "")), str(v.get("scope") or "openid email profile"))
+                          str(v.get("client_secret", "")), str(v.get("scope") or "openid email profile"),
+                          tuple(str(a) for a in (v.get("mfa_acr") or ())))
             for key, v in config.identity_providers().items()}
 
 
@@ -100,7 +104,16 @@ def metadata(provider: Provider) -> dict:
     found = _fetch(provider.issuer + "/.well-known/openid-configuration")
     if str(found.get("issuer", "")).rstrip("/") != provider.issuer:
         raise Refused("afgebroken", f"discovery names issuer {found.get('issuer')!r}, not {provider.issuer!r}")
+    for name in ("authorization_endpoint", "token_endpoint", "jwks_uri", "end_session_endpoint"):
+        if name in found and not _secure(str(found[name])):
+            raise Refused("afgebroken", f"discovery gives {name} {str(found[name])[:80]!r}: not https")
     return found
+
+
+def _secure(address: str) -> bool:
+    """https, or plain http on this machine's loopback (a provider in the tests)."""
+    parts = urlsplit(address)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"))
 
 
 def _hash(value: str) -> str:
@@ -147,7 +160,8 @@ def _take_pending(conn, state: str | None, binding: str | None):
     row = conn.execute(select(oidc_pending).where(oidc_pending.c.state_hash == _hash(state))).first()
     if row is None:
         return None
-    conn.execute(delete(oidc_pending).where(oidc_pending.c.state_hash == row.state_hash))
+    if conn.execute(delete(oidc_pending).where(oidc_pending.c.state_hash == row.state_hash)).rowcount != 1:
+        return None  # another callback took it first
     if audit.aware(row.created_at) < audit.now() - PENDING or not binding:
         return None
     if not secrets.compare_digest(row.binding_hash, _hash(binding)):
@@ -177,6 +191,8 @@ def finish(engine, params: dict, binding: str | None, origin: str) -> Login:
     try:
         return _finish(engine, params, binding, origin)
     except Refused as refused:
+        if refused.code == "verlopen" and not refused.username:
+            raise  # an unknown state is anyone's to send: no audit line per request (the log would flood)
         with engine.begin() as conn:
             audit.log(conn, refused.username or "-", "oidc_refused", str(refused)[:300], origin=origin)
         raise
@@ -205,6 +221,9 @@ def _finish(engine, params: dict, binding: str | None, origin: str) -> Login:
         granted = grant(conn, provider.key, claims)
         if granted is None:
             raise Refused("geen_toegang", f"{provider.key}: geen toegangsregel voor {_who(claims)}")
+        if granted[0] in config.second_factor_roles() and not _strong(provider, claims):
+            raise Refused("geen_mfa", f"{provider.key}: rol {granted[0]} zonder tweede factor bij de provider "
+                                      f"({_who(claims)})")
         account = _account(conn, provider, subject, claims, *granted)
         if account.locked():
             raise Refused("geblokkeerd", f"{provider.key}: account uitgezet of geblokkeerd", account.username)
@@ -215,6 +234,18 @@ def _finish(engine, params: dict, binding: str | None, origin: str) -> Login:
     return Login(account.username, token_value, row.return_to)
 
 
+MFA_METHODS = {"mfa", "otp", "hwk", "swk", "sc", "fido", "face", "fpt", "iris", "retina", "vbm"}  # RFC 8176
+
+
+def _strong(provider: Provider, claims: dict) -> bool:
+    """Whether the provider says this login used more than a password: an ``amr`` value of
+    RFC 8176 for a second factor, or an ``acr`` the provider's configuration names."""
+    methods = claims.get("amr")
+    if isinstance(methods, list) and MFA_METHODS & {str(m).lower() for m in methods}:
+        return True
+    return bool(provider.mfa_acr) and str(claims.get("acr", "")) in provider.mfa_acr
+
+
 def _who(claims: dict) -> str:
     """Who knocked, for the audit line: the subject and the e-mail domain, no more personal data."""
     domain = _email_domain(claims)
@@ -223,9 +254,10 @@ def _who(claims: dict) -> str:
 
 def _email_domain(claims: dict) -> str | None:
     email = claims.get("email")
-    if not isinstance(email, str) or "@" not in email or claims.get("email_verified") is False:
-        return None  # an address the provider says it has not verified proves nothing
-    return email.rsplit("@", 1)[1].strip().lower()
+    if not isinstance(email, str) or "@" not in email or claims.get("email_verified") is not True:
+        return None  # only an address the provider says it verified proves anything
+    domain = email.rsplit("@", 1)[1].strip()
+    return domain.lower() if domain.isascii() else None  # no Unicode case folding (K → k)
 
 
 def _values(claims: dict, claim: str) -> set[str]:
@@ -242,7 +274,7 @@ def grant(conn, provider: str, claims: dict) -> tuple[str, tuple[str, ...]] | No
     """The role and scope the rules give these claims: the widest role among the matching rules
     and every gemeente they name; None when no rule matches."""
     matched = [r for r in conn.execute(select(oidc_rule).where(oidc_rule.c.provider == provider))
-               if r.value.lower() in {v.lower() for v in _values(claims, r.claim)}]
+               if (r.value.lower() if r.claim == "email_domain" else r.value) in _values(claims, r.claim)]
     if not matched:
         return None
     role = min((r.role for r in matched), key=ROLES.index)
@@ -311,6 +343,8 @@ def add_rule(conn, provider: str, claim: str, value: str, role: str, gemeenten=(
     if not value or len(value) > 200:
         raise AuthError("a rule needs a value (at most 200 characters)")
     named = users.validate_grant(role, gemeenten)
+    if claim == "email_domain" and role == "beheerder":
+        raise AuthError("an e-mail domain names too many people for the beheerder role; use a group or app role")
     conn.execute(insert(oidc_rule).values(provider=provider, claim=claim, value=value, role=role,
                                           gemeenten=",".join(named), created_by=by, created_at=audit.now()))
     audit.log(conn, by, "oidc_rule_add", f"{provider}: {CLAIMS[claim]} {value} → {role} {','.join(named)}")
