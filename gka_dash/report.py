@@ -64,7 +64,7 @@ class Report(NamedTuple):
             f"Trekker: {a.lead}" + (f"; met {', '.join(a.partners)}" if a.partners else ""),
             f"Doel: {a.aim}",
             f"Volgt {registry.get(a.indicator).label.lower()} in {a.subject_name}: {a.baseline_text}; {f.sentence}.",
-            f"Evaluatie: {a.review_on} ({a.status})"]) for a, f in self.agreements]
+            f"Evaluatie: {agreements.dutch_date(a.review_on)} ({a.status})"]) for a, f in self.agreements]
 
     @property
     def stem(self) -> str:

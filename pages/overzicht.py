@@ -45,6 +45,8 @@ if figures:
                  charts.Caption(f"Verloop: {labels[chosen]}", gemeente.name, f"{spans[0]} tot {spans[-1]}", ind.source))
         st.caption(ui.plain(analysis.trend_text(trend, registry.get(key), gemeente.name)))
 
+ui.agreements.summary(user, gemeente)
+
 st.header("Geladen gegevens")
 counts = queries.counts(engine, user.scope, gemeente.code)
 st.caption(" · ".join(f"{formatting.number(v, 0)} {k}" for k, v in counts.items()))

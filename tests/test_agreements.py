@@ -207,3 +207,6 @@ def test_the_gesprek_page_offers_approaches_under_a_highlight_and_records_an_agr
     assert any("sinds de afspraak" in m.value for m in at.markdown)
     with demo_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(agreement)).scalar() == 1
+    overview = open_page("pages/overzicht.py", gemeente="GM9901")  # Overzicht follows it too, in one line
+    assert any(h.value == "Afspraken" for h in overview.header)
+    assert any("sinds de afspraak" in m.value and "evaluatie" in m.value for m in overview.markdown)

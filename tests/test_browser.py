@@ -1329,3 +1329,60 @@ def test_back_goes_back_one_page_per_press(server, page):
         page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=60000)
         _settled(page)
         assert page.locator("[data-testid=stMain] h1").first.inner_text().startswith(title), title
+
+
+def test_an_agreement_recorded_from_a_highlight_is_in_the_report_the_pdf_and_the_slides(server, page, tmp_path):
+    """Issue #27 as a coordinator does it: under a highlight on Gesprek, open "Wat kunnen we
+    doen?", see the approaches, record an afspraak, find it under Afspraken with its follow-up,
+    and take the report as HTML, PDF and PowerPoint, each with the afspraak in it (looked at)."""
+    import shutil
+    from pptx import Presentation
+    page.goto(server + "/gesprek?gemeente=GM9905")
+    _login(page, "grootzeestad")
+    _focused_title(page, "Gesprek")
+    _settled(page)
+    page.get_by_text(re.compile(r"^Wat kunnen we doen\? Wie hebben we daarvoor nodig\?")).first.click()
+    page.get_by_text("Gerangschikt naar bewijs").first.wait_for(timeout=60000)
+    page.get_by_label("Trekker (organisatie of functie)").first.fill("Afdeling onderwijs")
+    page.get_by_label("Doel").first.fill("Afstroom in deze wijk terug naar het gemiddelde van de gemeente")
+    page.get_by_role("button", name="Afspraak opslaan").first.click()
+    page.get_by_text("Afspraak opgeslagen").first.wait_for(timeout=60000)
+    page.reload()
+    _settled(page)
+    agreed = page.get_by_text("sinds de afspraak").first
+    agreed.wait_for(timeout=60000)
+    agreed.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "afspraak-gesprek.png"))  # looked at
+    files = {}
+    for label, suffix in (("Rapport als HTML", "html"), ("Rapport als PDF", "pdf"), ("Rapport als PowerPoint", "pptx")):
+        button = page.get_by_role("button", name=label)
+        for attempt in (1, 2, 3):  # a rerun that redraws the page can swallow a click
+            _settled(page)
+            try:
+                with page.expect_download(timeout=120000) as download:
+                    button.click()
+                break
+            except PlaywrightTimeout:
+                if attempt == 3:
+                    raise
+        files[suffix] = tmp_path / f"rapport.{suffix}"
+        download.value.save_as(files[suffix])
+    html_text = files["html"].read_text()
+    assert "<h2>Afspraken</h2>" in html_text and "Afdeling onderwijs" in html_text
+    pdf_text = subprocess.run(["pdftotext", "-layout", str(files["pdf"]), "-"], check=True, capture_output=True,
+                              text=True).stdout
+    assert "Afspraken" in pdf_text and "Afdeling onderwijs" in pdf_text and "sinds de afspraak" in pdf_text
+    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(files["pdf"])], capture_output=True,
+                                                            text=True, check=True).stdout).group(1))
+    subprocess.run(["pdftoppm", "-r", "50", "-png", "-f", str(pages), "-l", str(pages), str(files["pdf"]),
+                    str(ARTIFACTS / "afspraak-pdf")], check=True)  # the last page, looked at
+    deck = Presentation(str(files["pptx"]))
+    titles = [next((s.text_frame.text for s in slide.shapes if s.has_text_frame), "") for slide in deck.slides]
+    found = [i for i, t in enumerate(titles, start=1) if t.startswith("Afspraak: ")]
+    assert found, titles
+    if shutil.which("soffice"):
+        subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to", "pdf",
+                        "--outdir", str(tmp_path / "dia"), str(files["pptx"])], check=True, capture_output=True,
+                       timeout=600)
+        subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", str(found[0]), "-l", str(found[0]),
+                        str(tmp_path / "dia" / "rapport.pdf"), str(ARTIFACTS / "afspraak-dia")], check=True)

@@ -274,6 +274,10 @@ def agreements(engine, scope: Scope, gemeente: str) -> list[Agreement]:
     return sorted(current.values(), key=lambda a: (a.status != "lopend", a.review_on, a.highlight))
 
 
+def dutch_date(iso: str) -> str:
+    return date.fromisoformat(iso).strftime("%d-%m-%Y")
+
+
 def upcoming(entries: list[Agreement], today: date, days: int = 60) -> list[Agreement]:
     """Running agreements whose review date is past or within ``days``."""
     return [a for a in entries if a.status == "lopend" and (date.fromisoformat(a.review_on) - today).days <= days]

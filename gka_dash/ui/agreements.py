@@ -106,7 +106,7 @@ def section(user: User, gemeente) -> None:
                 st.altair_chart(charts.follow_up(agreements.series_frame(engine(), a, follow.series), ind,
                                                  a.subject_name, a.baseline_period), width="stretch")
             st.caption(agreements.CAVEAT)
-            when = date.fromisoformat(a.review_on).strftime("%d-%m-%Y")
+            when = agreements.dutch_date(a.review_on)
             st.markdown(f"Evaluatie: {when} ({a.status})" + (" — **binnenkort of verstreken**" if a.key in soon else ""))
             if not presenting():
                 status = st.selectbox("Status", agreements.STATUSES, index=agreements.STATUSES.index(a.status),
@@ -143,3 +143,20 @@ def partners_section(user: User, gemeente) -> None:
                     st.error(plain(str(exc)))
                 else:
                     st.rerun()
+
+
+def summary(user: User, gemeente) -> None:
+    """On Overzicht: each agreement in one line with its follow-up, the reviews that are due first."""
+    found = agreements.agreements(engine(), user.scope, gemeente.code)
+    if not found:
+        return
+    st.header("Afspraken")
+    soon = {a.key for a in agreements.upcoming(found, date.today())}
+    lines = []
+    for a in found:
+        follow = agreements.follow_up(engine(), user.scope, a)
+        lines.append(f"- **{plain(a.highlight)}** ({plain(a.lead)}): {plain(follow.sentence)}; evaluatie "
+                     f"{agreements.dutch_date(a.review_on)}{' — **binnenkort of verstreken**' if a.key in soon else ''}"
+                     f" ({a.status})")
+    st.markdown("\n".join(lines))
+    st.caption(agreements.CAVEAT + " Details en de grafiek per afspraak staan op Gesprek.")
