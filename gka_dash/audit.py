@@ -54,7 +54,8 @@ ACTIONS = {
     "oidc_refused": "organisatie-inlog geweigerd", "oidc_rule_add": "toegangsregel toegevoegd",
     "oidc_rule_remove": "toegangsregel verwijderd",
     "second_factor_on": "tweede factor gekoppeld", "second_factor_reset": "tweede factor gewist",
-    "second_factor_failed": "code tweede factor onjuist", "recovery_code_used": "herstelcode gebruikt",
+    "second_factor_failed": "code tweede factor onjuist",
+    "second_factor_blocked": "tweede factor geblokkeerd", "recovery_code_used": "herstelcode gebruikt",
 }
 
 

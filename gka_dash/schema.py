@@ -145,10 +145,12 @@ user = Table(
     Column("totp_pending", Text),
     Column("totp_since", DateTime(timezone=True)),
     Column("totp_last_step", Integer),
+    Column("totp_failures", Integer),  # wrong codes in a row; at second_factor.MAX_WRONG only a reset helps
     # An account of the organisation's own identity provider (OpenID Connect): which provider and
     # its stable subject; such an account has no password and takes its role from the claims.
     Column("login_via", String(40)),
     Column("external_id", String(255)),
+    Index("ux_user_external", "login_via", "external_id", unique=True),
 )
 
 oidc_rule = Table(

@@ -74,6 +74,30 @@ def test_a_code_counts_once_within_its_step_and_the_neighbours(chef, clock):
         assert second_factor.check(conn, "chef", _code(app, clock, steps=1), "een-andere-sleutel-van-32-tekens-lang!") is None
 
 
+def test_ten_wrong_codes_in_a_row_block_the_second_factor_until_another_beheerder_resets_it(chef, clock):
+    """The lock on wrong attempts expires; this does not: a patient guesser with the password
+    would otherwise get about a thousand guesses a day."""
+    app = _app(chef)
+    with chef.begin() as conn:
+        second_factor.confirm(conn, "chef", _code(app, clock), KEY)
+    for _ in range(second_factor.MAX_WRONG - 1):
+        with chef.begin() as conn:
+            assert second_factor.check(conn, "chef", "000000" if _code(app, clock, 1) != "000000" else "111111", KEY) is None
+    clock["at"] += timedelta(seconds=30)
+    with chef.begin() as conn:  # a right code resets the count
+        assert second_factor.check(conn, "chef", _code(app, clock), KEY) == "app"
+    for _ in range(second_factor.MAX_WRONG):
+        with chef.begin() as conn:
+            second_factor.check(conn, "chef", "999999" if _code(app, clock, 1) != "999999" else "888888", KEY)
+    clock["at"] += timedelta(seconds=30)
+    with chef.begin() as conn, pytest.raises(AuthError):  # now even the right code is refused
+        second_factor.check(conn, "chef", _code(app, clock), KEY)
+    assert "second_factor_blocked" in set(audit.actions(chef))
+    with chef.begin() as conn:
+        second_factor.reset(conn, "chef", by="tweede", by_role="beheerder")
+        assert not second_factor.enrolled(conn, "chef")
+
+
 def test_a_recovery_code_works_once_and_is_audited(chef, clock):
     app = _app(chef)
     with chef.begin() as conn:

@@ -30,6 +30,10 @@ from ..schema import user as user_table
 ISSUER = "GKA Dashboard"
 STEP = 30
 RECOVERY_CODES = 10
+# Wrong codes in a row after which the second factor is blocked until another beheerder resets it:
+# the lock on wrong attempts expires, so without this a patient guesser with the password would
+# get about a thousand guesses a day at a 1-in-a-million chance each.
+MAX_WRONG = 10
 CODE = re.compile(r"^[0-9]{6}$")
 
 
@@ -43,6 +47,7 @@ def _sealer(key: str) -> Fernet:
 
 def _row(conn, username: str):
     return conn.execute(select(user_table.c.totp_secret, user_table.c.totp_pending, user_table.c.totp_last_step,
+                               user_table.c.totp_failures,
                                user_table.c.role).where(user_table.c.username == username)).first()
 
 
@@ -121,11 +126,22 @@ def _hash(code: str, key: str) -> str:
 
 def check(conn, username: str, code: str, key: str) -> str | None:
     """A code from the app, or a recovery code (used up by this): returns which ("app",
-    "herstelcode"), or None when it is neither."""
+    "herstelcode"), or None when it is neither; AuthError once :data:`MAX_WRONG` wrong codes came
+    in a row (the caller commits the count either way)."""
     row = _row(conn, username)
     if row is None or row.totp_secret is None:
         return None
-    code = (code or "").strip()
+    if (row.totp_failures or 0) >= MAX_WRONG:
+        raise AuthError("the second factor is blocked after too many wrong codes; another beheerder must reset it")
+    found = _check(conn, row, username, (code or "").strip(), key)
+    conn.execute(update(user_table).where(user_table.c.username == username).values(
+        totp_failures=0 if found else user_table.c.totp_failures + 1 if row.totp_failures else 1))
+    if not found and (row.totp_failures or 0) + 1 >= MAX_WRONG:
+        audit.log(conn, username, "second_factor_blocked", f"{username}: {MAX_WRONG} onjuiste codes op rij")
+    return found
+
+
+def _check(conn, row, username: str, code: str, key: str) -> str | None:
     try:
         secret = _sealer(key).decrypt(row.totp_secret.encode()).decode()
     except InvalidToken:
@@ -154,7 +170,7 @@ def reset(conn, username: str, *, by: str, by_role: str) -> None:
     if by_role != "beheerder" or by == username:
         raise AuthError("alleen een andere beheerder kan de tweede factor van een account opnieuw instellen")
     conn.execute(update(user_table).where(user_table.c.username == username).values(
-        totp_secret=None, totp_pending=None, totp_since=None, totp_last_step=None))
+        totp_secret=None, totp_pending=None, totp_since=None, totp_last_step=None, totp_failures=None))
     conn.execute(delete(recovery_code).where(recovery_code.c.username == username))
     sessions.revoke_user(conn, username, "second factor reset")
     audit.log(conn, by, "second_factor_reset", username)

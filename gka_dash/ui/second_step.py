@@ -10,6 +10,8 @@ import time
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..errors import AuthError
+
 from .. import db, users
 from ..access import second_factor
 from .database import engine
@@ -17,6 +19,8 @@ from .database import engine
 PENDING = "_password_ok"
 WAIT_SECONDS = 300
 CODE_FAILED = "Die code klopt niet. Na herhaalde mislukte pogingen wordt het account tijdelijk geblokkeerd."
+BLOCKED = ("De tweede factor van dit account is geblokkeerd na te veel onjuiste codes. Vraag een andere beheerder "
+           "om hem opnieuw in te stellen.")
 
 
 def needed(username: str) -> bool:
@@ -79,6 +83,10 @@ def _try(username, check, attempt, failed, start) -> None:
             ok = check(conn)
     except SQLAlchemyError:
         ok = None
+    except AuthError:  # blocked after too many wrong codes: only another beheerder's reset helps
+        forget()
+        st.session_state["_login_notice"] = BLOCKED
+        st.rerun()
     if ok:
         forget()
         start(username)
