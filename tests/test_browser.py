@@ -300,6 +300,22 @@ def real_code(real_database):
     return lambda: two_step.next_code(real_database, "beheer", secret)
 
 
+def _password_step(page, username: str, password: str) -> None:
+    """The login form's first step only: what follows (a code, an enrolment) is the test's."""
+    _login_form(page).fill(username)
+    page.get_by_label("Wachtwoord").fill(password)
+    page.get_by_role("button", name="Inloggen").click()
+
+
+def _log_out(page) -> None:
+    """Once the session stands (its cookie set and the page drawn), log out and wait for the form."""
+    page.get_by_role("button", name="Uitloggen").wait_for(timeout=60000)
+    _login_cookie(page.context, present=True)
+    _settled(page)
+    page.get_by_role("button", name="Uitloggen").click()
+    _login_form(page)
+
+
 def test_a_new_beheerder_enrols_an_authenticator_app_and_then_logs_in_with_its_codes(real_server, real_database, page):
     """Issue #26, as a person meets it: a beheerder's first login asks for the app (QR code and
     the key to type), then shows ten recovery codes once; the next login asks for a code, refuses
@@ -309,9 +325,7 @@ def test_a_new_beheerder_enrols_an_authenticator_app_and_then_logs_in_with_its_c
     with db.get_engine(real_database).begin() as conn:
         users.add_user(conn, "nieuw", role="beheerder", password=REAL_PASSWORD)
     page.goto(real_server + "/")
-    _login_form(page).fill("nieuw")
-    page.get_by_label("Wachtwoord").fill(REAL_PASSWORD)
-    page.get_by_role("button", name="Inloggen").click()
+    _password_step(page, "nieuw", REAL_PASSWORD)
     page.get_by_text("Tweede factor instellen").first.wait_for(timeout=60000)
     page.get_by_role("button", name="Koppelen").wait_for(timeout=60000)
     assert page.get_by_role("link", name="Beheer").count() == 0  # no way into Beheer before the second factor
@@ -328,30 +342,18 @@ def test_a_new_beheerder_enrols_an_authenticator_app_and_then_logs_in_with_its_c
     codes = page.locator("[data-testid='stCode']").first.inner_text().split()
     assert len(codes) == 10
     page.get_by_role("button", name="Ik heb de herstelcodes bewaard").click()
-    page.get_by_role("button", name="Uitloggen").wait_for(timeout=60000)
-    _login_cookie(page.context, present=True)
-    _settled(page)
-    page.get_by_role("button", name="Uitloggen").click()
-    _login_form(page)
+    _log_out(page)
 
-    _login_form(page).fill("nieuw")
-    page.get_by_label("Wachtwoord").fill(REAL_PASSWORD)
-    page.get_by_role("button", name="Inloggen").click()
+    _password_step(page, "nieuw", REAL_PASSWORD)
     field = page.get_by_label("Code uit de authenticator-app (of een herstelcode)")
     field.fill("000000" if app.now() != "000000" else "111111")
     page.get_by_role("button", name="Bevestigen").click()
     page.get_by_text("Die code klopt niet.").first.wait_for(timeout=60000)
     field.fill(codes[0])  # a recovery code, once
     page.get_by_role("button", name="Bevestigen").click()
-    page.get_by_role("button", name="Uitloggen").wait_for(timeout=60000)
-    _login_cookie(page.context, present=True)
-    _settled(page)
-    page.get_by_role("button", name="Uitloggen").click()
-    _login_form(page)
+    _log_out(page)
 
-    _login_form(page).fill("nieuw")  # guessing codes ends in the same lock as guessing passwords
-    page.get_by_label("Wachtwoord").fill(REAL_PASSWORD)
-    page.get_by_role("button", name="Inloggen").click()
+    _password_step(page, "nieuw", REAL_PASSWORD)  # guessing codes ends in the same lock as guessing passwords
     field = page.get_by_label("Code uit de authenticator-app (of een herstelcode)")
 
     def wrong_codes() -> int:
