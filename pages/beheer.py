@@ -60,6 +60,10 @@ with people:
                                          email=email, by=user.username), f"Gebruiker {username} toegevoegd.")
     chosen = st.selectbox("Gebruiker wijzigen", [u.username for u in everyone], key="beheer_user")
     target = next(u for u in everyone if u.username == chosen)
+    if target.login_via:
+        st.caption(f"{ui.plain(chosen)} logt in met het organisatie-account ({ui.plain(target.login_via)}): rol en "
+                   "gemeenten komen uit de regels onder Organisatie-inlog en worden bij elke login opnieuw gezet; "
+                   "een wachtwoord heeft dit account niet.")
     with st.form("change_user"):
         role = st.selectbox("Rol", ROLES, index=ROLES.index(target.role))
         scope = st.multiselect("Gemeenten", list(names), default=[g for g in target.gemeenten if g in names],

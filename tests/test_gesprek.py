@@ -96,8 +96,13 @@ def test_every_highlight_links_to_a_page_that_opens_on_its_filters(demo_engine):
             assert at.query_params[param] == value, (h.page, param)
 
 
+def _notes(at) -> list:
+    """The four questions' text areas (the afspraak forms under the highlights have their own)."""
+    return [t for t in at.text_area if t.label == "Notitie"]
+
+
 def _save_note(at, question: int, text: str):
-    at.text_area[question - 1].input(text)
+    _notes(at)[question - 1].input(text)
     [b for b in at.button if b.label == "Opslaan"][question - 1].click()
     return at.run()
 
@@ -119,7 +124,7 @@ def test_notes_are_saved_with_history_and_shown_only_within_scope(demo_engine, d
     assert audited == 3
 
     regio = open_page("pages/gesprek.py", "regio", gemeente="GM9901")
-    assert regio.text_area[0].value == "Afstroom stijgt in Kanaalzone en Zuiderveld."
+    assert _notes(regio)[0].value == "Afstroom stijgt in Kanaalzone en Zuiderveld."
     assert any("Eerdere versies (2)" in e.label for e in regio.expander)
     history = next(df.value for df in regio.dataframe if "Vraag" in df.value.columns)
     assert list(history["Tekst"]) == ["Afstroom stijgt in Kanaalzone en Zuiderveld.",
