@@ -427,7 +427,7 @@ def test_the_organisation_account_logs_in_at_its_provider_and_logs_out_there_too
             page.get_by_placeholder("sub").fill("x-9")
             page.get_by_role("button", name="Authorize").click()
             page.get_by_text("Uw organisatie-account geeft (nog) geen toegang").first.wait_for(timeout=60000)
-            assert page.get_by_label("Gebruikersnaam").count() == 1
+            assert _login_form(page).count() == 1  # the form under the sentence, once it is drawn
     with db.get_engine(real_database).connect() as conn:
         refused = conn.execute(select(audit_log.c.detail).where(audit_log.c.action == "oidc_refused")).scalars().all()
     assert any("x-9" in d for d in refused), refused
