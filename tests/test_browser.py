@@ -372,7 +372,7 @@ def test_a_new_beheerder_enrols_an_authenticator_app_and_then_logs_in_with_its_c
                 break
             page.wait_for_timeout(250)
     page.get_by_text("Inloggen mislukt").first.wait_for(timeout=60000)
-    assert page.get_by_label("Gebruikersnaam").count() == 1  # back at the start, locked
+    assert _login_form(page).count() == 1  # back at the start, locked (the form is drawn under the sentence)
     with db.get_engine(real_database).connect() as conn:
         actions = set(conn.execute(select(audit_log.c.action).where(audit_log.c.username == "nieuw")).scalars())
     assert {"second_factor_on", "second_factor_failed", "recovery_code_used", "login", "lockout"} <= actions, actions
