@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from gka_dash import cli, queries
 from gka_dash.importers.base import read_table
-from gka_dash.importers.duo_postcodes import import_pupils_by_postcode
+from gka_dash.importers.duo_postcodes import import_pupils_by_postcode, small_cell_chances
 from gka_dash.importers.duo_doorstroom import import_doorstroom
 from gka_dash.importers.duo_schools import import_schools
 from gka_dash.importers.folder import plan
@@ -92,7 +92,10 @@ def test_masked_cells_of_2023_and_the_portal_file_are_estimated_within_their_bou
     import_pupils_by_postcode(rotterdam, layouts.po_postcode_old(
         tmp_path / "03.-leerlingen-po-totaaloverzicht-2018-2019.csv",  # unmasked small cells: how often 1, 2, 3, 4
         [{"school": B, "pc4": pc4, "ages": _ages(k), "peildatum": "20181001"}
-         for pc4, k in (("3013", 1), ("3014", 1), ("3015", 2), ("3016", 3), ("3017", 4), ("3018", 40))]))
+         for pc4, k in (("3013", 1), ("3014", 1), ("3015", 2), ("3016", 3), ("3017", 4), ("3018", 40),
+                        ("Buitenland", 4))]))  # pupils abroad are in no share, so not in how '<5' cells spread
+    with rotterdam.connect() as conn:
+        assert small_cell_chances(conn).tolist() == pytest.approx([0.4, 0.2, 0.2, 0.2])
     import_pupils_by_postcode(rotterdam, layouts.po_postcode_old(tmp_path / "03.-leerlingen-po-totaaloverzicht-2023-2024.csv", [
         {"school": A, "pc4": BOTH, "ages": {4: "<5"}, "total": "<5", "peildatum": "20231001"},
         {"school": A, "pc4": NEITHER, "ages": {5: 12, 6: "<5", 7: 8}, "total": 23, "peildatum": "20231001"},

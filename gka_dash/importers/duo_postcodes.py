@@ -282,9 +282,11 @@ def _no_repeats(table: TextTable, rows: list[dict]) -> list[dict]:
 
 def small_cell_chances(conn) -> np.ndarray:
     """P(1, 2, 3, 4 pupils) for a '<5' cell: how often unmasked cells of 1-4 pupils occur in the
-    files loaded (in the yearly files about half are a single pupil); uniform without them."""
+    PO files loaded, yearly and portal alike (in the yearly files about half are a single pupil);
+    uniform without them. Only cells a share counts: a Dutch postcode, a PO school."""
     counts = np.zeros(4)
     for pupils, in conn.execute(select(pupil_postcode.c.pupils).where(
+            pupil_postcode.c.sector == "PO", pupil_postcode.c.pc4.is_not(None),
             pupil_postcode.c.masked_cells == 0, pupil_postcode.c.pupils.between(1, 4))):
         counts[pupils - 1] += 1
     return counts / counts.sum() if counts.sum() else np.full(4, 0.25)
