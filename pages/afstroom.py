@@ -7,6 +7,7 @@ import streamlit as st
 from gka_dash import analysis, charts, formatting, maps, privacy, queries, registry, tables, ui
 
 PROJECTOR_ROWS, PROJECTOR_STEP = 12, 40  # wijken on one screen, and each one's height
+MAP_OPEN = "afstroom_kaart_open"
 
 user = ui.require_user()
 ui.page_header("Afstroom en opstroom", "Wat gebeurt er? Het aandeel leerlingen uit elke wijk dat in het vo "
@@ -98,11 +99,14 @@ if change.frame["change"].notna().any():
     else:
         ui.chart(user, charts.dumbbell(change.frame, ind, before, after, references, gemeente.name, wijk or None),
                  f"{ind.key}-{gemeente.code}-{before}-{after}", caption)
-    st.header("Kaart van de verandering")
-    ui.map_view(maps.change_map(change, ind, before, after, selected=wijk or None, projector=ui.presenting()),
-                select="wijk")
-    ui.explain("Wit: de verandering valt binnen de marge. Gekleurd: groter dan toeval verklaart (95 %-interval "
-               "van het verschil zonder nul; per wijk getoetst).")
+    # On request: drawing the map (deck.gl) took more of a new tab's time than everything else on the
+    # page together (benchmarks/RESULTS.md), and the chart above already is the view.
+    with st.expander("Kaart van de verandering", icon=":material/map:", key=MAP_OPEN, on_change="rerun") as place:
+        if place.open:
+            ui.map_view(maps.change_map(change, ind, before, after, selected=wijk or None,
+                                        projector=ui.presenting()), select="wijk")
+            ui.explain("Wit: de verandering valt binnen de marge. Gekleurd: groter dan toeval verklaart "
+                       "(95 %-interval van het verschil zonder nul; per wijk getoetst).")
 else:
     ui.empty(f"Geen wijk van {gemeente.name} heeft cijfers in beide perioden.")
 ui.withheld_note(change.withheld, ind.counted)

@@ -24,6 +24,9 @@ PASSWORDS = {u: pw for u, _, _, pw, _ in demo.DEMO_USERS}
 PAGES = ["pages/overzicht.py", "pages/kaart.py", "pages/afstroom.py", "pages/scholen.py",
          "pages/ouderopleiding.py", "pages/gesprek.py", "pages/landelijk.py"]
 
+AFSTROOM_MAP = "afstroom_kaart_open"  # the Afstroom map opens on request
+
+
 def open_page(page: str, username: str = "veenhaven", *, session: dict | None = None, **params) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60).run()
     at.text_input[0].input(username)
@@ -33,7 +36,7 @@ def open_page(page: str, username: str = "veenhaven", *, session: dict | None = 
     at.switch_page(page)
     at.query_params.clear()
     at.query_params.update(params)
-    for key, value in (session or {}).items():
+    for key, value in {AFSTROOM_MAP: True, **(session or {})}.items():  # every test sees the whole page
         at.session_state[key] = value
     return at.run()
 
@@ -280,6 +283,17 @@ def test_a_wijk_chosen_on_afstroom_is_marked_in_the_dumbbell_the_map_and_the_tab
     deck = json.loads(at.get("deck_gl_json_chart")[0].proto.json)
     assert [f["code"] for f in next(la for la in deck["layers"] if la["id"] == "gekozen")["data"]] == ["WK990105"]
     assert "fff1a8" in str(at.dataframe[0].proto.arrow_data)
+
+
+def test_afstroom_opens_on_its_chart_and_draws_the_map_only_when_asked(demo_engine):
+    """A new tab on Afstroom draws the chart; the map of the change (deck.gl, the page's
+    slowest element to draw) waits behind its expander until it is opened."""
+    at = open_page("pages/afstroom.py", session={AFSTROOM_MAP: False})
+    assert not at.exception and at.get("vega_lite_chart") and not at.get("deck_gl_json_chart")
+    assert [e.label for e in at.expander if e.label == "Kaart van de verandering"]
+    at.session_state[AFSTROOM_MAP] = True
+    at.run()
+    assert at.get("deck_gl_json_chart") and any("binnen de marge" in m.value for m in [*at.markdown, *at.caption])
 
 
 @pytest.mark.parametrize("page", ["pages/kaart.py", "pages/afstroom.py"])
