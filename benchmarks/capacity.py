@@ -223,7 +223,8 @@ async def ramp(base: str, accounts: list[tuple[str, Account]], counts: list[int]
 
 
 def _logins(url: str, accounts: list[Account], count: int) -> list[tuple[str, Account]]:
-    from gka_dash import db, sessions
+    from gka_dash import db
+    from gka_dash.access import sessions
     with db.get_engine(url).begin() as conn:
         return [(sessions.create(conn, accounts[i % len(accounts)].username, timedelta(hours=4)),
                  accounts[i % len(accounts)]) for i in range(count)]
@@ -237,7 +238,8 @@ def _demo_database() -> tuple[str, list[Account]]:
 
 
 def _scale_database(url: str) -> tuple[str, list[Account]]:
-    from gka_dash import db, users
+    from gka_dash import db
+    from gka_dash.access import users
 
     from . import scale
     from .run import RAW

@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from gka_dash import db, demo, users
+from gka_dash import db, demo
+from gka_dash.access import users
 
 from .browser import (
     CHROMIUM,

@@ -30,7 +30,8 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright
 
-from gka_dash import auth, db, demo
+from gka_dash.access import auth
+from gka_dash import db, demo
 
 from .browser import CHROMIUM, CHROMIUM_ARGS, IDLE, TIMEOUT_MS, app_server, free_port, warm_up
 

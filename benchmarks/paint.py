@@ -165,7 +165,8 @@ async def measure(base: str, change: Change, repeat: int = REPEAT) -> list[Timin
 
 
 def _databases() -> dict[str, str]:
-    from gka_dash import db, demo, users
+    from gka_dash import db, demo
+    from gka_dash.access import users
     from gka_dash.importers.folder import import_folder
     folder = Path(tempfile.mkdtemp(prefix="gka-paint-"))
     demo_url, public_url = f"sqlite:///{folder}/demo.sqlite", f"sqlite:///{folder}/public.sqlite"

@@ -48,7 +48,8 @@ def _logged_in(page: str, username: str = "regio", **params):
 
     from streamlit.testing.v1 import AppTest
 
-    from gka_dash import config, db, sessions
+    from gka_dash import config, db
+    from gka_dash.access import sessions
     with db.get_engine(config.database_url()).begin() as conn:
         token = sessions.create(conn, username, timedelta(hours=1))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
@@ -198,7 +199,8 @@ CITIES = {"rotterdam": "GM0599", "amsterdam": "GM0363"}
 def real_gemeenten(table: Table) -> None:
     """Rotterdam and Amsterdam on public data only, loaded as the README says (import-folder):
     every page's reruns for a gemeente user, and Scholen in Chromium from login to the chart."""
-    from gka_dash import db, users
+    from gka_dash import db
+    from gka_dash.access import users
     from gka_dash.importers.folder import import_folder
     url = f"sqlite:///{tempfile.mkdtemp()}/public.sqlite"
     engine = db.get_engine(url)

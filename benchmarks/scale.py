@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from gka_dash import db, registry, users
+from gka_dash import db, registry
+from gka_dash.access import users
 from gka_dash.importers.base import checksum, start_dataset, write_observations
 from gka_dash.importers.cbs_areas import import_areas
 from gka_dash.importers.duo_schools import import_schools

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import db, demo, info, users
+from . import db, demo, info
+from .access import users
 from .errors import CLI_ERROR, GkaError
 from .gesprek import approaches
 from .importers.cbs_areas import DEFAULT_SIMPLIFY_M, import_areas

@@ -16,7 +16,8 @@ import shapely
 from shapely.geometry import MultiPoint, Point, Polygon
 from sqlalchemy import delete, select
 
-from . import db, users
+from . import db
+from .access import users
 from .importers.base import checksum, start_dataset, write_observations
 from .schema import area, dataset, school
 

@@ -31,7 +31,8 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
-from . import auth, config, db, sessions, users
+from .access import auth, sessions, users
+from . import config, db
 from .access import oidc
 
 SESSION_PATH, LOGOUT_PATH, HEALTH_PATH = "/_gka/sessie", "/_gka/uitloggen", "/_gka/gezond"

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from gka_dash import audit, config, formatting, monitoring, queries, ui, users
+from gka_dash import audit, config, formatting, monitoring, queries, ui
+from gka_dash.access import users
 from gka_dash.access import oidc, second_factor
 from gka_dash.errors import GkaError
 from gka_dash.importers import isolated

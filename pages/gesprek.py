@@ -4,7 +4,8 @@ report to take into the meeting."""
 
 import streamlit as st
 
-from gka_dash import db, formatting, gesprek, privacy, queries, report, slides, ui
+from gka_dash import db, formatting, gesprek, privacy, queries, ui
+from gka_dash.exports import report, slides
 from gka_dash.gesprek import notes
 from gka_dash.errors import GkaError
 

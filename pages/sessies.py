@@ -3,7 +3,8 @@ and ends everyone's (BIO2 5.17, OWASP ASVS V3.3: a person can end a session they
 
 import streamlit as st
 
-from gka_dash import config, formatting, sessions, ui
+from gka_dash import config, formatting, ui
+from gka_dash.access import sessions
 
 user = ui.require_user()
 ui.page_header("Sessies", "Waar u bent ingelogd. Beëindig een sessie die u niet herkent; die is bij de volgende "

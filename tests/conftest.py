@@ -108,7 +108,7 @@ def demo_engine(demo_file, tmp_path, monkeypatch):
 def as_real(engine):
     """The demo's areas and schools in a database that is no longer the demo (flag cleared, demo
     accounts gone): what a test needs to import restricted tables, which the demo refuses."""
-    from gka_dash import users
+    from gka_dash.access import users
     with engine.begin() as conn:
         db.set_demo(conn, False)
         for found in users.list_users(conn):

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from gka_dash import report, slides
+from gka_dash.exports import report, slides
 from gka_dash.errors import GkaError, InputError, ScopeError
 from gka_dash.gesprek import agreements, approaches
 from gka_dash.importers.base import observation_row, start_dataset, write_observations

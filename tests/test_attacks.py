@@ -131,7 +131,8 @@ def test_guesses_sent_at_once_get_no_more_tries_than_guesses_sent_one_by_one(sql
     import threading
     from datetime import timedelta
 
-    from gka_dash import db, users
+    from gka_dash import db
+    from gka_dash.access import users
     db.init_db(sqlite_engine)
     with sqlite_engine.begin() as conn:
         users.add_user(conn, "doelwit", role="gemeente", gemeenten=["GM0599"], password="een-lang-wachtwoord")

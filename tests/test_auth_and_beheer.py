@@ -4,7 +4,8 @@ import pytest
 from sqlalchemy import delete, select
 from streamlit.testing.v1 import AppTest
 
-from gka_dash import audit, db, users
+from gka_dash import audit, db
+from gka_dash.access import users
 from gka_dash.schema import audit_log, user as user_table
 
 from .test_views import APP, open_page
@@ -107,7 +108,7 @@ def _attempt(username: str, password: str) -> AppTest:
 
 
 def test_a_login_opens_a_server_session_and_logout_revokes_it(demo_engine):
-    from gka_dash import sessions
+    from gka_dash.access import sessions
     from gka_dash.schema import login_session
     at = _attempt("veenhaven", "demo-veenhaven-2024!")
     token = at.session_state["_session_token"]
@@ -123,7 +124,7 @@ def test_a_login_opens_a_server_session_and_logout_revokes_it(demo_engine):
 
 def test_unknown_names_wrong_passwords_and_locked_accounts_get_the_same_answer(demo_engine, monkeypatch):
     """And the same work: an unknown name costs a bcrypt check too, so timing tells nothing."""
-    from gka_dash import auth
+    from gka_dash.access import auth
     checks = []
     original = auth.bcrypt.checkpw
     monkeypatch.setattr(auth.bcrypt, "checkpw", lambda *a: checks.append(1) or original(*a))
@@ -168,7 +169,8 @@ def test_the_access_review_lists_every_account_and_switches_off_the_unused_ones(
     """BIO2 5.18: who may see what, how they log in, who granted it, the last login; accounts
     unused for the period switched off in one step, their sessions ended, audited."""
     from datetime import timedelta
-    from gka_dash import audit, sessions
+    from gka_dash import audit
+    from gka_dash.access import sessions
     start = audit.now()
     clock = {"at": start}
     monkeypatch.setattr(audit, "now", lambda: clock["at"])

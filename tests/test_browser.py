@@ -16,7 +16,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from sqlalchemy import func, select
 
-from gka_dash import auth, db, demo, queries
+from gka_dash.access import auth
+from gka_dash import db, demo, queries
 from gka_dash.schema import audit_log, observation, school
 
 from . import identity_provider, two_step
@@ -272,7 +273,7 @@ def _upload(page, kind: str, name: str, content: bytes) -> None:
 def real_database(tmp_path_factory):
     """The demo's areas in a database that is no longer the demo (the demo refuses real
     imports), with a beheerder of its own and no demo accounts, as a real deployment has."""
-    from gka_dash import users
+    from gka_dash.access import users
     from .conftest import as_real
     url = f"sqlite:///{tmp_path_factory.mktemp('real') / 'gka.sqlite'}"
     engine = db.get_engine(url)
@@ -321,7 +322,7 @@ def test_a_new_beheerder_enrols_an_authenticator_app_and_then_logs_in_with_its_c
     the key to type), then shows ten recovery codes once; the next login asks for a code, refuses
     a wrong one in Dutch and takes the right one. No session exists before the second step."""
     import pyotp
-    from gka_dash import users
+    from gka_dash.access import users
     with db.get_engine(real_database).begin() as conn:
         users.add_user(conn, "nieuw", role="beheerder", password=REAL_PASSWORD)
     page.goto(real_server + "/")
@@ -518,7 +519,7 @@ def test_the_login_cookie_reopens_the_app_until_logout(server, page):
 
 
 def test_the_report_opens_offline_with_its_charts(database, page, tmp_path):
-    from gka_dash import report
+    from gka_dash.exports import report
     from gka_dash.scope import Scope
     engine = db.get_engine(database)
     made = report.build(engine, Scope.of("GM9901"), "GM9901", "Veenhaven", views=list(report.VIEWS), author="Demo")
@@ -634,7 +635,7 @@ def _opens_with(page, server: str, cookie: dict) -> bool:
 @pytest.mark.parametrize("ending", ["logout", "password reset", "lock"])
 def test_a_copied_login_cookie_stops_working_when_the_session_ends(server, database, page, ending):
     """The attack of issue #14: replay a cookie after logout, a password reset or a lock."""
-    from gka_dash import users
+    from gka_dash.access import users
     page.goto(server + "/")
     _login(page, "waldersum")
     page.get_by_text("Geladen gegevens").first.wait_for(timeout=30000)
@@ -665,7 +666,7 @@ CITY_PASSWORD = "rotterdam-openbare-data"
 @pytest.fixture(scope="module")
 def public_server(tmp_path_factory):
     """Rotterdam and Amsterdam on public data only, loaded with import-folder."""
-    from gka_dash import users
+    from gka_dash.access import users
     from gka_dash.importers.folder import import_folder
     from .conftest import RAW
     url = f"sqlite:///{tmp_path_factory.mktemp('public') / 'gka.sqlite'}"
@@ -790,7 +791,7 @@ def test_a_download_address_yields_nothing_without_a_live_session(server, page):
 def test_the_server_sets_a_session_cookie_only_for_a_live_session_from_this_site(server, database, page):
     from datetime import timedelta
 
-    from gka_dash import sessions
+    from gka_dash.access import sessions
     with db.get_engine(database).begin() as conn:
         live = sessions.create(conn, "veenhaven", timedelta(minutes=5))
         ticket = sessions.ticket(conn, live, auth.DEMO_COOKIE_KEY)
@@ -1082,7 +1083,7 @@ def test_a_forged_library_cookie_with_the_right_key_logs_nobody_in(server, datab
     import jwt
     from datetime import timedelta
 
-    from gka_dash import users
+    from gka_dash.access import users
     engine = db.get_engine(database)
 
     def logins() -> int:
@@ -1187,7 +1188,7 @@ def test_a_download_made_for_one_session_is_delivered_to_no_other(server, page):
 
 
 def test_a_download_button_drawn_before_the_scope_narrowed_yields_nothing(server, database, page):
-    from gka_dash import users
+    from gka_dash.access import users
     page.goto(server + "/kaart?gemeente=GM9902")
     _login(page, "regio")
     button = page.get_by_role("button", name="Download tabel (CSV)").first
@@ -1249,7 +1250,7 @@ def test_metrics_need_a_login_and_no_page_can_be_framed(server, page):
 def test_guessing_the_current_password_counts_and_locks_like_a_login(server, database, page):
     """A stolen session must not become a way to guess the password: wrong current passwords in
     "Wachtwoord wijzigen" are counted, audited and lock this origin out, ending the session."""
-    from gka_dash import users
+    from gka_dash.access import users
     page.goto(server + "/")
     _login(page, "grootzeestad")
     cookie = _session_cookie(page.context)

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from gka_dash import users
+from gka_dash.access import users
 from gka_dash.cli import main
 
 

@@ -16,7 +16,8 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from deploy.run import NGINX, Deployment, healthy
-from gka_dash import db, demo, users
+from gka_dash import db, demo
+from gka_dash.access import users
 from gka_dash.schema import observation
 
 from . import two_step
@@ -219,7 +220,7 @@ def test_the_load_generator_sees_what_a_browser_would(tmp_path):
     import random
 
     from benchmarks import capacity
-    from gka_dash import sessions
+    from gka_dash.access import sessions
 
     url = f"sqlite:///{tmp_path / 'gka.sqlite'}"
     demo.build_demo(db.get_engine(url))

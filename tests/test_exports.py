@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gka_dash import charts, report
+from gka_dash import charts
+from gka_dash.exports import report
 from gka_dash.scope import Scope
 
 from .test_views import open_page

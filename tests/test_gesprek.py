@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from statsmodels.stats import proportion
 from statsmodels.stats.multitest import multipletests
 
-from gka_dash import analysis, formatting, gesprek, queries, report, ui
+from gka_dash import analysis, formatting, gesprek, queries, ui
+from gka_dash.exports import report
 from gka_dash.gesprek import notes
 from gka_dash.errors import ScopeError
 from gka_dash.schema import audit_log, note, school
@@ -150,7 +151,7 @@ def _app_logged_in(username: str, engine, **params):
 
     from streamlit.testing.v1 import AppTest
 
-    from gka_dash import sessions
+    from gka_dash.access import sessions
     at = AppTest.from_file(APP, default_timeout=60)
     with engine.begin() as conn:
         at.session_state["_session_token"] = sessions.create(conn, username, timedelta(hours=1))

@@ -17,7 +17,8 @@ from scipy import stats as sps
 from sqlalchemy import insert, select, update
 from statsmodels.stats import proportion
 
-from gka_dash import indeling, analysis, db, gesprek, maps, peers, queries, registry, stats, tables, users
+from gka_dash import indeling, analysis, db, gesprek, maps, peers, queries, registry, stats, tables
+from gka_dash.access import users
 from gka_dash.importers.folder import import_folder
 from gka_dash.importers.indicators_csv import import_indicators
 from gka_dash.schema import observation

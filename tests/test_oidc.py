@@ -10,7 +10,8 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from sqlalchemy import func, select
 
-from gka_dash import audit, auth, sessions, users
+from gka_dash import audit
+from gka_dash.access import auth, sessions, users
 from gka_dash.access import oidc
 from gka_dash.errors import AuthError
 from gka_dash.schema import audit_log, oidc_pending

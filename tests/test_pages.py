@@ -6,7 +6,8 @@ from pathlib import Path
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from gka_dash import demo, queries, users
+from gka_dash import demo, queries
+from gka_dash.access import users
 from gka_dash.schema import audit_log
 from gka_dash.scope import Scope
 from .test_views import PEER_SENTENCE

@@ -176,7 +176,7 @@ def test_vo_doorstroom_per_school_per_gemeente_and_estimated_by_residence(engine
 
 def test_afstroom_page_without_the_wijk_table_shows_the_vo_schools_and_labels_the_estimate(engine, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
-    from gka_dash import users
+    from gka_dash.access import users
     from gka_dash.importers.cbs_areas import import_areas
     from .test_views import APP
     import_areas(engine, raw("tnocs_vr/gemeente.geojson"), level="gemeente", year=2015)  # the gemeente's name

@@ -9,7 +9,9 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from gka_dash import db, maps, report, users
+from gka_dash import db, maps
+from gka_dash.exports import report
+from gka_dash.access import users
 from gka_dash.importers.folder import import_folder
 from gka_dash.scope import Scope
 

@@ -6,7 +6,8 @@ from datetime import timedelta
 import pyotp
 import pytest
 
-from gka_dash import audit, sessions, users
+from gka_dash import audit
+from gka_dash.access import sessions, users
 from gka_dash.access import second_factor
 from gka_dash.errors import AuthError
 

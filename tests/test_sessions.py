@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from gka_dash import sessions, users
+from gka_dash.access import sessions, users
 from gka_dash.schema import login_session
 from gka_dash.schema import user as user_table
 

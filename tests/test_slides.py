@@ -14,7 +14,8 @@ from PIL import Image
 from pptx import Presentation
 from sqlalchemy import select
 
-from gka_dash import charts, report, slides
+from gka_dash import charts
+from gka_dash.exports import report, slides
 from gka_dash.gesprek import notes
 from gka_dash.schema import school
 from gka_dash.scope import Scope

@@ -254,7 +254,7 @@ def test_a_csv_download_is_the_table_on_screen_and_is_audited(demo_engine, downl
 
 def test_a_download_of_a_removed_account_yields_nothing(demo_engine, downloads):
     """A page left open after the account was removed: its buttons make no file."""
-    from gka_dash import users
+    from gka_dash.access import users
     open_page("pages/kaart.py")
     with demo_engine.begin() as conn:
         users.remove_user(conn, "veenhaven", by="test")

@@ -35,7 +35,8 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import delete, insert, select, update
 
-from .. import audit, auth, config, sessions, users
+from .. import audit, config
+from . import auth, sessions, users
 from ..errors import AuthError
 from ..schema import oidc_pending, oidc_rule
 from ..schema import user as user_table

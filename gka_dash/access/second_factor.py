@@ -4,7 +4,7 @@
 Required for the roles in ``config.second_factor_roles()`` (beheerders by default). The secret
 is sealed with the server's key; a code is valid in its 30-second step and the one either side
 (a phone's clock drifts), and never twice. Wrong codes count towards the same lock as wrong
-passwords (the caller counts them with :func:`gka_dash.users.begin_attempt`). Only another
+passwords (the caller counts them with :func:`gka_dash.access.users.begin_attempt`). Only another
 beheerder resets an account's second factor, and every change is audited. No Streamlit here.
 """
 
@@ -22,7 +22,8 @@ import segno
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete, insert, select, update
 
-from .. import audit, config, sessions
+from .. import audit, config
+from . import sessions
 from ..errors import AuthError
 from ..schema import recovery_code
 from ..schema import user as user_table

@@ -12,7 +12,7 @@ import streamlit as st
 from .. import charts, registry
 from ..errors import GkaError
 from ..gesprek import OUDEROPLEIDING, Highlight, agreements, approaches
-from ..users import User
+from ..access.users import User
 from .chrome import plain, presenting
 from .database import engine
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .. import audit, charts, db, sessions, tables, users, web
-from ..users import User
+from .. import audit, charts, db, tables, web
+from ..access import sessions, users
+from ..access.users import User
 from .chrome import presenting
 from .database import engine
 

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from .. import charts, queries, registry, web
-from ..users import User
+from ..access.users import User
 from sqlalchemy.exc import SQLAlchemyError
 
 from .chrome import PRESENTATION_CSS, PRESENTATION_PARAMS, controls, database_unreachable, plain, presenting

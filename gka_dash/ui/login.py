@@ -13,9 +13,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from streamlit_authenticator.controllers import AuthenticationController
 from streamlit_authenticator.utilities import Validator
 
-from .. import audit, auth, config, db, demo, sessions, users, web
-from ..access import oidc
-from ..users import User
+from .. import audit, config, db, demo, web
+from ..access import auth, oidc, sessions, users
+from ..access.users import User
 from .chrome import SYNTHETIC_NOTE, database_unreachable
 from . import second_step
 from .database import engine
@@ -47,7 +47,7 @@ def password_checker() -> AuthenticationController:
     Only the library's controller is used, never its ``Authenticate`` widget: that one reads the
     library's own signed cookie on every run and logs in whoever brings one, without a password,
     lockout or revocation (issue #23). Our forms call the check; only a server-side session
-    (:mod:`gka_dash.sessions`) authenticates a request.
+    (:mod:`gka_dash.access.sessions`) authenticates a request.
     """
     with engine().connect() as conn:
         found = auth.credentials(conn, client_origin())
@@ -67,7 +67,7 @@ def current_user() -> User | None:
 
     The session token lives in this browser session's state after a form login, and in the
     login cookie for a new tab or a reload; either way the database decides whether it still
-    opens a session (see :mod:`gka_dash.sessions`).
+    opens a session (see :mod:`gka_dash.access.sessions`).
     """
     audit.ORIGIN.set(client_origin())  # every audit line of this run says where it came from
     try:

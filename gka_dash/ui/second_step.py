@@ -12,7 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import AuthError
 
-from .. import db, users
+from .. import db
+from ..access import users
 from ..access import second_factor
 from .database import engine
 

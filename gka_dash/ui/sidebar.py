@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .. import db, users
-from ..users import User
+from .. import db
+from ..access import users
+from ..access.users import User
 from .chrome import plain
 from .database import engine
 from .login import change_password, logout

@@ -10,10 +10,11 @@ from datetime import timedelta
 import bcrypt
 from sqlalchemy import select
 
-from . import config, db, users
-from .schema import user as user_table
+from .. import config, db
+from . import users
+from ..schema import user as user_table
 
-COOKIE_NAME = "gka_dash_sessie"  # the server-side session's token (gka_dash.sessions)
+COOKIE_NAME = "gka_dash_sessie"  # the server-side session's token (gka_dash.access.sessions)
 # streamlit-authenticator's own cookie (a signed username that logs in without a password) is
 # never written and never read: the app draws its own forms and lets the library check only
 # passwords. The name stays known so that the tests can forge it and find it ignored.

@@ -14,11 +14,11 @@ from typing import Callable, NamedTuple
 
 import altair as alt
 
-from . import analysis, charts, config, db, formatting, gesprek, maps, privacy, queries, registry, series
-from .gesprek import agreements, notes
-from .cache import cached
-from .errors import GkaError
-from .scope import Scope
+from .. import analysis, charts, config, db, formatting, gesprek, maps, privacy, queries, registry, series
+from ..gesprek import agreements, notes
+from ..cache import cached
+from ..errors import GkaError
+from ..scope import Scope
 
 VIEWS = {"afstroom": "Afstroom per wijk", "kaart": "Kaart van de wijken", "scholen": "Scholen en hun leerlingpopulatie",
          "ouderopleiding": "Ouderopleiding"}

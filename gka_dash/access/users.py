@@ -1,6 +1,6 @@
 """Users in the database: bcrypt hashes, role and scope, failed logins and lockout.
 
-streamlit-authenticator gets its credentials from here (see :mod:`gka_dash.auth`); nothing about
+streamlit-authenticator gets its credentials from here (see :mod:`gka_dash.access.auth`); nothing about
 users lives in a committed file.
 """
 
@@ -12,11 +12,12 @@ from datetime import datetime, timedelta, timezone
 import bcrypt
 from sqlalchemy import delete, func, insert, select, update
 
-from . import audit, codes, config, formatting, sessions
-from .errors import AuthError
-from .schema import login_failure
-from .schema import user as user_table
-from .scope import ROLES, Scope
+from .. import audit, codes, config, formatting
+from . import sessions
+from ..errors import AuthError
+from ..schema import login_failure
+from ..schema import user as user_table
+from ..scope import ROLES, Scope
 
 MIN_PASSWORD_LENGTH = 12
 

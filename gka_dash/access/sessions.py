@@ -22,8 +22,8 @@ from sqlalchemy import delete, insert, select, update
 
 from typing import NamedTuple
 
-from . import audit, config
-from .schema import cookie_ticket, login_session
+from .. import audit, config
+from ..schema import cookie_ticket, login_session
 
 TICKET_LIFETIME = timedelta(minutes=2)
 TOUCH_EVERY = timedelta(seconds=30)  # a click within this of the last one is not written again

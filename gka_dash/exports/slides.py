@@ -24,10 +24,10 @@ from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION, XL_MARKER_STYLE
 from pptx.enum.dml import MSO_LINE_DASH_STYLE
 from pptx.util import Emu, Inches, Pt
 
-from . import charts, registry
-from .gesprek import agreements, notes
+from .. import charts, registry
+from ..gesprek import agreements, notes
 from .report import Report, Section, _footer
-from .series import Plot
+from ..series import Plot
 
 WIDTH, HEIGHT = Inches(13.333), Inches(7.5)  # 16:9
 MARGIN = Inches(0.4)
