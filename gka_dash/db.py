@@ -68,6 +68,7 @@ def init_db(engine: Engine) -> None:
     """Create missing tables and bring the indicator registry up to date; safe to repeat."""
     metadata.create_all(engine)
     _add_missing_columns(engine)
+    _add_missing_indexes(engine)
     with engine.begin() as conn:
         registry.sync(conn)
         _set(conn, "schema_version", SCHEMA_VERSION)
@@ -89,6 +90,19 @@ def _add_missing_columns(engine: Engine) -> None:
                 if column.name not in present and column.nullable:
                     kind = column.type.compile(dialect=engine.dialect)
                     conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+
+
+def _add_missing_indexes(engine: Engine) -> None:
+    """Indexes added to a table after a database was made, as for columns: among them the
+    unique (provider, subject) of provider accounts, which keeps two logins of one person from
+    becoming two accounts, and must hold on a database made before it too."""
+    found = inspect(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            present = {i["name"] for i in found.get_indexes(table.name)}
+            for index in table.indexes:
+                if index.name not in present:
+                    index.create(conn)
 
 
 def data_version(engine: Engine) -> int:

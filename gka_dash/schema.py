@@ -179,6 +179,7 @@ oidc_pending = Table(
     Column("redirect_uri", String(500), nullable=False),
     Column("return_to", String(500), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_oidc_pending_created", "created_at"),  # expired ones are deleted at every start
 )
 
 recovery_code = Table(

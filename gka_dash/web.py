@@ -342,7 +342,9 @@ async def oidc_start(request):
     try:
         found = await anyio.to_thread.run_sync(_oidc_begin, request.query_params.get("aanbieder", ""),
                                                _base(request) + OIDC_CALLBACK, request.query_params.get("terug", "/"))
-    except (requests.RequestException, ValueError, oidc.Refused):
+    except oidc.Refused as refused:
+        return _go(f"/?{OIDC_PARAM}={refused.code}")
+    except (requests.RequestException, ValueError):
         return _go(f"/?{OIDC_PARAM}=afgebroken")
     if found is None:
         return _go(f"/?{OIDC_PARAM}=afgebroken")

@@ -253,3 +253,45 @@ def test_logout_goes_to_the_providers_end_session_with_the_id_token(org, idp):
                                         ("", False)])
 def test_the_return_address_stays_on_this_site(path, kept):
     assert (oidc.safe_return(path) == path) is kept
+
+
+def test_keys_rotated_at_the_provider_are_fetched_again_once_and_an_unknown_key_stays_refused(org, idp, monkeypatch):
+    """The key set is cached for an hour; a provider that rotates its keys within that hour must
+    not lock everyone out until it ends, and a token naming a key nobody published is still refused."""
+    from joserfc.errors import JoseError
+    provider = oidc.providers()["testorg"]
+    meta = oidc.metadata(provider)
+    idp.person("r-1", email="rob@rotterdam.nl", groups=["gka-rotterdam"])
+    # The set as it was before the rotation: one old key, cached a minute ago (this provider's
+    # tokens name no key id, so only the signature tells).
+    oidc._documents[meta["jwks_uri"]] = (time.monotonic() - 60,
+                                         {"keys": [RSAKey.generate_key(2048, parameters={"kid": "oud"}).as_dict(private=False)]})
+    fetched = []
+    real_get = oidc.requests.get
+    monkeypatch.setattr(oidc.requests, "get", lambda url, **kw: fetched.append(url) or real_get(url, **kw))
+    login, _, _ = _login(org, idp, "r-1")
+    assert login.username and fetched.count(meta["jwks_uri"]) == 1  # fetched again, once, and the login holds
+    now = int(time.time())
+    stranger = jwt.encode({"alg": "RS256", "kid": "niemand"}, {"iss": provider.issuer, "aud": provider.client_id,
+                                                               "sub": "x", "nonce": "n", "iat": now, "exp": now + 60},
+                          RSAKey.generate_key(2048))
+    with pytest.raises(JoseError, match="kid"):
+        oidc.validated_claims(provider, {"id_token": stranger}, "n")
+    assert fetched.count(meta["jwks_uri"]) == 2  # one more look, not a loop
+
+
+def test_a_flood_of_starts_is_capped_and_told_in_dutch(org, idp, monkeypatch):
+    from datetime import timedelta
+    from sqlalchemy import update
+    provider = oidc.providers()["testorg"]
+    monkeypatch.setattr(oidc, "MAX_PENDING", 3)
+    with org.begin() as conn:
+        for _ in range(3):
+            oidc.begin(conn, provider, REDIRECT, "/")
+    with org.begin() as conn, pytest.raises(oidc.Refused) as refused:
+        oidc.begin(conn, provider, REDIRECT, "/")
+    assert refused.value.code == "druk" and "probeer het" in oidc.REFUSALS["druk"].lower()
+    with org.begin() as conn:  # once they expire, people can start again
+        conn.execute(update(oidc_pending).values(created_at=audit.now() - oidc.PENDING - timedelta(seconds=1)))
+        oidc.begin(conn, provider, REDIRECT, "/")
+        assert conn.execute(select(func.count()).select_from(oidc_pending)).scalar_one() == 1

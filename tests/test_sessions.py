@@ -204,3 +204,18 @@ def test_an_idle_page_asks_for_the_login_again_and_the_sessions_page_ends_anothe
     at.run()
     assert at.text_input[0].label == "Gebruikersnaam"  # the login form, nothing of the page
     assert "Beëindig" not in [b.label for b in at.button]
+
+
+def test_a_database_made_before_an_index_gets_it(engine):
+    """init_db on an existing database adds indexes defined later, among them the unique
+    (provider, subject) that keeps one person of a provider one account."""
+    from sqlalchemy import inspect, text
+
+    from gka_dash import db
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ux_user_external"))
+        conn.execute(text("DROP INDEX ix_oidc_pending_created"))
+    db.init_db(engine)
+    found = inspect(engine)
+    assert any(i["name"] == "ux_user_external" and i["unique"] for i in found.get_indexes("app_user"))
+    assert any(i["name"] == "ix_oidc_pending_created" for i in found.get_indexes("oidc_pending"))

@@ -32,8 +32,9 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
+from joserfc.errors import BadSignatureError, InvalidKeyIdError
 from joserfc.jwk import KeySet
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from .. import audit, config
 from . import auth, sessions, users
@@ -44,6 +45,9 @@ from ..scope import ROLES
 
 CLAIMS = {"groups": "groep", "roles": "rol", "email_domain": "e-maildomein"}  # what a rule may look at
 PENDING = timedelta(minutes=10)
+# Logins on their way to the provider at once, at most: each start stores one, before anyone is
+# known, so without a cap a script could fill the table. The GKA's 300 users log in far slower.
+MAX_PENDING = 2000
 ALGORITHMS = ["RS256", "PS256", "ES256"]  # asymmetric only: the client secret never verifies a token
 TIMEOUT = 10
 CACHE_SECONDS = 3600
@@ -66,6 +70,7 @@ REFUSALS = {  # the login page's sentence for each refusal code
     "geblokkeerd": "Dit account is uitgezet of tijdelijk geblokkeerd. Vraag de beheerder.",
     "geen_mfa": "Voor deze rol moet u bij uw organisatie inloggen met een tweede factor (bijvoorbeeld een app of "
                 "sleutel). Uw organisatie gaf dat niet door; vraag de beheerder.",
+    "druk": "Er worden nu ongewoon veel inlogpogingen tegelijk gestart. Probeer het over een paar minuten opnieuw.",
 }
 
 
@@ -133,6 +138,8 @@ def begin(conn, provider: Provider, redirect_uri: str, return_to: str) -> tuple[
     """A login to send to the provider: returns (the authorisation address, the binding value
     for this browser's cookie)."""
     conn.execute(delete(oidc_pending).where(oidc_pending.c.created_at < audit.now() - PENDING))
+    if conn.execute(select(func.count()).select_from(oidc_pending)).scalar_one() >= MAX_PENDING:
+        raise Refused("druk", f"{MAX_PENDING} inlogpogingen tegelijk onderweg")  # a flood of starts, not people
     state, nonce, verifier, binding = (secrets.token_urlsafe(32), secrets.token_urlsafe(32),
                                        secrets.token_urlsafe(64), secrets.token_urlsafe(32))
     client = OAuth2Session(provider.client_id, provider.client_secret, scope=provider.scope,
@@ -170,12 +177,22 @@ def _take_pending(conn, state: str | None, binding: str | None):
     return row
 
 
+def _decode(jwks_uri: str, id_token: str):
+    """The token checked against the provider's published keys. The set is cached for an hour; a
+    token that no cached key verifies may mean the provider rotated its keys within that hour,
+    so the set is fetched again, once, before the token is refused. (Only a token from the
+    provider's own token endpoint gets here, so nobody else can make the server fetch.)"""
+    try:
+        return jwt.decode(id_token, KeySet.import_key_set(_fetch(jwks_uri)), algorithms=ALGORITHMS)
+    except (InvalidKeyIdError, BadSignatureError):
+        _documents.pop(jwks_uri, None)
+        return jwt.decode(id_token, KeySet.import_key_set(_fetch(jwks_uri)), algorithms=ALGORITHMS)
+
+
 def validated_claims(provider: Provider, token: dict, nonce: str, now: int | None = None) -> dict:
     """The ID token's claims, after its signature (the provider's published keys, asymmetric
     algorithms only), issuer, audience, nonce and expiry have been checked."""
-    meta = metadata(provider)
-    keys = KeySet.import_key_set(_fetch(meta["jwks_uri"]))
-    decoded = jwt.decode(token["id_token"], keys, algorithms=ALGORITHMS)
+    decoded = _decode(metadata(provider)["jwks_uri"], token["id_token"])
     claims = CodeIDToken(decoded.claims, decoded.header,
                          options={"iss": {"essential": True, "value": provider.issuer},
                                   "aud": {"essential": True, "value": provider.client_id}},
