@@ -14,8 +14,10 @@ import pandas as pd
 
 from . import formatting, registry
 from .analysis import ALL_GEMEENTEN, Fit
+from .periods import sort_periods
 
 GREY, INK = "#9A9A9A", "#333333"
+LINE = "#0072B2"  # the follow-up line's colour on screen (Okabe-Ito blue)
 
 
 class Series(NamedTuple):
@@ -64,3 +66,20 @@ def groups(frame: pd.DataFrame, ind: registry.Indicator, name: str, colours: dic
                                     colours[group], line=True, dashed=where == ALL_GEMEENTEN,
                                     markers=where != ALL_GEMEENTEN))
     return Plot("lines", found, "Jaar", registry.axis_title(ind), (0.0, 100.0), decimals=0)
+
+
+def follow_up(frame: pd.DataFrame, ind: registry.Indicator, baseline_period: str) -> Plot:
+    """An afspraak's figure in every loaded period with its 95 % bounds, and the baseline marked:
+    the screen's follow-up chart (``charts.follow_up``) for the slides."""
+    rows = frame.set_index("period").loc[sort_periods(frame["period"])].reset_index()
+    found = [Series(ind.label, list(zip(rows["period"], rows["value"])), LINE, line=True)]
+    bounded = rows.dropna(subset=["low", "high"])
+    if len(bounded):
+        found += [Series("95 %-marge, onder", list(zip(bounded["period"], bounded["low"])), GREY, line=True,
+                         dashed=True, markers=False),
+                  Series("95 %-marge, boven", list(zip(bounded["period"], bounded["high"])), GREY, line=True,
+                         dashed=True, markers=False)]
+    start = rows[rows["period"] == baseline_period]
+    if len(start):
+        found.append(Series("Beginwaarde bij de afspraak", [(baseline_period, float(start["value"].iloc[0]))], INK))
+    return Plot("lines", found, "Periode", registry.axis_title(ind), decimals=formatting.DECIMALS.get(ind.unit, 1))

@@ -189,6 +189,23 @@ def test_the_report_pdf_and_slides_carry_the_afspraken(planted):
     texts = [" ".join(s.text_frame.text for s in slide.shapes if s.has_text_frame)
              for slide in Presentation(io.BytesIO(deck)).slides]
     assert any(t.startswith("Afspraak: Afstroom gestegen in Centrum") or "Afspraak: Afstroom gestegen" in t for t in texts)
+    # The next slide follows the figure: a native line chart of the planted 20 % and 26 %, its
+    # bounds and the baseline, filling most of the slide, each period's interval in the notes.
+    from pptx.util import Pt
+    shown = Presentation(io.BytesIO(deck))
+    follow = next(slide for slide in shown.slides if any(
+        s.has_text_frame and s.text_frame.text == "Afstroom in het vo in Centrum sinds de afspraak" for s in slide.shapes))
+    frame = next(s for s in follow.shapes if s.has_chart)
+    assert frame.width * frame.height >= 0.6 * shown.slide_width * shown.slide_height
+    lines = {p.name: list(p.values) for p in frame.chart.plots[0].series}
+    periods = list(frame.chart.plots[0].categories)
+    assert periods[-2:] == ["2030-2031", "2032-2033"] and periods == sorted(periods)  # the demo's periods before
+    assert lines["Afstroom in het vo"][-2:] == [20.0, 26.0]
+    assert lines["Beginwaarde bij de afspraak"] == [None] * (len(periods) - 2) + [20.0, None]
+    assert lines["95 %-marge, onder"][-2] < 20.0 < lines["95 %-marge, boven"][-2]
+    assert frame.chart.font.size >= Pt(18)
+    notes = follow.notes_slide.notes_text_frame.text
+    assert "2030-2031: 20,0 % (95 %:" in notes and "2032-2033: 26,0 %" in notes and agreements.CAVEAT in notes
 
 
 def test_the_gesprek_page_offers_approaches_under_a_highlight_and_records_an_agreement(demo_engine):

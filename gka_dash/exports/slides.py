@@ -24,10 +24,9 @@ from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION, XL_MARKER_STYLE
 from pptx.enum.dml import MSO_LINE_DASH_STYLE
 from pptx.util import Emu, Inches, Pt
 
-from .. import charts, registry
+from .. import charts, formatting, registry, series
 from ..gesprek import agreements, notes
 from .report import Report, Section, _footer
-from ..series import Plot
 
 WIDTH, HEIGHT = Inches(13.333), Inches(7.5)  # 16:9
 MARGIN = Inches(0.4)
@@ -73,7 +72,7 @@ def _rgb(colour: str) -> RGBColor:
     return RGBColor.from_string(colour.lstrip("#").upper())
 
 
-def _native(slide, plot: Plot) -> None:
+def _native(slide, plot: series.Plot) -> None:
     """A native chart in the chart box: 18-point text, the legend on top, lines and markers in
     the dashboard's colours, the gemeente solid and the reference dashed."""
     if plot.kind == "xy":
@@ -176,6 +175,18 @@ def _view_slides(deck, report: Report, section: Section) -> None:
         _picture(_slide(deck, report, title, spoken), sized)
 
 
+def _follow_up_slide(deck, report: Report, entry: agreements.Agreement, follow: agreements.FollowUp) -> None:
+    """The followed figure in every period with its margin, the baseline marked; the speaker
+    notes read each period's figure and interval aloud, and the warning that a change is not
+    the afspraak's effect."""
+    ind = registry.get(entry.indicator)
+    spoken = [f"{p}: {formatting.value(v, ind.unit)} (95 %: {formatting.interval(lo, hi, ind.unit)})"
+              for p, v, lo, hi in follow.frame[["period", "value", "low", "high"]].itertuples(index=False)]
+    slide = _slide(deck, report, f"{ind.label} in {entry.subject_name} sinds de afspraak",
+                   "\n".join([follow.sentence, *spoken, agreements.CAVEAT, _sources_of(report, [entry.indicator])]))
+    _native(slide, series.follow_up(follow.frame, ind, entry.baseline_period))
+
+
 def to_pptx(report: Report) -> bytes:
     deck = Presentation()
     deck.slide_width, deck.slide_height = WIDTH, HEIGHT
@@ -209,9 +220,12 @@ def to_pptx(report: Report) -> bytes:
         lines += [f"{number}. {question}", f"    {entry.text if entry else '(nog geen notitie)'}"]
     _text(questions, "\n".join(lines), MARGIN, Inches(1.3), body, Inches(5.3), size=MIN_PT + 2)
 
-    for heading, lines in report.agreement_lines():  # the samenwerkingsagenda: one slide per afspraak
+    # The samenwerkingsagenda: each afspraak on a slide, and its figure's course since on the next.
+    for (heading, lines), (entry, follow) in zip(report.agreement_lines(), report.agreements):
         slide = _slide(deck, report, f"Afspraak: {heading}", "\n".join([*lines, agreements.CAVEAT]))
         _text(slide, "\n".join(lines), MARGIN, Inches(1.4), body, Inches(5.0), size=MIN_PT + 4)
+        if len(follow.series) > 1:
+            _follow_up_slide(deck, report, entry, follow)
 
     closing = _slide(deck, report, "Bronnen", "\n".join([*report.sources, *_footer(report)]))
     _text(closing, "\n".join(report.sources), MARGIN, Inches(1.3), body, Inches(5.3), size=MIN_PT)

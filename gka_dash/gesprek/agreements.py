@@ -140,6 +140,7 @@ class FollowUp(NamedTuple):
     change: stats.Difference | None
     latest: Figure | None
     series: list[Figure]
+    frame: pd.DataFrame  # the series as a chart takes it, with each period's 95 % interval
 
 
 def follow_up(engine, scope: Scope, entry: "Agreement") -> FollowUp:
@@ -150,7 +151,7 @@ def follow_up(engine, scope: Scope, entry: "Agreement") -> FollowUp:
     later = [f for f in found if parse_period(f.period).start > start.start]
     if not later:
         return FollowUp(f"sinds de afspraak ({entry.baseline_period}): nog geen nieuwer cijfer geladen", None, None,
-                        found)
+                        found, series_frame(engine, entry, found))
     newest = later[-1]
     before = next((f for f in found if f.period == entry.baseline_period), None)
     n_before = before.n if before else None
@@ -164,7 +165,7 @@ def follow_up(engine, scope: Scope, entry: "Agreement") -> FollowUp:
     else:
         sentence = (f"sinds de afspraak ({entry.baseline_period}): {formatting.with_margin(change.change, change.margin, ind.unit)}"
                     f" in {newest.period}: {change.verdict}")
-    return FollowUp(sentence, change, newest, found)
+    return FollowUp(sentence, change, newest, found, series_frame(engine, entry, found))
 
 
 def series_frame(engine, entry: "Agreement", found: list[Figure]) -> pd.DataFrame:

@@ -103,7 +103,7 @@ def section(user: User, gemeente) -> None:
             st.markdown(f"{plain(ind.label)} in {plain(a.subject_name)}: beginwaarde {plain(a.baseline_text)}; "
                         f"**{plain(follow.sentence)}**.")
             if len(follow.series) > 1:
-                st.altair_chart(charts.follow_up(agreements.series_frame(engine(), a, follow.series), ind,
+                st.altair_chart(charts.follow_up(follow.frame, ind,
                                                  a.subject_name, a.baseline_period), width="stretch")
             st.caption(agreements.CAVEAT)
             when = agreements.dutch_date(a.review_on)
