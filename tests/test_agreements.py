@@ -227,3 +227,40 @@ def test_the_gesprek_page_offers_approaches_under_a_highlight_and_records_an_agr
     overview = open_page("pages/overzicht.py", gemeente="GM9901")  # Overzicht follows it too, in one line
     assert any(h.value == "Afspraken" for h in overview.header)
     assert any("sinds de afspraak" in m.value and "evaluatie" in m.value for m in overview.markdown)
+
+
+def test_a_partner_is_corrected_or_removed_on_the_page_within_its_gemeente(demo_engine):
+    """Gesprek's partner list: a partner added, its role corrected in place, then removed (its
+    contact erased, a line in the audit log for each); another gemeente's key changes nothing."""
+    from gka_dash.schema import partner
+    at = open_page("pages/gesprek.py", gemeente="GM9901")
+    form = [t for t in at.text_input if t.label == "Organisatie"]
+    form[-1].input("Bibliotheek Veenhaven")
+    next(t for t in at.text_input if t.label == "Contact (een teamadres, geen persoonsgegevens)").input("info@bieb.example")
+    next(b for b in at.button if b.label == "Partner toevoegen").click()
+    at.run()
+    assert any(m.value.startswith("Bibliotheek Veenhaven") for m in at.markdown)
+    with demo_engine.connect() as conn:
+        pid = conn.execute(select(partner.c.id)).scalar_one()
+    role = next(t for t in at.text_input if t.label == "Rol in de aanpak" and t.proto.form_id == f"partner_{pid}")
+    role.input("Voorleesuurtjes in de wijk")
+    next(b for b in at.button if b.label == "Opslaan" and b.proto.form_id == f"partner_{pid}").click()
+    at.run()
+    assert not at.exception and any("Voorleesuurtjes in de wijk" in m.value for m in at.markdown), \
+        [e.value for e in at.error]
+    with pytest.raises(ScopeError):  # the same partner, through another gemeente's scope
+        agreements.change_partner(demo_engine, Scope(("GM9902",)), "GM9901", pid, "Overgenomen", "school", "", "",
+                                  "dijkstede")
+    with pytest.raises(GkaError, match="staat niet"):  # its key with one's own gemeente
+        agreements.change_partner(demo_engine, Scope(("GM9902",)), "GM9902", pid, "Overgenomen", "school", "", "",
+                                  "dijkstede")
+    next(b for b in at.button if b.label == "Partner verwijderen" and b.proto.form_id == f"partner_{pid}").click()
+    at.run()
+    assert not any(m.value.startswith("Bibliotheek Veenhaven") for m in at.markdown)
+    with demo_engine.connect() as conn:
+        kept = conn.execute(select(partner.c.organisation, partner.c.role, partner.c.contact,
+                                   partner.c.removed_at)).one()
+        actions = [a for a, in conn.execute(select(audit_log.c.action).where(audit_log.c.action.like("partner%"))
+                                            .order_by(audit_log.c.id))]
+    assert (kept.organisation, kept.role, kept.contact) == ("Bibliotheek Veenhaven", "Voorleesuurtjes in de wijk", "")
+    assert kept.removed_at is not None and actions == ["partner_add", "partner_change", "partner_remove"]

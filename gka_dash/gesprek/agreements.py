@@ -55,14 +55,18 @@ class Partner(NamedTuple):
     contact: str
 
 
+def _partner_values(organisation: str, kind: str, role: str, contact: str) -> dict:
+    if kind not in approaches.PARTNER_KINDS:
+        raise GkaError(f"Soort partner '{kind}' bestaat niet; kies uit: {', '.join(approaches.PARTNER_KINDS)}.")
+    return dict(organisation=_text(organisation, "organisation", "Organisatie"), kind=kind,
+                role=_text(role, "role", "Rol", required=False),
+                contact=_text(contact, "contact", "Contact", required=False))
+
+
 def add_partner(engine, scope: Scope, gemeente: str, organisation: str, kind: str, role: str, contact: str,
                 author: str) -> None:
     scope.check(gemeente)
-    if kind not in approaches.PARTNER_KINDS:
-        raise GkaError(f"Soort partner '{kind}' bestaat niet; kies uit: {', '.join(approaches.PARTNER_KINDS)}.")
-    values = dict(organisation=_text(organisation, "organisation", "Organisatie"), kind=kind,
-                  role=_text(role, "role", "Rol", required=False),
-                  contact=_text(contact, "contact", "Contact", required=False))
+    values = _partner_values(organisation, kind, role, contact)
     with engine.begin() as conn:
         conn.execute(insert(partner).values(gemeente_code=gemeente, added_by=author, added_at=audit.now(), **values))
         audit.log(conn, author, "partner_add", f"{gemeente}: {values['organisation']} ({kind})")
@@ -76,6 +80,21 @@ def partners(engine, scope: Scope, gemeente: str) -> list[Partner]:
                                                             partner.c.removed_at.is_(None))
                             .order_by(partner.c.kind, partner.c.organisation)).all()
     return [Partner(*row) for row in rows]
+
+
+def change_partner(engine, scope: Scope, gemeente: str, partner_id: int, organisation: str, kind: str, role: str,
+                   contact: str, author: str) -> None:
+    """A partner's name, kind, role or contact corrected in place: afspraken name partners by
+    organisation as they were when made, so an afspraak keeps what was agreed."""
+    scope.check(gemeente)
+    values = _partner_values(organisation, kind, role, contact)
+    with engine.begin() as conn:
+        done = conn.execute(update(partner).where(partner.c.id == partner_id, partner.c.gemeente_code == gemeente,
+                                                  partner.c.removed_at.is_(None)).values(**values)).rowcount
+        if not done:
+            raise GkaError("Die partner staat niet (meer) bij deze gemeente.")
+        audit.log(conn, author, "partner_change", f"{gemeente}: partner {partner_id} → {values['organisation']} "
+                                                  f"({kind})")
 
 
 def remove_partner(engine, scope: Scope, gemeente: str, partner_id: int, author: str) -> None:

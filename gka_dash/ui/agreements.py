@@ -125,8 +125,12 @@ def partners_section(user: User, gemeente) -> None:
     own = agreements.partners(engine(), user.scope, gemeente.code)
     with st.expander(f"Partners van {gemeente.name} ({len(own)})"):
         for p in own:
-            st.markdown(plain(f"{p.organisation} — {p.kind}{': ' + p.role if p.role else ''}"
-                              f"{' (' + p.contact + ')' if p.contact else ''}"))
+            text, change = st.columns([5, 1], vertical_alignment="center")
+            text.markdown(plain(f"{p.organisation} — {p.kind}{': ' + p.role if p.role else ''}"
+                                f"{' (' + p.contact + ')' if p.contact else ''}"))
+            if not presenting():
+                with change.popover("Wijzigen", key=f"partner_{p.id}_open"):
+                    _partner_change_form(user, gemeente, p)
         if presenting():
             return
         with st.form("partner_add", clear_on_submit=True):
@@ -143,6 +147,31 @@ def partners_section(user: User, gemeente) -> None:
                     st.error(plain(str(exc)))
                 else:
                     st.rerun()
+
+
+def _partner_change_form(user: User, gemeente, p: agreements.Partner) -> None:
+    with st.form(f"partner_{p.id}"):
+        organisation = st.text_input("Organisatie", value=p.organisation)
+        kind = st.selectbox("Soort", approaches.PARTNER_KINDS, index=approaches.PARTNER_KINDS.index(p.kind)
+                            if p.kind in approaches.PARTNER_KINDS else 0)
+        role = st.text_input("Rol in de aanpak", value=p.role)
+        contact = st.text_input("Contact (een teamadres, geen persoonsgegevens)", value=p.contact)
+        save, remove = st.columns(2)
+        saved = save.form_submit_button("Opslaan")
+        removed = remove.form_submit_button("Partner verwijderen", help="De partner verdwijnt uit de lijst en zijn "
+                                            "contact wordt gewist; afspraken houden de naam.")
+    try:
+        if saved:
+            agreements.change_partner(engine(), user.scope, gemeente.code, p.id, organisation, kind, role, contact,
+                                      user.username)
+        elif removed:
+            agreements.remove_partner(engine(), user.scope, gemeente.code, p.id, user.username)
+        else:
+            return
+    except GkaError as exc:
+        st.error(plain(str(exc)))
+    else:
+        st.rerun()
 
 
 def summary(user: User, gemeente) -> None:
