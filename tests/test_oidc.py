@@ -295,3 +295,29 @@ def test_a_flood_of_starts_is_capped_and_told_in_dutch(org, idp, monkeypatch):
         conn.execute(update(oidc_pending).values(created_at=audit.now() - oidc.PENDING - timedelta(seconds=1)))
         oidc.begin(conn, provider, REDIRECT, "/")
         assert conn.execute(select(func.count()).select_from(oidc_pending)).scalar_one() == 1
+
+
+def test_an_answer_naming_another_issuer_or_hiding_its_issuer_is_refused(org, idp):
+    """RFC 9207 against a mix-up between providers: the callback's iss must be the provider the
+    login went to, and must be there when the provider says it sends it."""
+    idp.person("m-1", email="mo@rotterdam.nl", groups=["gka-rotterdam"])
+    provider = oidc.providers()["testorg"]
+
+    def answer():
+        with org.begin() as conn:
+            address, binding = oidc.begin(conn, provider, REDIRECT, "/")
+        return idp.authorize(address, "m-1"), binding
+    params, binding = answer()
+    with pytest.raises(oidc.Refused, match="andere uitgever"):
+        oidc.finish(org, {**params, "iss": "https://idp.example.org"}, binding, "203.0.113.9")
+    meta = oidc.metadata(provider)
+    said = "iss" in params
+    params, binding = answer()
+    oidc._documents[provider.issuer + "/.well-known/openid-configuration"] = (
+        time.monotonic(), {**meta, "authorization_response_iss_parameter_supported": True})
+    without = {k: v for k, v in params.items() if k != "iss"}
+    with pytest.raises(oidc.Refused, match="andere uitgever"):
+        oidc.finish(org, without, binding, "203.0.113.9")
+    params, binding = answer()  # the control: its own issuer, or none from a provider that never sends it
+    oidc._documents.clear()
+    assert oidc.finish(org, params if said else {**params, "iss": provider.issuer}, binding, "203.0.113.9").username

@@ -224,6 +224,8 @@ def _finish(engine, params: dict, binding: str | None, origin: str) -> Login:
     provider = providers().get(row.provider)
     if provider is None or params.get("error") or not params.get("code"):
         raise Refused("afgebroken", f"{row.provider}: afgebroken ({str(params.get('error') or '')[:60]})")
+    if not _from_its_issuer(provider, params):
+        raise Refused("afgebroken", f"{provider.key}: antwoord van een andere uitgever ({str(params.get('iss'))[:80]})")
     try:
         client = OAuth2Session(provider.client_id, provider.client_secret, redirect_uri=row.redirect_uri,
                                code_challenge_method="S256")
@@ -250,6 +252,15 @@ def _finish(engine, params: dict, binding: str | None, origin: str) -> Login:
         token_value = sessions.create(conn, account.username, origin=origin, login_via=provider.key,
                                       id_token=token.get("id_token"))
     return Login(account.username, token_value, row.return_to)
+
+
+def _from_its_issuer(provider: Provider, params: dict) -> bool:
+    """RFC 9207: an answer that names its issuer must name the provider this login was sent to,
+    and a provider that says it names it must do so. With several providers configured this
+    stops a mix-up, in which one provider's code would be handed to another's token endpoint."""
+    if "iss" in params:
+        return str(params["iss"]).rstrip("/") == provider.issuer
+    return not metadata(provider).get("authorization_response_iss_parameter_supported", False)
 
 
 MFA_METHODS = {"mfa", "otp", "hwk", "swk", "sc", "fido", "face", "fpt", "iris", "retina", "vbm"}  # RFC 8176
