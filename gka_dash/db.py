@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import uuid
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import make_url
 
 from . import config, registry
 from .schema import metadata, setting
+
+LOG = logging.getLogger("gka_dash.db")
 
 SCHEMA_VERSION = "1"
 
@@ -97,12 +101,19 @@ def _add_missing_indexes(engine: Engine) -> None:
     unique (provider, subject) of provider accounts, which keeps two logins of one person from
     becoming two accounts, and must hold on a database made before it too."""
     found = inspect(engine)
-    with engine.begin() as conn:
-        for table in metadata.sorted_tables:
-            present = {i["name"] for i in found.get_indexes(table.name)}
-            for index in table.indexes:
-                if index.name not in present:
+    for table in metadata.sorted_tables:
+        present = {i["name"] for i in found.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name in present:
+                continue
+            try:
+                with engine.begin() as conn:
                     index.create(conn)
+            except IntegrityError:  # rows from before it break a unique index: say which, and go on
+                columns = ", ".join(c.name for c in index.columns)
+                LOG.warning("index %s on %s (%s) not made: some rows share a value there; remove the duplicates "
+                            "(provider accounts: python -m gka_dash users list, then users remove) and start again",
+                            index.name, table.name, columns)
 
 
 def data_version(engine: Engine) -> int:

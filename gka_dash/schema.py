@@ -179,7 +179,10 @@ oidc_pending = Table(
     Column("redirect_uri", String(500), nullable=False),
     Column("return_to", String(500), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("client", String(64)),  # the address that started it: starts are counted per address
+    Column("used_at", DateTime(timezone=True)),  # taken by its callback; kept until it expires, to count
     Index("ix_oidc_pending_created", "created_at"),  # expired ones are deleted at every start
+    Index("ix_oidc_pending_client", "client"),
 )
 
 recovery_code = Table(

@@ -328,12 +328,12 @@ def _go(path: str) -> Response:
                     headers={"cache-control": "no-store", "referrer-policy": "no-referrer"})
 
 
-def _oidc_begin(key: str, redirect_uri: str, return_to: str) -> tuple[str, str] | None:
+def _oidc_begin(key: str, redirect_uri: str, return_to: str, client: str) -> tuple[str, str] | None:
     provider = oidc.providers().get(key)
     if provider is None:
         return None
     with db.get_engine(config.database_url()).begin() as conn:
-        return oidc.begin(conn, provider, redirect_uri, return_to)
+        return oidc.begin(conn, provider, redirect_uri, return_to, client)
 
 
 async def oidc_start(request):
@@ -341,7 +341,8 @@ async def oidc_start(request):
     pending login to this browser (a link someone else started cannot be finished here)."""
     try:
         found = await anyio.to_thread.run_sync(_oidc_begin, request.query_params.get("aanbieder", ""),
-                                               _base(request) + OIDC_CALLBACK, request.query_params.get("terug", "/"))
+                                               _base(request) + OIDC_CALLBACK, request.query_params.get("terug", "/"),
+                                               _request_origin(request))
     except oidc.Refused as refused:
         return _go(f"/?{OIDC_PARAM}={refused.code}")
     except (requests.RequestException, ValueError):

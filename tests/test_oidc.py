@@ -146,7 +146,8 @@ def test_a_callback_replayed_or_finished_in_another_browser_opens_nothing(org, i
         oidc.finish(org, params, binding, "203.0.113.9")
     assert refused.value.code == "verlopen"
     with org.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(oidc_pending)).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(oidc_pending)
+                            .where(oidc_pending.c.used_at.is_(None))).scalar() == 0  # both used up
 
 
 def test_a_refusal_at_the_provider_is_said_and_audited_and_an_unknown_state_floods_nothing(org, idp):
@@ -277,23 +278,38 @@ def test_keys_rotated_at_the_provider_are_fetched_again_once_and_an_unknown_key_
                           RSAKey.generate_key(2048))
     with pytest.raises(JoseError, match="kid"):
         oidc.validated_claims(provider, {"id_token": stranger}, "n")
-    assert fetched.count(meta["jwks_uri"]) == 2  # one more look, not a loop
+    assert fetched.count(meta["jwks_uri"]) == 1  # the set was just fetched: no second look for it
 
 
-def test_a_flood_of_starts_is_capped_and_told_in_dutch(org, idp, monkeypatch):
+def test_a_flood_of_starts_spends_its_own_addresses_share_and_is_told_in_dutch(org, idp, monkeypatch):
+    """Each start stores a row before anyone is known. Starts count per address, used ones too
+    (a start with a junk callback is no way around it), so a script locks out its own address,
+    not the next person; the table has its own bound besides; expired starts free the share."""
     from datetime import timedelta
     from sqlalchemy import update
     provider = oidc.providers()["testorg"]
-    monkeypatch.setattr(oidc, "MAX_PENDING", 3)
+    monkeypatch.setattr(oidc, "STARTS_PER_CLIENT", 3)
+    monkeypatch.setattr(oidc, "MAX_PENDING", 5)
+    attacker, person = "198.51.100.7", "203.0.113.20"
+    idp.person("f-1", email="fien@rotterdam.nl", groups=["gka-rotterdam"])
     with org.begin() as conn:
-        for _ in range(3):
-            oidc.begin(conn, provider, REDIRECT, "/")
+        for _ in range(2):
+            oidc.begin(conn, provider, REDIRECT, "/", attacker)
+    with org.begin() as conn:
+        address, binding = oidc.begin(conn, provider, REDIRECT, "/", attacker)
+    with pytest.raises(oidc.Refused):  # its callback with a junk code uses the start up; it still counts
+        oidc.finish(org, {**idp.authorize(address, "f-1"), "code": "rommel"}, binding, attacker)
     with org.begin() as conn, pytest.raises(oidc.Refused) as refused:
-        oidc.begin(conn, provider, REDIRECT, "/")
+        oidc.begin(conn, provider, REDIRECT, "/", attacker)
     assert refused.value.code == "druk" and "probeer het" in oidc.REFUSALS["druk"].lower()
-    with org.begin() as conn:  # once they expire, people can start again
+    with org.begin() as conn:  # someone else starts as before, until the table's own bound
+        for _ in range(2):
+            oidc.begin(conn, provider, REDIRECT, "/", person)
+    with org.begin() as conn, pytest.raises(oidc.Refused):
+        oidc.begin(conn, provider, REDIRECT, "/", "192.0.2.1")
+    with org.begin() as conn:  # once they expire, the attacker's share is free again
         conn.execute(update(oidc_pending).values(created_at=audit.now() - oidc.PENDING - timedelta(seconds=1)))
-        oidc.begin(conn, provider, REDIRECT, "/")
+        oidc.begin(conn, provider, REDIRECT, "/", attacker)
         assert conn.execute(select(func.count()).select_from(oidc_pending)).scalar_one() == 1
 
 

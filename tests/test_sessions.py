@@ -1,6 +1,6 @@
 """Server-side sessions (issue #14): a login cookie is a token the database can take back."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, update
@@ -219,3 +219,27 @@ def test_a_database_made_before_an_index_gets_it(engine):
     found = inspect(engine)
     assert any(i["name"] == "ux_user_external" and i["unique"] for i in found.get_indexes("app_user"))
     assert any(i["name"] == "ix_oidc_pending_created" for i in found.get_indexes("oidc_pending"))
+
+
+def test_duplicates_from_before_a_unique_index_are_named_and_the_database_still_opens(sqlite_engine, caplog):
+    """Two provider accounts of one person, made before the unique index existed: init_db says
+    which index it could not make and why, and every command still starts."""
+    from sqlalchemy import inspect, insert, text
+
+    from gka_dash import db
+    from gka_dash.schema import user as user_table
+    with sqlite_engine.begin() as conn:
+        conn.execute(text("DROP INDEX ux_user_external"))
+        for name in ("anna", "anna-2"):
+            conn.execute(insert(user_table).values(
+                username=name, name="Anna", email="", password_hash="!", role="gemeente", gemeenten="GM0599",
+                demo=False, failed_logins=0, created_at=datetime.now(timezone.utc), login_via="org",
+                external_id="a-1"))
+    with caplog.at_level("WARNING", logger="gka_dash.db"):
+        db.init_db(sqlite_engine)
+    assert "ux_user_external" in caplog.text and "users remove" in caplog.text
+    assert not any(i["name"] == "ux_user_external" for i in inspect(sqlite_engine).get_indexes("app_user"))
+    with sqlite_engine.begin() as conn:
+        conn.execute(text("DELETE FROM app_user WHERE username = 'anna-2'"))
+    db.init_db(sqlite_engine)  # the duplicate removed: the index is made at the next start
+    assert any(i["name"] == "ux_user_external" for i in inspect(sqlite_engine).get_indexes("app_user"))

@@ -35,6 +35,7 @@ from joserfc import jwt
 from joserfc.errors import BadSignatureError, InvalidKeyIdError
 from joserfc.jwk import KeySet
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from .. import audit, config
 from . import auth, sessions, users
@@ -45,12 +46,14 @@ from ..scope import ROLES
 
 CLAIMS = {"groups": "groep", "roles": "rol", "email_domain": "e-maildomein"}  # what a rule may look at
 PENDING = timedelta(minutes=10)
-# Logins on their way to the provider at once, at most: each start stores one, before anyone is
-# known, so without a cap a script could fill the table. The GKA's 300 users log in far slower.
-MAX_PENDING = 2000
+# Logins started within PENDING, at most: each start stores one before anyone is known, so without
+# caps a script could fill the table. The GKA's 300 users log in far slower.
+MAX_PENDING = 5000
+STARTS_PER_CLIENT = 30  # per address in PENDING: a person retrying, an office behind one NAT address
 ALGORITHMS = ["RS256", "PS256", "ES256"]  # asymmetric only: the client secret never verifies a token
 TIMEOUT = 10
 CACHE_SECONDS = 3600
+REFETCH_AFTER = 30  # seconds: a key set younger than this is not fetched again for an unknown key
 
 
 class Refused(Exception):
@@ -134,22 +137,27 @@ def safe_return(path: str | None) -> str:
     return path[:500]
 
 
-def begin(conn, provider: Provider, redirect_uri: str, return_to: str) -> tuple[str, str]:
+def begin(conn, provider: Provider, redirect_uri: str, return_to: str, client: str = "-") -> tuple[str, str]:
     """A login to send to the provider: returns (the authorisation address, the binding value
-    for this browser's cookie)."""
+    for this browser's cookie). Each start stores a row before anyone is known, so starts are
+    counted per client address (used ones too, until they expire): a script can spend its own
+    address's share, not everyone's."""
     conn.execute(delete(oidc_pending).where(oidc_pending.c.created_at < audit.now() - PENDING))
-    if conn.execute(select(func.count()).select_from(oidc_pending)).scalar_one() >= MAX_PENDING:
-        raise Refused("druk", f"{MAX_PENDING} inlogpogingen tegelijk onderweg")  # a flood of starts, not people
+    recent = select(func.count()).select_from(oidc_pending)
+    if conn.execute(recent.where(oidc_pending.c.client == client)).scalar_one() >= STARTS_PER_CLIENT:
+        raise Refused("druk", f"{STARTS_PER_CLIENT} inlogpogingen in {PENDING} van {client}")
+    if conn.execute(recent).scalar_one() >= MAX_PENDING:
+        raise Refused("druk", f"{MAX_PENDING} inlogpogingen tegelijk onderweg")  # the table's own bound
     state, nonce, verifier, binding = (secrets.token_urlsafe(32), secrets.token_urlsafe(32),
                                        secrets.token_urlsafe(64), secrets.token_urlsafe(32))
-    client = OAuth2Session(provider.client_id, provider.client_secret, scope=provider.scope,
-                           redirect_uri=redirect_uri, code_challenge_method="S256")
-    address, _ = client.create_authorization_url(metadata(provider)["authorization_endpoint"], state=state,
-                                                 nonce=nonce, code_verifier=verifier)
+    session = OAuth2Session(provider.client_id, provider.client_secret, scope=provider.scope,
+                            redirect_uri=redirect_uri, code_challenge_method="S256")
+    address, _ = session.create_authorization_url(metadata(provider)["authorization_endpoint"], state=state,
+                                                  nonce=nonce, code_verifier=verifier)
     conn.execute(insert(oidc_pending).values(
         state_hash=_hash(state), provider=provider.key, nonce=nonce, verifier=verifier,
         binding_hash=_hash(binding), redirect_uri=redirect_uri, return_to=safe_return(return_to),
-        created_at=audit.now()))
+        created_at=audit.now(), client=client[:64]))
     return address, binding
 
 
@@ -168,8 +176,10 @@ def _take_pending(conn, state: str | None, binding: str | None):
     row = conn.execute(select(oidc_pending).where(oidc_pending.c.state_hash == _hash(state))).first()
     if row is None:
         return None
-    if conn.execute(delete(oidc_pending).where(oidc_pending.c.state_hash == row.state_hash)).rowcount != 1:
-        return None  # another callback took it first
+    if conn.execute(update(oidc_pending).where(oidc_pending.c.state_hash == row.state_hash,
+                                               oidc_pending.c.used_at.is_(None))
+                    .values(used_at=audit.now())).rowcount != 1:
+        return None  # used before, or another callback took it first; kept until it expires, to count
     if audit.aware(row.created_at) < audit.now() - PENDING or not binding:
         return None
     if not secrets.compare_digest(row.binding_hash, _hash(binding)):
@@ -180,11 +190,15 @@ def _take_pending(conn, state: str | None, binding: str | None):
 def _decode(jwks_uri: str, id_token: str):
     """The token checked against the provider's published keys. The set is cached for an hour; a
     token that no cached key verifies may mean the provider rotated its keys within that hour,
-    so the set is fetched again, once, before the token is refused. (Only a token from the
-    provider's own token endpoint gets here, so nobody else can make the server fetch.)"""
+    so the set is fetched again, once (and not within REFETCH_AFTER of the last fetch), before
+    the token is refused. (Only a token from the provider's own token endpoint gets here, so
+    nobody else can make the server fetch.)"""
     try:
         return jwt.decode(id_token, KeySet.import_key_set(_fetch(jwks_uri)), algorithms=ALGORITHMS)
     except (InvalidKeyIdError, BadSignatureError):
+        cached = _documents.get(jwks_uri)
+        if cached is not None and time.monotonic() - cached[0] < REFETCH_AFTER:
+            raise  # just fetched: the provider does not publish this key
         _documents.pop(jwks_uri, None)
         return jwt.decode(id_token, KeySet.import_key_set(_fetch(jwks_uri)), algorithms=ALGORITHMS)
 
@@ -325,10 +339,15 @@ def _account(conn, provider: Provider, subject: str, claims: dict, role: str, ge
         username = (base or "account")[:50]
         if users.get_user(conn, username) is not None:
             username = f"{username[:43]}-{_hash(provider.key + subject)[:6]}"
-        conn.execute(insert(user_table).values(
-            username=username, name=name, email=email, password_hash=auth.unusable_hash(config.bcrypt_rounds()),
-            role=role, gemeenten=",".join(gemeenten), demo=False, failed_logins=0, created_at=audit.now(),
-            granted_by=f"regels {provider.key}", login_via=provider.key, external_id=subject))
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(user_table).values(
+                    username=username, name=name, email=email,
+                    password_hash=auth.unusable_hash(config.bcrypt_rounds()), role=role, gemeenten=",".join(gemeenten),
+                    demo=False, failed_logins=0, created_at=audit.now(), granted_by=f"regels {provider.key}",
+                    login_via=provider.key, external_id=subject))
+        except IntegrityError:  # the same person's first login in another tab won the race: that account
+            raise Refused("afgebroken", f"{provider.key}: eerste inlog van {_who(claims)} tegelijk in twee tabbladen")
         audit.log(conn, f"regels {provider.key}", "user_add", f"{username} ({role} {','.join(gemeenten)})")
         return users.get_user(conn, username)
     found = users.get_user(conn, row.username)
