@@ -241,3 +241,18 @@ def test_the_load_generator_sees_what_a_browser_would(tmp_path):
         seen, refused = asyncio.run(one_click(running.url, live)), asyncio.run(one_click(running.url, dead))
     assert len(seen.latencies) == 1 and seen.lost_logins == 0 and seen.errors == 0
     assert refused.lost_logins == 1
+
+
+def test_the_proxy_lets_one_address_start_a_few_organisation_logins_not_thousands(deployment):
+    """nginx's own bound on anonymous login starts (each stores a pending login): a burst of ten
+    passes, the rest of a script's flood gets 429 before it reaches the app."""
+    import urllib.error
+    import urllib.request
+    answers = []
+    for _ in range(25):
+        try:
+            answers.append(urllib.request.urlopen(deployment.url + "/_gka/oidc/start?aanbieder=geen", timeout=30).status)
+        except urllib.error.HTTPError as refused:
+            answers.append(refused.code)
+    assert answers[:10] == [200] * 10 and answers.count(429) >= 10, answers
+    assert urllib.request.urlopen(deployment.url + "/_gka/gezond", timeout=30).status == 200  # the rest is not slowed
