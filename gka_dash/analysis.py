@@ -133,8 +133,8 @@ def trend_text(series: pd.DataFrame, ind: registry.Indicator, name: str) -> str:
     if len(labels) < 3:
         change = stats.difference(own["value"].iloc[0], own["n"].iloc[0], own["value"].iloc[-1], own["n"].iloc[-1],
                                   ind.unit)
-        return (f"Twee perioden: of er een richting is, is nog niet te zeggen. Het verschil "
-                f"({formatting.with_margin(change.change, change.margin, ind.unit)}) is {change.verdict}."
+        return (f"Twee perioden: of er een richting is, is nog niet te zeggen. Het verschil is "
+                f"{formatting.with_margin(change.change, change.margin, ind.unit)}: {change.verdict}."
                 if change else "")
     step = parse_period(registry.METHOD_BREAK).end
     line = stats.trend([parse_period(p).end for p in labels], own["value"], own["n"], ind.unit, step_from=step)

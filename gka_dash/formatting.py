@@ -79,6 +79,12 @@ def in_sentence(label: str) -> str:
     return label if label[:2].isupper() else label[:1].lower() + label[1:]
 
 
+def sentence_start(text: str) -> str:
+    """A sentence's first letter in upper case, the rest as written (str.capitalize would make
+    DUO and APCG lower case)."""
+    return text[:1].upper() + text[1:]
+
+
 def moment(at) -> str:
     """A stored time in Dutch local time; SQLite hands back the stored UTC time without its zone."""
     stamp = pd.Timestamp(at)

@@ -75,7 +75,7 @@ def say_references() -> None:
                                       for v in references[column])
         for where, column in ((f"gemiddelde {gemeente.name}", "gemeente"), ("alle gemeenten", "alle"))))
     if references["alle"].isna().any():
-        st.caption(privacy.REFERENCE_WITHHELD.capitalize() + ".")
+        st.caption(formatting.sentence_start(privacy.REFERENCE_WITHHELD) + ".")
 
 
 if not ui.presenting():  # while presenting they follow the chart, which comes first

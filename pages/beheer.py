@@ -42,7 +42,7 @@ def act(action, success: str) -> None:
 with people:
     with engine.connect() as conn:
         everyone = users.list_users(conn)
-    st.dataframe([{"gebruiker": u.username, "naam": u.name, "rol": u.role, "gemeenten": ", ".join(u.gemeenten),
+    st.dataframe([{"gebruiker": u.username, "naam": u.name, "rol": u.role, "gemeenten": ", ".join(u.gemeenten) or ("alle" if u.role == "beheerder" else "–"),
                    "mislukte pogingen": u.failed_logins,
                    "geblokkeerd tot": formatting.moment(u.locked_until) if u.locked() else "–",
                    "demo": "ja" if u.demo else "nee"} for u in everyone], hide_index=True, width="stretch")
@@ -172,7 +172,7 @@ with log:
     who = left.selectbox("Gebruiker", ["", *[u.username for u in everyone]], format_func=lambda u: u or "alle")
     what = middle.selectbox("Actie", ["", *audit.actions(engine)],
                             format_func=lambda a: audit.action_text(a) if a else "alle")
-    days = right.date_input("Periode", value=())
+    days = right.date_input("Periode", value=(), format="DD-MM-YYYY")
     since, until = (None, None)
     if len(days) == 2:
         since = datetime.combine(days[0], time.min, tzinfo=formatting.TIMEZONE)  # the days of the times shown

@@ -3,7 +3,7 @@ the gemeente against all gemeenten over the years, and the gap between the group
 
 import streamlit as st
 
-from gka_dash import analysis, charts, privacy, queries, registry, tables, ui
+from gka_dash import analysis, charts, formatting, privacy, queries, registry, tables, ui
 
 user = ui.require_user()
 ui.page_header("Ouderopleiding", "Hoe verklaren we dit? Hoe sterk de opleiding van de ouders bepaalt of "
@@ -27,7 +27,7 @@ if (groups.frame["where"] == analysis.ALL_GEMEENTEN).any():
                "gemeenten in de database samen, gewogen naar het aantal 17-jarigen (zonder interval: dat zou "
                "hun aantal verraden).")
 else:
-    st.caption(privacy.REFERENCE_WITHHELD.capitalize() + ".")
+    st.caption(formatting.sentence_start(privacy.REFERENCE_WITHHELD) + ".")
 ui.withheld_note(groups.withheld, ind.counted)
 ui.about(ind, queries.periods(engine, user.scope, ind.key, gemeente=gemeente.code))
 ui.table(user, tables.group_table(groups, ind), f"ouderopleiding-{gemeente.code}")

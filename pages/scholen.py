@@ -3,7 +3,7 @@ its path over the school years, and the line all schools together lead one to ex
 
 import streamlit as st
 
-from gka_dash import analysis, apcg, charts, queries, registry, stats, tables, ui
+from gka_dash import analysis, apcg, charts, formatting, queries, registry, stats, tables, ui
 
 user = ui.require_user()
 ui.page_header("Scholen", "Hoe verklaren we dit? Het gemiddelde advies van elke basisschool naast de "
@@ -55,7 +55,7 @@ if not shown.frame.empty and shown.frame["limit95"].notna().any():
     st.caption("Elke stip is een school in een schooljaar: hoeveel haar uitkomst afwijkt van wat haar leerlingen "
                "doen verwachten, tegen haar aantal leerlingen. Kleine scholen wijken door toeval meer af; alleen "
                "een stip buiten de trechter wijkt meer af dan toeval en de gewone verschillen tussen scholen "
-               f"verklaren. {ui.plain(stats.basis(y_ind.unit)).capitalize()}.")
+               f"verklaren. {ui.plain(formatting.sentence_start(stats.basis(y_ind.unit)))}.")
     st.markdown(ui.plain(analysis.funnel_summary(shown.frame)))
     ui.chart(user, charts.funnel(shown.frame, schools, y_ind, pairs.fit, highlight),
              f"trechter-{y_ind.key}-{x_ind.key}-{gemeente.code}",

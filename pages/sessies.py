@@ -21,7 +21,7 @@ for session in found:
     left, right = st.columns([5, 1], vertical_alignment="center")
     left.markdown(ui.plain(
         f"{session.username + ' — ' if everyone else ''}ingelogd {formatting.moment(session.started)}"
-        f"{' vanaf ' + session.origin if session.origin else ''}; laatste klik {formatting.moment(session.last_seen)}; "
+        f"{' vanaf ' + session.origin if session.origin not in (None, '', '-') else ''}; laatste klik {formatting.moment(session.last_seen)}; "
         f"eindigt uiterlijk {formatting.moment(session.ends)}{' (deze sessie)' if session.current else ''}"))
     if right.button("Beëindig", key=f"end_{session.id}"):
         with engine.begin() as conn:

@@ -78,7 +78,7 @@ def doorstroom(path: Path, cells: list[tuple]) -> Path:
 
 
 def _pct(count, pupils) -> str:
-    return "" if not isinstance(count, int) else f"{count / pupils * 100:.1f}".replace(".", ",")
+    return "" if not (isinstance(count, int) and isinstance(pupils, int)) else f"{count / pupils * 100:.1f}".replace(".", ",")
 
 
 def statline_rows(year_keys: dict[str, int], regions: list[dict]) -> list[dict]:

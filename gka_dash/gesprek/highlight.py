@@ -192,8 +192,8 @@ def school_extremes(engine, scope: Scope, gemeente: str, *, pseudonyms: bool = F
             found.append(Highlight(
                 2, f"{row.name}: {word} dan verwacht",
                 f"{row.name} had in {period} een {formatting.in_sentence(y.label)} van "
-                f"{formatting.value(row.y, y.unit)}, bij een {formatting.in_sentence(x.label)} van "
-                f"{formatting.value(row.x, x.unit)} (gemeten in {row.x_period}). Bij die leerlingpopulatie is in "
+                f"{formatting.value(row.y, y.unit)}, bij {_population(x, row.x)} (gemeten in {row.x_period}). "
+                f"Bij die leerlingpopulatie is in "
                 f"{period} {formatting.value(row.expected, y.unit)} te verwachten. Het verschil is groter dan "
                 f"toeval en de gewone spreiding tussen scholen verklaren ({limit}{repeat}).",
                 formatting.with_margin(row.residual, row.limit95, y.unit), "scholen", params, evidence=row.evidence))
@@ -344,3 +344,11 @@ def highlights(engine, scope: Scope, gemeente: str, name: str, *, pseudonyms: bo
         if not present:
             missing.append(f"Geen gegevens over {what} voor deze gemeente.")
     return Highlights(items, missing)
+
+
+def _population(x: registry.Indicator, value: float) -> str:
+    """A school's population figure inside a sentence: "72,9 % leerlingen uit APCG" for a share,
+    "een achterstandsscore van 7,2" for a score."""
+    if x.unit == "pct":
+        return f"{formatting.value(value, x.unit)} {formatting.in_sentence(x.label)}"
+    return f"een {formatting.in_sentence(x.label)} van {formatting.value(value, x.unit)}"

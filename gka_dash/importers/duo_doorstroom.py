@@ -84,7 +84,7 @@ def import_doorstroom(engine, path: Path, *, period: str | None = None, user: st
         schools = dict(conn.execute(select(school.c.id, school.c.gemeente_code).where(school.c.sector == "VO")).all())
         rows, seen, unknown, estimated = [], {}, 0, 0
         per_gemeente = defaultdict(lambda: np.zeros((IMPUTATIONS, 4)))
-        in_masked = defaultdict(float)  # gemeente → pupils in '<5' cells, expected
+        in_masked = defaultdict(float)  # (gemeente, kind) → pupils in '<5' cells of that rate, expected
         for row in table.rows:
             sid = school_of(table, row, brin_col, vest_col)
             if sid in seen:
@@ -96,17 +96,17 @@ def import_doorstroom(engine, path: Path, *, period: str | None = None, user: st
             total, moves = _consistent(table, row, total_col, rng)
             if total.mean() <= 0:
                 continue
-            masked = 2.5 * sum(_masked(row[c]) for c in (total_col, *MOVES))
-            estimated += bool(masked)
+            estimated += any(_masked(row[c]) for c in (total_col, *MOVES))
             gm = schools[sid]
-            for kind, draws in moves.items():
-                rows.append(_row(f"vo_{kind}_pct", sid, gm, label, draws / total * 100, total, masked))
+            for col, kind in MOVES.items():  # a rate is estimated only where its own cells were '<5'
+                masked = 2.5 * (_masked(row[total_col]) + _masked(row[col]))
+                rows.append(_row(f"vo_{kind}_pct", sid, gm, label, moves[kind] / total * 100, total, masked))
+                in_masked[(gm, kind)] += masked
             per_gemeente[gm] += np.column_stack([total, *moves.values()])
-            in_masked[gm] += masked
         for gm, sums in per_gemeente.items():
             for i, kind in enumerate(MOVES.values(), start=1):
                 rows.append(_row(f"vo_{kind}_gemeente_pct", gm, gm, label, sums[:, i] / sums[:, 0] * 100, sums[:, 0],
-                                 in_masked[gm]))
+                                 in_masked[(gm, kind)]))
         if not rows:
             raise InputError(path.name, "no rows matched a VO school in the school list; import the DUO VO "
                                         "vestigingen list first")
@@ -135,9 +135,10 @@ def _consistent(table: TextTable, row: dict, total_col: str, rng) -> tuple[np.nd
     known = {kind: None if _masked(row[col]) else table.count(row, col, required=False) or 0 for col, kind in MOVES.items()}
     pupils = None if _masked(row[total_col]) else table.count(row, total_col, required=False) or 0
     counted = sum(v for v in known.values() if v is not None)
-    if pupils is not None and counted > pupils:
-        raise InputError(table.file, f"zittenblijvers, opstromers and afstromers together ({counted}) are more than "
-                                     f"the pupils ({pupils})", row=row["_row"], column=total_col)
+    if (pupils if pupils is not None else 4) < counted:  # a '<5' total holds 4 pupils at most
+        raise InputError(table.file, f"{', '.join(MOVES)} together ({counted}) are more than {total_col} "
+                                     f"({pupils if pupils is not None else '<5'}); expected at most the pupils",
+                         row=row["_row"])
     moves = {kind: _draws(value, rng) for kind, value in known.items()}
     total = _draws(pupils, rng)
     if pupils is None:
@@ -153,9 +154,7 @@ def _consistent(table: TextTable, row: dict, total_col: str, rng) -> tuple[np.nd
 def _draws(count: int | None, rng) -> np.ndarray:
     """A count as IMPUTATIONS draws: as counted, or for '<5' (None) drawn from 1-4 (no
     distribution of such small counts is known for these files, so each is equally likely)."""
-    if count is None:
-        return rng.integers(1, 5, size=IMPUTATIONS).astype(float)
-    return np.full(IMPUTATIONS, float(count))
+    return _draws_of(1, rng) if count is None else np.full(IMPUTATIONS, float(count))
 
 
 def _row(key, subject, gm, period, shares: np.ndarray, totals: np.ndarray, in_masked: float) -> dict:
@@ -163,6 +162,13 @@ def _row(key, subject, gm, period, shares: np.ndarray, totals: np.ndarray, in_ma
     if in_masked:
         return estimated_row(key, subject, gm, period, shares, totals, in_masked)
     return observation_row(key, subject, gm, period, float(shares[0]), int(totals[0]))
+
+
+def _draws_of(cells: int, rng) -> np.ndarray:
+    """The pupils in this many '<5' cells, IMPUTATIONS times (each 1-4, equally likely)."""
+    if not cells:
+        return np.zeros(IMPUTATIONS)
+    return rng.integers(1, 5, size=(IMPUTATIONS, cells)).sum(axis=1).astype(float)
 
 
 def derive_residence(conn, *, user: str) -> int:
@@ -174,22 +180,29 @@ def derive_residence(conn, *, user: str) -> int:
             .where(observation.c.indicator_key.in_([f"vo_{k}_pct" for k in MOVES.values()]))):
         if value is not None:
             rates[(key, period)][subject] = value
-    pupils = defaultdict(lambda: defaultdict(float))  # (period, home gemeente) → school → pupils
+    pupils = defaultdict(lambda: defaultdict(lambda: [0, 0]))  # (period, home) → school → [pupils, '<5' cells]
     for sid, period, home, n, masked in conn.execute(
             select(pupil_postcode.c.school_id, pupil_postcode.c.period, pupil_postcode.c.home_gemeente,
                    pupil_postcode.c.pupils, pupil_postcode.c.masked_cells)
             .where(pupil_postcode.c.sector == "VO", pupil_postcode.c.home_gemeente.is_not(None))):
-        pupils[(period, home)][sid] += n + 2.5 * masked  # a '<5' cell at its expected 2,5
+        pupils[(period, home)][sid][0] += n
+        pupils[(period, home)][sid][1] += masked
+    rng = np.random.default_rng(2025)  # the same files give the same figures
     rows = []
     for (key, period), by_school in rates.items():
-        for (p, home), weights in pupils.items():
-            if p != period:
+        for (p, home), found in pupils.items():
+            matched = {sid: counts for sid, counts in found.items() if sid in by_school}
+            if p != period or not matched:
                 continue
-            matched = {sid: w for sid, w in weights.items() if sid in by_school}
-            total = sum(matched.values())
-            if total > 0:
-                value = sum(w * by_school[sid] for sid, w in matched.items()) / total
-                rows.append(observation_row(key.replace("_pct", "_woon_pct"), home, home, period, value, int(round(total))))
+            # Each '<5' cell of pupils by residence holds 1-4 pupils, drawn IMPUTATIONS times
+            # (uniformly, as for the moves): the weights, and so the estimate, carry that spread.
+            weights = np.column_stack([n + _draws_of(masked, rng) for n, masked in matched.values()])
+            total = weights.sum(axis=1)
+            if total.mean() <= 0:
+                continue
+            values = weights @ np.array([by_school[sid] for sid in matched]) / total
+            masked = 2.5 * sum(masked for _, masked in matched.values())
+            rows.append(_row(key.replace("_pct", "_woon_pct"), home, home, period, values, total, masked))
     dataset_id = start_dataset(conn, kind="afgeleid", name=ESTIMATE, file_name="(afgeleid)", digest="-",
                                rows=len(rows), user=user)
     return write_observations(conn, rows, dataset_id) if rows else 0

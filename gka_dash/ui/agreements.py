@@ -41,7 +41,8 @@ def for_highlight(user: User, h: Highlight, gemeente, number: str) -> None:
     if aim is None:
         return
     fits = approaches.matching(engine(), aim[0])
-    with st.expander(f"Wat kunnen we doen? Wie hebben we daarvoor nodig? ({len(fits)} aanpakken)"):
+    counted = {0: "nog geen aanpak", 1: "1 aanpak"}.get(len(fits), f"{len(fits)} aanpakken")
+    with st.expander(f"Wat kunnen we doen? Wie hebben we daarvoor nodig? ({counted})"):
         if fits:
             phases = st.multiselect("Fase", approaches.PHASES, key=f"phases_{number}", placeholder="Alle fasen")
             shown = [a for a in fits if not phases or set(phases) & set(a.phases)]
@@ -123,7 +124,11 @@ def partners_section(user: User, gemeente) -> None:
     """The gemeente's own partners (question 4), kept minimal: organisation, kind, role and at most
     a team address."""
     own = agreements.partners(engine(), user.scope, gemeente.code)
-    with st.expander(f"Partners van {gemeente.name} ({len(own)})"):
+    # The label stays the same as partners come and go: a label that changed would redraw the
+    # expander closed after every change made in it.
+    with st.expander(f"Partners van {gemeente.name}", key="partners_open"):
+        if not own:
+            st.caption("Nog geen partners vastgelegd.")
         for p in own:
             text, change = st.columns([5, 1], vertical_alignment="center")
             text.markdown(plain(f"{p.organisation} — {p.kind}{': ' + p.role if p.role else ''}"
@@ -158,7 +163,7 @@ def _partner_change_form(user: User, gemeente, p: agreements.Partner) -> None:
         contact = st.text_input("Contact (een teamadres, geen persoonsgegevens)", value=p.contact)
         save, remove = st.columns(2)
         saved = save.form_submit_button("Opslaan")
-        removed = remove.form_submit_button("Partner verwijderen", help="De partner verdwijnt uit de lijst en zijn "
+        removed = remove.form_submit_button("Verwijderen", help="De partner verdwijnt uit de lijst en zijn "
                                             "contact wordt gewist; afspraken houden de naam.")
     try:
         if saved:
