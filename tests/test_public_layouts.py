@@ -249,8 +249,24 @@ def test_kerncijfers_of_two_years_are_matched_by_their_names_not_their_numbers(e
     young = queries.observations(engine, EVERYTHING, "pct_0_14_jr", gemeente="GM0599").rows
     assert young.set_index(["subject", "period"]).loc[("WK059901", "2017"), "value"] == pytest.approx(1250 / 15400 * 100, abs=1e-3)
     low = queries.observations(engine, EVERYTHING, "pct_hh_laag_inkomen", gemeente="GM0599").rows
-    assert pd.isna(low.set_index(["subject", "period"]).loc[("WK059901", "2017"), "value"])  # CBS: "."
+    assert ("WK059901", "2017") not in set(zip(low["subject"], low["period"]))  # CBS: ".", nothing stored
     assert "NL01" not in set(income["subject"])
+
+
+def test_a_missing_statline_cell_leaves_another_sources_figure_and_a_contradicting_year_is_refused(engine, tmp_path,
+                                                                                                  capsys):
+    """A '.' means "not in this table": the figure of that year from a file read earlier stays
+    (it was overwritten with nothing); --year against the table's own year would file its figures
+    under another year's, and is refused."""
+    first = [{**r, "HuishoudensMetEenLaagInkomen": "11.0"} if r["code"] == "WK059901" else r for r in REGIONS]
+    import_kerncijfers(engine, layouts.statline_json(tmp_path / "83765NED-eerste.json",
+                                                     layouts.statline_rows(KEYS_2017, first)))
+    import_kerncijfers(engine, layouts.statline_json(tmp_path / "83765NED.json", layouts.statline_rows(KEYS_2017, REGIONS)))
+    low = queries.observations(engine, EVERYTHING, "pct_hh_laag_inkomen", gemeente="GM0599").rows
+    assert low.set_index(["subject", "period"]).loc[("WK059901", "2017"), "value"] == pytest.approx(11.0)
+    path = layouts.statline_json(tmp_path / "83765NED-jaar.json", layouts.statline_rows(KEYS_2017, REGIONS))
+    _one_line(capsys, ["import-kerncijfers", str(path), "--year", "2015"], "table of 2017 (83765NED)",
+              "--year 2015 contradicts it")
 
 
 def test_a_statline_csv_export_is_read_by_its_titles_with_the_dutch_decimal_comma(engine, tmp_path):

@@ -110,7 +110,11 @@ def import_kerncijfers(engine, source: str | Path, *, year: int | None = None, u
         digest = checksum(read_bytes(path))
         table_id = next((t for t in TABLES if t in path.name.upper()), None)
         rows, name = read_rows(path), path.name
-    year = year or TABLES.get(table_id or "")
+    own = TABLES.get(table_id or "")
+    if year is not None and own is not None and year != own:  # it would overwrite another year's figures
+        raise InputError(name, f"is the Kerncijfers table of {own} ({table_id}); --year {year} contradicts it: "
+                               f"leave --year out or pass {own}")
+    year = year or own
     if year is None:
         raise InputError(name, "does not name a known Kerncijfers table (e.g. 85984NED in its file name); pass --year")
     if year not in YEARS:
@@ -204,8 +208,10 @@ def _observations(name: str, rows: list[dict], columns: dict[str, str], year: in
                     raise InputError(name, f"{value:g} is not a count (≥ 0)", row=row.get("_row"), column=columns[measure])
                 value = None if not inhabitants else value / inhabitants * (100 if how == "pct" else 1000)
             value = _checked(name, row, columns[measure], key, value)
+            if value is None:  # '.' is "not in this table": another source's figure of the year stays
+                continue
             out.append({"indicator_key": key, "subject": code, "gemeente_code": codes.gemeente_of(code),
-                        "period": str(year), "value": None if value is None else round(value, 3),
+                        "period": str(year), "value": round(value, 3),
                         "n": None if inhabitants is None else int(inhabitants)})
     if not out:
         raise InputError(name, "has no rows for a gemeente, wijk or buurt (column Codering: GM…, WK…, BU…)")
