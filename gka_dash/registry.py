@@ -181,7 +181,8 @@ _INDICATORS = [
       for suffix, level, label, description, caveat in (
           ("_pct", "school", "{word} op de vo-school",
            "Aandeel leerlingen van de vo-vestiging dat van het ene schooljaar op het volgende {what} "
-           "(peildata 1 oktober), zoals DUO het telt.",
+           "(peildata 1 oktober), zoals DUO het telt: van alle leerlingen van de vestiging in het eerste "
+           "schooljaar (DUO's AANTAL_LEERLINGEN).",
            "Per school, niet per woonwijk. '<5'-cellen van DUO zijn geschat; de marge telt die schatting mee."),
           ("_gemeente_pct", "gemeente", "{word} op vo-scholen in de gemeente",
            "Aandeel leerlingen van de vo-scholen die in de gemeente staan dat van het ene schooljaar op "
