@@ -177,14 +177,16 @@ def derive_residence(conn, *, user: str) -> int:
     rates = defaultdict(dict)  # (kind, period) → school → rate
     for key, subject, period, value in conn.execute(
             select(observation.c.indicator_key, observation.c.subject, observation.c.period, observation.c.value)
-            .where(observation.c.indicator_key.in_([f"vo_{k}_pct" for k in MOVES.values()]))):
+            .where(observation.c.indicator_key.in_([f"vo_{k}_pct" for k in MOVES.values()]))
+            .order_by(observation.c.indicator_key, observation.c.period, observation.c.subject)):
         if value is not None:
             rates[(key, period)][subject] = value
     pupils = defaultdict(lambda: defaultdict(lambda: [0, 0]))  # (period, home) → school → [pupils, '<5' cells]
     for sid, period, home, n, masked in conn.execute(
             select(pupil_postcode.c.school_id, pupil_postcode.c.period, pupil_postcode.c.home_gemeente,
                    pupil_postcode.c.pupils, pupil_postcode.c.masked_cells)
-            .where(pupil_postcode.c.sector == "VO", pupil_postcode.c.home_gemeente.is_not(None))):
+            .where(pupil_postcode.c.sector == "VO", pupil_postcode.c.home_gemeente.is_not(None))
+            .order_by(pupil_postcode.c.period, pupil_postcode.c.home_gemeente, pupil_postcode.c.school_id)):
         pupils[(period, home)][sid][0] += n
         pupils[(period, home)][sid][1] += masked
     rng = np.random.default_rng(2025)  # the same files give the same figures
