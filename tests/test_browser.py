@@ -220,7 +220,7 @@ def test_every_view_draws_and_follows_a_filter_change(server, page, title):
     page.get_by_role("link", name=title).click()
     page.get_by_text(ready).first.wait_for(timeout=30000)
     _settled(page)
-    assert page.locator("canvas, svg.marks").count() >= 1
+    page.locator("canvas, svg.marks").first.wait_for(timeout=60000)  # drawn after its text, later when busy
     page.screenshot(path=str(ARTIFACTS / f"{title.lower()}.png"), full_page=True)
     change(page)
     page.get_by_text(after).first.wait_for(timeout=30000)

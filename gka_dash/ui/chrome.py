@@ -49,13 +49,13 @@ def page_header(title: str, subtitle: str = "") -> None:
     ``run_page`` fills once the page has set every filter in the URL."""
     st.set_page_config(page_title=f"{title} · GKA Dashboard")  # a tab title per page
     if presenting():  # the view first: no subtitle, the synthetic notice in one line
-        st.title(title)
+        st.title(title, anchor=False)  # no chain icon, no English "link to heading"
         st.session_state["_share_slot"] = None
         if db.is_demo(engine()):
             st.markdown(f'<p class="gka-synthetic">{html.escape(SYNTHETIC_BADGE)}</p>', unsafe_allow_html=True)
     else:
         head, corner = st.columns([4, 1], vertical_alignment="bottom")
-        head.title(title)
+        head.title(title, anchor=False)
         st.session_state["_share_slot"] = corner.empty()
         if subtitle:
             st.caption(subtitle)
