@@ -14,10 +14,10 @@ import pandas as pd
 
 from . import formatting, registry
 from .analysis import ALL_GEMEENTEN, Fit
+from .charts import OKABE_ITO
 from .periods import sort_periods
 
 GREY, INK = "#9A9A9A", "#333333"
-LINE = "#0072B2"  # the follow-up line's colour on screen (Okabe-Ito blue)
 
 
 class Series(NamedTuple):
@@ -72,7 +72,7 @@ def follow_up(frame: pd.DataFrame, ind: registry.Indicator, baseline_period: str
     """An afspraak's figure in every loaded period with its 95 % bounds, and the baseline marked:
     the screen's follow-up chart (``charts.follow_up``) for the slides."""
     rows = frame.set_index("period").loc[sort_periods(frame["period"])].reset_index()
-    found = [Series(ind.label, list(zip(rows["period"], rows["value"])), LINE, line=True)]
+    found = [Series(ind.label, list(zip(rows["period"], rows["value"])), OKABE_ITO[0], line=True)]  # as on screen
     bounded = rows.dropna(subset=["low", "high"])
     if len(bounded):
         found += [Series("95 %-marge, onder", list(zip(bounded["period"], bounded["low"])), GREY, line=True,

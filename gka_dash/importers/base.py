@@ -301,6 +301,14 @@ def observation_row(key, subject, gemeente, period, value, n=None) -> dict:
             "value": None if value is None else round(float(value), 4), "n": n}
 
 
+def small_cells(rng, cells: int, chances: np.ndarray | None = None) -> np.ndarray:
+    """The pupils in this many DUO '<5' cells, IMPUTATIONS times: each 1-4, with ``chances``
+    (how often unmasked cells of 1, 2, 3, 4 occur) or, where nothing is known, equally likely."""
+    if not cells:
+        return np.zeros(IMPUTATIONS)
+    return rng.choice(np.arange(1, 5), size=(IMPUTATIONS, cells), p=chances).sum(axis=1).astype(float)
+
+
 def estimated_row(key, subject, gemeente, period, values: np.ndarray, ns: np.ndarray, in_masked: float) -> dict:
     """An observation made over imputations: their mean, its n, the pupils in estimated cells,
     and the variance between imputations (Rubin's B, times 1 + 1/m)."""

@@ -26,7 +26,7 @@ from ..errors import InputError
 from ..periods import parse_period
 from ..schema import observation, pupil_postcode, school
 from .base import (IMPUTATIONS, ImportReport, TextTable, estimated_row, observation_row, read_known, refuse_demo,
-                   school_of, start_dataset, write_observations)
+                   school_of, small_cells, start_dataset, write_observations)
 
 BRIN_COLUMNS = ("INSTELLINGSCODE", "BRINNUMMER", "BRIN_NUMMER")
 VEST_COLUMNS = ("VESTIGINGSCODE", "VESTIGINGSNUMMER")
@@ -154,7 +154,7 @@ def _consistent(table: TextTable, row: dict, total_col: str, rng) -> tuple[np.nd
 def _draws(count: int | None, rng) -> np.ndarray:
     """A count as IMPUTATIONS draws: as counted, or for '<5' (None) drawn from 1-4 (no
     distribution of such small counts is known for these files, so each is equally likely)."""
-    return _draws_of(1, rng) if count is None else np.full(IMPUTATIONS, float(count))
+    return small_cells(rng, 1) if count is None else np.full(IMPUTATIONS, float(count))
 
 
 def _row(key, subject, gm, period, shares: np.ndarray, totals: np.ndarray, in_masked: float) -> dict:
@@ -162,13 +162,6 @@ def _row(key, subject, gm, period, shares: np.ndarray, totals: np.ndarray, in_ma
     if in_masked:
         return estimated_row(key, subject, gm, period, shares, totals, in_masked)
     return observation_row(key, subject, gm, period, float(shares[0]), int(totals[0]))
-
-
-def _draws_of(cells: int, rng) -> np.ndarray:
-    """The pupils in this many '<5' cells, IMPUTATIONS times (each 1-4, equally likely)."""
-    if not cells:
-        return np.zeros(IMPUTATIONS)
-    return rng.integers(1, 5, size=(IMPUTATIONS, cells)).sum(axis=1).astype(float)
 
 
 def derive_residence(conn, *, user: str) -> int:
@@ -193,12 +186,12 @@ def derive_residence(conn, *, user: str) -> int:
     rows = []
     for (key, period), by_school in rates.items():
         for (p, home), found in pupils.items():
-            matched = {sid: counts for sid, counts in found.items() if sid in by_school}
-            if p != period or not matched:
+            matched = {sid: counts for sid, counts in found.items() if sid in by_school} if p == period else {}
+            if not matched:
                 continue
             # Each '<5' cell of pupils by residence holds 1-4 pupils, drawn IMPUTATIONS times
             # (uniformly, as for the moves): the weights, and so the estimate, carry that spread.
-            weights = np.column_stack([n + _draws_of(masked, rng) for n, masked in matched.values()])
+            weights = np.column_stack([n + small_cells(rng, masked) for n, masked in matched.values()])
             total = weights.sum(axis=1)
             if total.mean() <= 0:
                 continue

@@ -30,8 +30,8 @@ from .. import codes
 from ..apcg import apcg_lists, describe, list_for
 from ..errors import InputError
 from ..schema import area, pupil_postcode, school
-from .base import (CHUNK, IMPUTATIONS, ImportReport, TextTable, estimated_row, observation_row, read_known,
-                   refuse_demo, school_of, start_dataset, write_observations)
+from .base import (CHUNK, ImportReport, TextTable, estimated_row, observation_row, read_known,
+                   refuse_demo, school_of, small_cells, start_dataset, write_observations)
 from .duo_doorstroom import derive_residence
 
 OLD_COLUMNS = {"PEILDATUM", "POSTCODE_LEERLING"}  # with BRIN_NUMMER/VESTIGINGSNUMMER, from 2023 INSTELLINGSCODE/VESTIGINGSCODE
@@ -322,8 +322,8 @@ def derive_apcg(conn, *, user: str) -> int:
             if known_all:
                 rows.append(observation_row("apcg_pct", sid, gm, period, known_in / known_all * 100, known_all))
             continue
-        draw_in = _draw(rng, chances, masked_in)
-        draw_out = _draw(rng, chances, masked_out)
+        draw_in = small_cells(rng, masked_in, chances)
+        draw_out = small_cells(rng, masked_out, chances)
         totals = known_all + draw_in + draw_out
         shares = (known_in + draw_in) / totals * 100
         rows.append(estimated_row("apcg_pct", sid, gm, period, shares, totals, float((draw_in + draw_out).mean())))
@@ -331,8 +331,3 @@ def derive_apcg(conn, *, user: str) -> int:
                                rows=len(rows), user=user)
     return write_observations(conn, rows, dataset_id) if rows else 0
 
-
-def _draw(rng, chances: np.ndarray, cells: int) -> np.ndarray:
-    if cells == 0:
-        return np.zeros(IMPUTATIONS)
-    return rng.choice(np.arange(1, 5), size=(IMPUTATIONS, cells), p=chances).sum(axis=1).astype(float)

@@ -26,7 +26,8 @@ from .. import codes, registry
 from ..errors import InputError
 from ..schema import apcg_list, school
 from .base import (IMPUTATIONS, ImportReport, TextTable, checksum, estimated_row, normalise_column, observation_row,
-                   read_bytes, read_table, refuse_demo, school_of, start_dataset, write_observations)
+                   read_bytes, read_table, refuse_demo, school_of, small_cells, start_dataset,
+                   write_observations)
 from .duo_postcodes import derive_apcg
 
 KINDS = ("eindtoets", "achterstand", "schooladviezen", "apcg", "gka")
@@ -193,7 +194,7 @@ def _imputed(counts: np.ndarray, masked: bool, chances: np.ndarray, rng) -> np.n
     if masked:
         for i in np.flatnonzero((counts >= 1) & (counts <= 4)):
             cells = max(1, int(round(counts[i] / 2)))
-            draws[:, i] = rng.choice(np.arange(1, 5), size=(IMPUTATIONS, cells), p=chances).sum(axis=1)
+            draws[:, i] = small_cells(rng, cells, chances)
     return draws
 
 
