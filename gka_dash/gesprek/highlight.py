@@ -234,7 +234,7 @@ def schooladvies_trend(engine, scope: Scope, gemeente: str, name: str) -> list[H
     everywhere = [queries.reference(engine, scope, key, period=p) for p in (first, last)]
     text = (f"In {name} kreeg in {first} {formatting.value(here[first][0], ind.unit)} van de leerlingen in "
             f"groep 8 een schooladvies havo of hoger, in {last} {formatting.value(here[last][0], ind.unit)}")
-    text += (f" ({formatting.with_margin(change.change, change.margin, ind.unit)}: {change.verdict})." if change
+    text += (f": {formatting.with_margin(change.change, change.margin, ind.unit)}, {change.verdict}." if change
              else ".")
     if line is not None:
         text += (f" Over alle {line.years} schooljaren van {first} tot {last}: {line.direction} "
